@@ -1,0 +1,177 @@
+"""One run end to end: config -> dataset -> prompt -> backend -> runner -> run store -> metrics.
+
+`python -m bench` (bench/__main__.py) composes the config with Hydra and calls
+`run`. Exit codes: 0 done (failed frames are recorded, not fatal), 1 the run
+stopped on a systemic error (bad key, unknown model), 2 unusable config or
+dataset, 130 interrupted (re-run the same command to resume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from bench.backends import PROTOCOLS, make_backend
+from bench.backends.base import Sampling
+from bench.config import Config
+from bench.dataset import DatasetError, load_frames, resolve_dataset_dir
+from bench.metrics import compute_metrics
+from bench.progress import RunProgress
+from bench.runner import EncodeSettings, FatalRunError, Prices, Runner
+from bench.store import RunStore
+from bench.summary import print_summary
+
+EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class ConfigError(Exception):
+    pass
+
+
+def check_config(cfg: Config | DictConfig) -> None:
+    """Checks the types can't express; each message names the key and the fix."""
+    problems = []
+    if cfg.model.backend not in PROTOCOLS:
+        problems.append(f"model.backend={cfg.model.backend!r}: choose one of {', '.join(PROTOCOLS)}")
+    if cfg.model.serve not in ("", "sim"):
+        problems.append(f"model.serve={cfg.model.serve!r}: use '' (server already running) or 'sim'")
+    if not cfg.model.serve and not cfg.model.base_url and cfg.model.backend == "openai_chat" \
+            and not cfg.model.api_key_env:
+        problems.append("model.base_url is empty: set model.base_url=http://HOST:PORT/v1")
+    if cfg.model.sampling.response_format not in ("json_object", "json_schema", "none"):
+        problems.append(f"model.sampling.response_format={cfg.model.sampling.response_format!r}: "
+                        "use json_object, json_schema or none")
+    if cfg.runner.mode not in ("closed", "open"):
+        problems.append(f"runner.mode={cfg.runner.mode!r}: use closed or open")
+    if cfg.runner.mode == "open" and not (cfg.runner.rate and cfg.runner.rate > 0):
+        problems.append("runner.mode=open needs runner.rate=<requests per second>")
+    if cfg.runner.concurrency < 1:
+        problems.append("runner.concurrency must be at least 1")
+    if cfg.runner.retry.max_attempts < 1:
+        problems.append("runner.retry.max_attempts must be at least 1")
+    if cfg.resume not in ("auto", "never"):
+        problems.append(f"resume={cfg.resume!r}: use auto or never")
+    for name in ("malformed_rate", "truncation_rate", "rate_limit_rate", "server_error_rate", "hang_rate",
+                 "disconnect_rate"):
+        value = getattr(cfg.model.sim, name)
+        if not 0.0 <= value <= 1.0:
+            problems.append(f"model.sim.{name}={value}: a rate in [0, 1]")
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def api_key_for(cfg: Config | DictConfig) -> str:
+    """The key from the environment variable the model config names; never stored anywhere."""
+    if cfg.model.serve == "sim":
+        return "sim-key"
+    env = cfg.model.api_key_env
+    if not env:
+        return "EMPTY"  # OpenAI-compatible servers such as vLLM accept any key
+    key = os.environ.get(env, "").strip()
+    if not key:
+        raise ConfigError(f"model {cfg.model.label or cfg.model.name!r} needs an API key: set {env} "
+                          f"(export {env}=...) or choose another model")
+    return key
+
+
+@contextlib.contextmanager
+def serving(cfg: Config | DictConfig, run_dir: Path) -> Iterator[str | None]:
+    """Start the server the model needs (the simulator), yield its base URL, stop it afterwards."""
+    if cfg.model.serve != "sim":
+        yield cfg.model.base_url
+        return
+    from bench.server_process import start_simulator
+
+    sim = OmegaConf.to_object(cfg.model.sim) if isinstance(cfg.model.sim, DictConfig) else cfg.model.sim
+    if sim.references:
+        sim.references = str(resolve_dataset_dir(sim.references))
+    with start_simulator(sim, run_dir / "server.log") as server:
+        suffix = {"openai_chat": "/v1"}.get(cfg.model.backend, "")
+        yield server.base_url + suffix
+
+
+def run(cfg: DictConfig, console: Console | None = None) -> int:
+    console = console or Console(stderr=True)
+    out = Console()
+    try:
+        check_config(cfg)
+        api_key = api_key_for(cfg)
+        frames = load_frames(cfg.dataset)
+    except (ConfigError, DatasetError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_USAGE
+
+    label = cfg.model.label or cfg.model.name
+    store = RunStore.open(cfg, model_label=label)
+    todo = sum(1 for f in frames if f.id not in store.records)
+    verb = "resuming" if store.resumed else "new run"
+    console.print(f"{verb}: {store.path}  ({len(frames)} frames, {todo} to do)"
+                  + ("  [yellow]SIMULATED model[/yellow]" if cfg.model.simulated else ""), highlight=False)
+    session = store.start_session({"frames_to_do": todo})
+    status, code = "complete", EXIT_OK
+    try:
+        with serving(cfg, store.path) as base_url:
+            with RunProgress(len(frames), store.records.values(), enabled=cfg.runner.progress,
+                             console=console) as progress:
+                asyncio.run(_run_frames(cfg, frames, store, session, base_url, api_key, progress.update))
+    except FatalRunError as exc:
+        status, code = "failed", EXIT_FATAL
+        console.print(f"[red]stopped early:[/red] {exc}\nNothing more was sent. Fix it and re-run the same "
+                      f"command to continue {store.path}.", highlight=False)
+    except KeyboardInterrupt:
+        status, code = "interrupted", EXIT_INTERRUPTED
+        console.print(f"interrupted: {len(store.records)}/{len(frames)} frames recorded in {store.path}; "
+                      "re-run the same command to resume.", highlight=False)
+    except Exception as exc:  # e.g. the simulator or a server failed to start
+        status, code = "failed", EXIT_FATAL
+        console.print(f"[red]run failed:[/red] {type(exc).__name__}: {exc}", highlight=False)
+    if status == "complete" and len(store.records) < len(frames):
+        status = "incomplete"
+
+    metrics = metrics_for(cfg, store, len(frames))
+    store.write_metrics(metrics)
+    store.end_session(status, recorded=len(store.records))
+    print_summary(out, metrics, label=label, run_dir=store.path, status=status)
+    return code
+
+
+async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, base_url: str | None,
+                      api_key: str, on_record: Any) -> None:
+    backend = make_backend(cfg.model, base_url=base_url, api_key=api_key)
+    s = cfg.model.sampling
+    runner = Runner(
+        backend=backend,
+        prompt=cfg.prompt,
+        sampling=Sampling(temperature=s.temperature, max_tokens=s.max_tokens, top_p=s.top_p, seed=s.seed,
+                          response_format=s.response_format, image_detail=s.image_detail),
+        runner_cfg=cfg.runner,
+        encode=EncodeSettings(cfg.dataset.max_side, cfg.dataset.jpeg_quality, cfg.dataset.max_pixels),
+        prices=Prices(cfg.model.price.input_per_million, cfg.model.price.output_per_million),
+        store=store,
+        session=session,
+        on_record=on_record,
+    )
+    try:
+        await runner.run(frames)
+    finally:
+        await backend.aclose()
+
+
+def metrics_for(cfg: DictConfig, store: RunStore, frames_total: int) -> dict[str, Any]:
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    runner = OmegaConf.to_container(cfg.runner, resolve=True)
+    assert isinstance(model, dict) and isinstance(runner, dict)
+    metrics = compute_metrics(list(store.records.values()), frames_total=frames_total, model=model, runner=runner,
+                              simulated=bool(cfg.model.simulated))
+    metrics["run"] = {"dir": str(store.path), "model": cfg.model.label or cfg.model.name, "model_name": cfg.model.name,
+                      "dataset": cfg.dataset.name, "prompt": f"{cfg.prompt.name}@{cfg.prompt.version}",
+                      "precision": cfg.model.precision, "hosting": cfg.model.hosting,
+                      "sessions": len(store.meta.get("sessions", []))}
+    return metrics

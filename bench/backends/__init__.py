@@ -1,0 +1,18 @@
+"""Backends: one module per wire protocol, all behind `bench.backends.base.Backend`."""
+
+from __future__ import annotations
+
+from bench.backends.base import Backend
+from bench.config import ModelConfig
+
+PROTOCOLS = ("openai_chat",)
+
+
+def make_backend(model: ModelConfig, *, base_url: str | None, api_key: str) -> Backend:
+    """Build the backend a model config names. Imports lazily so one SDK's absence doesn't break the others."""
+    if model.backend == "openai_chat":
+        from bench.backends.openai_chat import OpenAIChatBackend
+
+        return OpenAIChatBackend(model.name, base_url, api_key, stream=model.stream,
+                                 extra_body=dict(model.extra_body), extra_headers=dict(model.extra_headers))
+    raise ValueError(f"model.backend={model.backend!r} is not one of {', '.join(PROTOCOLS)}")

@@ -1,0 +1,147 @@
+"""The one small interface every backend implements, and the types it speaks.
+
+A backend turns one `CaptionRequest` (one frame, the prompt, sampling) into one
+`CaptionResponse` (text, finish reason, server usage, timings) or raises
+`BackendError`. It makes exactly one attempt: retries, timeouts and counting
+live in the runner (`bench.retry`), so that every backend behaves the same and
+every attempt is seen.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image read, resized and encoded once per run (never per attempt)."""
+
+    data: bytes
+    mime: str
+    width: int
+    height: int
+    sha256: str  # of `data`, the bytes actually sent
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.1
+    max_tokens: int = 2000
+    top_p: float | None = None
+    seed: int | None = None
+    # "json_object" (the seed's recommendation), "json_schema" (constrained
+    # decoding with the prompt's schema) or "none".
+    response_format: str = "json_object"
+    image_detail: str = "high"
+
+
+@dataclass(frozen=True)
+class CaptionRequest:
+    image: ImageInput
+    system: str
+    user: str
+    sampling: Sampling
+    schema: dict[str, Any] | None = None  # sent only when response_format == "json_schema"
+
+
+@dataclass
+class Usage:
+    """Token counts exactly as the server reported them (never re-tokenized)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CaptionResponse:
+    text: str
+    finish_reason: str | None  # one vocabulary: "stop", "length", "content_filter", "error", or provider's own
+    usage: Usage
+    t_sent: float  # epoch seconds (see StreamClock)
+    t_first_token: float | None  # first non-empty content chunk
+    t_last_token: float
+    response_id: str | None = None
+    model: str | None = None
+
+
+class BackendError(Exception):
+    """One failed attempt. `kind` is one vocabulary for every provider.
+
+    kinds: rate_limit, server, timeout, connection, protocol (garbage answer),
+    bad_request, auth, not_found, quota, unsupported.
+    `fatal` errors (auth, not_found, quota) stop the run early instead of
+    burning through every frame.
+    """
+
+    RETRYABLE = frozenset({"rate_limit", "server", "timeout", "connection", "protocol"})
+    FATAL = frozenset({"auth", "not_found", "quota"})
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        usage: Usage | None = None,
+    ) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.usage = usage  # tokens a failed attempt still consumed, if the server said
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in self.RETRYABLE
+
+    @property
+    def fatal(self) -> bool:
+        return self.kind in self.FATAL
+
+
+class Backend(Protocol):
+    """One file per provider implements this (see bench/backends/*.py)."""
+
+    name: str
+
+    async def generate(self, request: CaptionRequest) -> CaptionResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+class StreamClock:
+    """Stamps send, first-token and last-token times for one streamed attempt.
+
+    Wall-clock epoch seconds derived from one perf_counter origin, so that
+    differences are monotonic-precise and records from resumed sessions still
+    sort on one time axis.
+    """
+
+    _origin_perf = time.perf_counter()
+    _origin_epoch = time.time()
+
+    @classmethod
+    def now(cls) -> float:
+        return cls._origin_epoch + (time.perf_counter() - cls._origin_perf)
+
+    def __init__(self) -> None:
+        self.t_sent = self.now()
+        self.t_first_token: float | None = None
+        self.t_last_token: float | None = None
+
+    def chunk(self, text: str | None) -> None:
+        """Call for every streamed content chunk; empty chunks don't count as the first token."""
+        if text:
+            t = self.now()
+            if self.t_first_token is None:
+                self.t_first_token = t
+            self.t_last_token = t
+
+    def done(self) -> float:
+        self.t_last_token = self.now()
+        return self.t_last_token

@@ -1,0 +1,72 @@
+"""Turn HTTP statuses and transport exceptions into one `BackendError` vocabulary.
+
+Shared by every backend so that a 429 from OpenAI, Anthropic or Gemini is the
+same `rate_limit` with the same `retry_after` handling.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from bench.backends.base import BackendError
+
+_QUOTA_MARKERS = ("insufficient_quota", "billing", "quota exceeded", "exceeded your current quota", "credit balance")
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait from `retry-after-ms` / `retry-after` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    lower = {k.lower(): v for k, v in headers.items()}
+    if "retry-after-ms" in lower:
+        try:
+            return max(0.0, float(lower["retry-after-ms"]) / 1000.0)
+        except ValueError:
+            pass
+    value = lower.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def from_status(provider: str, status: int, message: str, headers: Mapping[str, str] | None = None,
+                body: Any = None) -> BackendError:
+    """Map an HTTP error status to a BackendError kind."""
+    text = f"{message} {body!r}".lower()
+    retry_after = parse_retry_after(headers)
+    if status == 429:
+        kind = "quota" if any(m in text for m in _QUOTA_MARKERS) else "rate_limit"
+    elif status in (401, 403):
+        kind = "auth"
+    elif status == 402:
+        kind = "quota"
+    elif status == 404:
+        kind = "not_found"
+    elif status in (408, 409, 425) or status >= 500:
+        kind = "server"
+    else:
+        kind = "bad_request"
+    hint = {
+        "auth": " (check the API key variable named in the model config's api_key_env)",
+        "not_found": " (check model.name and model.base_url)",
+        "quota": " (billing or quota: top up or raise the limit)",
+    }.get(kind, "")
+    return BackendError(kind, f"{provider} HTTP {status}: {message}{hint}", status=status, retry_after=retry_after)
+
+
+def from_transport(provider: str, exc: BaseException) -> BackendError:
+    """Map a network-level exception (httpx/httpx2/aiohttp/ssl/socket) by what it is."""
+    names = " ".join(cls.__name__ for cls in type(exc).__mro__).lower()
+    if "timeout" in names:
+        return BackendError("timeout", f"{provider}: request timed out ({type(exc).__name__})")
+    if any(n in names for n in ("connect", "protocol", "readerror", "writeerror", "network", "oserror",
+                                "incompleteread", "remote", "closed", "disconnect")):
+        return BackendError("connection", f"{provider}: connection failed or dropped ({type(exc).__name__}: {exc})")
+    return BackendError("protocol", f"{provider}: unexpected answer ({type(exc).__name__}: {exc})")

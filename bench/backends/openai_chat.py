@@ -1,0 +1,149 @@
+"""OpenAI chat completions with the official `openai` SDK.
+
+Serves OpenAI itself, hosted ClipTagger (api.inference.net), vLLM and any
+OpenAI-compatible server. Streams with `stream_options.include_usage` so TTFT
+is measured and token usage still comes from the server. The SDK's own
+retries are off (max_retries=0): bench.retry owns the policy and sees every
+attempt.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import openai
+
+from bench.backends.base import BackendError, CaptionRequest, CaptionResponse, StreamClock, Usage
+from bench.backends.errors import from_status, from_transport
+
+PROVIDER = "openai"
+
+
+def build_messages(request: CaptionRequest) -> list[dict[str, Any]]:
+    """The seed's message layout: system text, then user text + the image as a data URL."""
+    b64 = base64.b64encode(request.image.data).decode("ascii")
+    image_url: dict[str, Any] = {"url": f"data:{request.image.mime};base64,{b64}"}
+    if request.sampling.image_detail:
+        image_url["detail"] = request.sampling.image_detail
+    return [
+        {"role": "system", "content": request.system},
+        {"role": "user", "content": [{"type": "text", "text": request.user},
+                                     {"type": "image_url", "image_url": image_url}]},
+    ]
+
+
+def response_format(request: CaptionRequest) -> dict[str, Any] | None:
+    kind = request.sampling.response_format
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        if not request.schema:
+            raise BackendError("bad_request", "response_format json_schema needs the prompt's json_schema")
+        return {"type": "json_schema", "json_schema": {"name": "caption", "schema": request.schema, "strict": False}}
+    return None
+
+
+class OpenAIChatBackend:
+    def __init__(self, model: str, base_url: str | None, api_key: str, *, timeout_s: float = 120.0,
+                 stream: bool = True, extra_body: dict[str, Any] | None = None,
+                 extra_headers: dict[str, str] | None = None, provider: str = PROVIDER) -> None:
+        self.name = provider
+        self.model = model
+        self.stream = stream
+        self.extra_body = dict(extra_body or {})
+        self.client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout_s,
+                                         default_headers=dict(extra_headers or {}))
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+    def _params(self, request: CaptionRequest) -> dict[str, Any]:
+        s = request.sampling
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": build_messages(request),
+            "temperature": s.temperature,
+            "max_tokens": s.max_tokens,
+        }
+        if s.top_p is not None:
+            params["top_p"] = s.top_p
+        if s.seed is not None:
+            params["seed"] = s.seed
+        fmt = response_format(request)
+        if fmt is not None:
+            params["response_format"] = fmt
+        if self.extra_body:
+            params["extra_body"] = self.extra_body
+        return params
+
+    async def generate(self, request: CaptionRequest) -> CaptionResponse:
+        params = self._params(request)
+        try:
+            if self.stream:
+                return await self._streamed(params)
+            return await self._whole(params)
+        except BackendError:
+            raise
+        except openai.APIStatusError as exc:
+            raise from_status(self.name, exc.status_code, _message(exc), exc.response.headers, exc.body) from exc
+        except openai.APITimeoutError as exc:
+            raise BackendError("timeout", f"{self.name}: request timed out") from exc
+        except openai.APIConnectionError as exc:
+            raise from_transport(self.name, exc.__cause__ or exc) from exc
+        except (openai.APIResponseValidationError, ValueError, KeyError, TypeError) as exc:
+            raise BackendError("protocol", f"{self.name}: malformed response ({exc})") from exc
+        except Exception as exc:  # transport errors raised mid-stream by the HTTP library
+            raise from_transport(self.name, exc) from exc
+
+    async def _streamed(self, params: dict[str, Any]) -> CaptionResponse:
+        clock = StreamClock()
+        stream = await self.client.chat.completions.create(
+            **params, stream=True, stream_options={"include_usage": True})
+        parts: list[str] = []
+        finish_reason = None
+        usage = Usage()
+        response_id = model = None
+        async with stream:
+            async for chunk in stream:
+                response_id = response_id or chunk.id
+                model = model or chunk.model
+                if chunk.usage is not None:
+                    usage = _usage(chunk.usage)
+                for choice in chunk.choices:
+                    text = choice.delta.content if choice.delta else None
+                    clock.chunk(text)
+                    if text:
+                        parts.append(text)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+        t_end = clock.done()
+        return CaptionResponse(text="".join(parts), finish_reason=finish_reason, usage=usage, t_sent=clock.t_sent,
+                               t_first_token=clock.t_first_token, t_last_token=t_end, response_id=response_id,
+                               model=model)
+
+    async def _whole(self, params: dict[str, Any]) -> CaptionResponse:
+        clock = StreamClock()
+        completion = await self.client.chat.completions.create(**params)
+        t_end = clock.done()
+        if not completion.choices:
+            raise BackendError("protocol", f"{self.name}: response has no choices")
+        choice = completion.choices[0]
+        return CaptionResponse(text=choice.message.content or "", finish_reason=choice.finish_reason,
+                               usage=_usage(completion.usage) if completion.usage else Usage(), t_sent=clock.t_sent,
+                               t_first_token=None, t_last_token=t_end, response_id=completion.id,
+                               model=completion.model)
+
+
+def _usage(u: Any) -> Usage:
+    raw = u.model_dump(exclude_none=True) if hasattr(u, "model_dump") else dict(u)
+    return Usage(input_tokens=raw.get("prompt_tokens"), output_tokens=raw.get("completion_tokens"), raw=raw)
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return str(exc.message)

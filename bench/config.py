@@ -1,0 +1,161 @@
+"""Structured configs: the typed shape of everything under conf/.
+
+Hydra merges the YAML files onto these dataclasses, so a misspelt key or a
+wrong type fails at once with the key's name (e.g. "Key 'temprature' not in
+'SamplingConfig'") instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class PriceConfig:
+    """$ per 1M tokens, with where the figure came from and when."""
+
+    input_per_million: float | None = None
+    output_per_million: float | None = None
+    source: str = ""
+    date: str = ""
+
+
+@dataclass
+class GpuConfig:
+    """Self-hosted cost: GPU $/hour x GPUs at the throughput the run measured."""
+
+    name: str = ""
+    hourly_usd: float | None = None
+    count: int = 1
+    source: str = ""
+    date: str = ""
+
+
+@dataclass
+class SamplingConfig:
+    temperature: float = 0.1
+    max_tokens: int = 2000
+    top_p: float | None = None
+    seed: int | None = None
+    response_format: str = "json_object"  # json_object | json_schema | none
+    image_detail: str = "high"
+
+
+@dataclass
+class SimConfig:
+    """Knobs of the embedded simulator (bench.sim). Rates are per attempt, in [0, 1]."""
+
+    seed: int = 0
+    ttft_s: float = 0.05
+    ttft_jitter_s: float = 0.02
+    per_token_s: float = 0.002
+    per_token_jitter_s: float = 0.001
+    image_tokens: int = 256  # Gemma-3 encodes an image as 256 tokens
+    caption_quality: float = 1.0  # 1.0 = faithful derived caption; lower drops/garbles fields
+    malformed_rate: float = 0.0
+    truncation_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    retry_after_s: float = 0.2
+    server_error_rate: float = 0.0
+    hang_rate: float = 0.0
+    hang_s: float = 3600.0
+    disconnect_rate: float = 0.0
+    block_rate: float = 0.0  # safety block / refusal (content_filter, refusal, SAFETY)
+    references: str | None = None  # manifest whose reference captions the sim derives from
+    require_api_key: str | None = None  # if set, any other key gets 401 in the protocol's shape
+    model_names: list[str] = field(default_factory=list)  # served models; empty = accept any name
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING  # the model id sent to the server
+    label: str = ""  # display name; defaults to the config choice
+    backend: str = "openai_chat"  # the wire protocol: a module in bench/backends/
+    serve: str = ""  # "" = already running at base_url; "sim" = start the embedded simulator
+    base_url: str | None = None
+    api_key_env: str | None = None  # the variable holding the key; the key itself is never stored
+    simulated: bool = False
+    precision: str = ""  # e.g. fp8, bf16 (self-hosted) or "" for APIs
+    hosting: str = "api"  # api | self-hosted | simulator
+    stream: bool = True  # stream so that TTFT is measured
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    price: PriceConfig = field(default_factory=PriceConfig)
+    gpu: GpuConfig = field(default_factory=GpuConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    path: str = MISSING  # folder holding the manifest; relative paths are from the project root
+    manifest: str = "manifest.jsonl"
+    kind: str = "manifest"  # manifest | folder | video
+    limit: int | None = None  # first N frames only
+    max_side: int = 1024  # resize so the long side is at most this (pixels)
+    jpeg_quality: int = 90
+    max_pixels: int = 50_000_000  # larger images are refused as decompression bombs
+    build_hint: str = ""  # how to build the images if they are missing
+
+
+@dataclass
+class RulesConfig:
+    """The prompt's own rules, checked on schema-valid captions (the ladder's last rung)."""
+
+    max_items: dict[str, int] = field(default_factory=dict)  # field -> max array length
+    max_sentences: dict[str, int] = field(default_factory=dict)  # field -> max sentences
+    banned_leadins: list[str] = field(default_factory=list)  # case-insensitive prefixes
+    leadin_fields: list[str] = field(default_factory=list)
+    non_empty: list[str] = field(default_factory=list)  # string fields that must not be blank
+
+
+@dataclass
+class PromptConfig:
+    name: str = MISSING
+    version: str = "1"
+    source: str = ""
+    system: str = MISSING
+    user: str = MISSING
+    json_schema: dict[str, Any] = field(default_factory=dict)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+
+
+@dataclass
+class RetryConfig:
+    max_attempts: int = 4
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    max_total_s: float = 300.0  # give up on a frame after this long, whatever the attempts
+    respect_retry_after: bool = True
+
+
+@dataclass
+class RunnerConfig:
+    mode: str = "closed"  # closed (at most `concurrency` in flight) | open (Poisson arrivals at `rate`)
+    concurrency: int = 8
+    rate: float | None = None  # requests/s, open loop only
+    seed: int = 0
+    request_timeout_s: float = 120.0  # per attempt, whole stream
+    progress: bool = True
+    retry: RetryConfig = field(default_factory=RetryConfig)
+
+
+@dataclass
+class Config:
+    model: ModelConfig = MISSING
+    dataset: DatasetConfig = MISSING
+    prompt: PromptConfig = MISSING
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    runs_dir: str = "runs"
+    resume: str = "auto"  # auto: continue the newest unfinished run of the same config | never
+    run_dir: str | None = None  # write to (or resume) exactly this folder
+
+
+def register() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)

@@ -1,0 +1,145 @@
+"""Frames: read a dataset manifest and turn each frame into the bytes sent.
+
+A dataset is a folder with `manifest.jsonl` (one JSON object a line: `id`,
+`image` relative to the folder, optional `reference` caption, `content_type`,
+`video`, `shot`, `timestamp_s`, `source` provenance) and the images. Problems
+with one frame (bad manifest line, path escaping the folder, missing, empty,
+corrupt or oversized image) become a `Frame` with `error` set: the runner
+records it as a failed frame and goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from bench.backends.base import ImageInput
+from bench.config import DatasetConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_ID_OK = re.compile(r"^[A-Za-z0-9._:/-]{1,200}$")
+
+
+class DatasetError(Exception):
+    """The dataset as a whole cannot be used (missing folder or manifest)."""
+
+
+class FrameError(Exception):
+    """One frame cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    id: str
+    image_path: Path | None
+    reference: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # content_type, video, shot, timestamp_s, source
+    error: str | None = None  # set when the manifest line itself is unusable
+
+
+def resolve_dataset_dir(path: str) -> Path:
+    """Relative dataset paths are tried from the working directory, then the project root."""
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p.resolve()
+    return (PROJECT_ROOT / p).resolve()
+
+
+def load_frames(cfg: DatasetConfig) -> list[Frame]:
+    root = resolve_dataset_dir(cfg.path)
+    manifest = root / cfg.manifest
+    hint = f" {cfg.build_hint}" if cfg.build_hint else ""
+    if not root.is_dir():
+        raise DatasetError(f"dataset {cfg.name!r}: folder {root} does not exist.{hint}")
+    if not manifest.is_file():
+        raise DatasetError(f"dataset {cfg.name!r}: no manifest at {manifest}.{hint}")
+    frames: list[Frame] = []
+    seen: set[str] = set()
+    with manifest.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            frame = _parse_line(line, lineno, root, manifest.name)
+            if frame.id in seen:
+                frame = Frame(id=f"{frame.id}#line{lineno}", image_path=None,
+                              error=f"{manifest.name} line {lineno}: duplicate id {frame.id!r}; ids must be unique")
+            seen.add(frame.id)
+            frames.append(frame)
+            if cfg.limit is not None and len(frames) >= cfg.limit:
+                break
+    if not frames:
+        raise DatasetError(f"dataset {cfg.name!r}: {manifest} lists no frames.{hint}")
+    missing = sum(1 for f in frames if f.image_path is not None and not f.image_path.exists())
+    if missing == len(frames):
+        raise DatasetError(f"dataset {cfg.name!r}: none of the {missing} images listed in {manifest} exist.{hint}")
+    return frames
+
+
+def _parse_line(line: str, lineno: int, root: Path, manifest_name: str) -> Frame:
+    where = f"{manifest_name} line {lineno}"
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Frame(id=f"line{lineno}", image_path=None,
+                     error=f"{where}: not valid JSON ({exc.msg}); fix or remove the line")
+    if not isinstance(entry, dict):
+        return Frame(id=f"line{lineno}", image_path=None, error=f"{where}: expected a JSON object")
+    frame_id = entry.get("id")
+    if not isinstance(frame_id, str) or not _ID_OK.match(frame_id):
+        return Frame(id=f"line{lineno}", image_path=None,
+                     error=f"{where}: missing or invalid 'id' (1-200 chars of letters, digits, . _ : / -)")
+    image = entry.get("image")
+    if not isinstance(image, str) or not image:
+        return Frame(id=frame_id, image_path=None, error=f"{where}: frame {frame_id!r} has no 'image' path")
+    path = (root / image).resolve()
+    if not path.is_relative_to(root):
+        return Frame(id=frame_id, image_path=None,
+                     error=f"frame {frame_id!r}: image path {image!r} escapes the dataset folder {root}")
+    meta = {k: entry.get(k) for k in ("content_type", "video", "shot", "timestamp_s", "source", "sha256") if k in entry}
+    reference = entry.get("reference")
+    return Frame(id=frame_id, image_path=path, reference=reference if isinstance(reference, dict) else None, meta=meta)
+
+
+def encode_frame(frame: Frame, max_side: int, jpeg_quality: int, max_pixels: int) -> ImageInput:
+    """Read, orient, resize (long side <= max_side) and JPEG-encode one frame. Raises FrameError."""
+    if frame.error:
+        raise FrameError(frame.error)
+    assert frame.image_path is not None
+    path = frame.image_path
+    if not path.exists():
+        raise FrameError(f"frame {frame.id!r}: image {path} does not exist")
+    if path.stat().st_size == 0:
+        raise FrameError(f"frame {frame.id!r}: image {path} is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > max_pixels:
+                    raise FrameError(f"frame {frame.id!r}: {img.width}x{img.height} exceeds dataset.max_pixels="
+                                     f"{max_pixels} (decompression-bomb guard)")
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                img = img.convert("RGB")
+    except FrameError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise FrameError(f"frame {frame.id!r}: refused as a decompression bomb ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise FrameError(f"frame {frame.id!r}: {path.name} is not an image Pillow can read") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise FrameError(f"frame {frame.id!r}: {path.name} is corrupt or truncated ({exc})") from exc
+    if max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=jpeg_quality, optimize=True)
+    data = buf.getvalue()
+    return ImageInput(data=data, mime="image/jpeg", width=img.width, height=img.height,
+                      sha256=hashlib.sha256(data).hexdigest())

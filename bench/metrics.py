@@ -1,0 +1,149 @@
+"""Headline measurements from a run's records (pure: records in, dict out).
+
+Definitions (MISSION.md, "Yardsticks"):
+- TTFT = first non-empty content chunk - send; E2EL = last chunk - send;
+  TPOT = (E2EL - TTFT) / (output tokens - 1); queue = send - scheduled.
+- Request throughput = completed / wall duration; output-token throughput =
+  sum of output tokens / wall duration. Wall duration is summed over the
+  run's sessions (a resumed run does not count the time it was stopped).
+- Validity rates are over *all* frames (failures count against them), each
+  with a 95% Wilson interval.
+- Cost per 1M generations from mean server-reported tokens per frame,
+  retried attempts included.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from bench.cost import cost_per_million, self_hosted_cost_per_million
+from bench.stats import describe, rate
+
+LADDER = ("json_strict", "json_lenient", "schema_valid", "rules_ok")
+
+
+def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: dict[str, Any],
+                    runner: dict[str, Any], simulated: bool) -> dict[str, Any]:
+    n = len(records)
+    ok = [r for r in records if r["status"] == "ok"]
+    failed = [r for r in records if r["status"] != "ok"]
+
+    ladder = {rung: rate(sum(1 for r in records if r["validity"].get(rung)), n) for rung in LADDER}
+    categories = Counter(r["validity"]["category"] for r in records)
+    field_failures: dict[str, int] = Counter()
+    for r in records:
+        for f in set(r["validity"].get("failed_fields", [])):
+            field_failures[f] += 1
+    errors = Counter(r["error"]["kind"] for r in failed if r.get("error"))
+    retried_attempts = sum(max(0, r.get("n_attempts", 0) - 1) for r in records)
+
+    latency = {key: describe([r["timing"][key] for r in ok if r["timing"].get(key) is not None])
+               for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s", "ttft_from_scheduled_s", "e2el_from_scheduled_s")}
+
+    duration = _wall_duration(records)
+    out_tokens = sum((r.get("usage") or {}).get("output_tokens") or 0 for r in ok)
+    requests_per_s = len(ok) / duration if duration > 0 else None
+    throughput = {
+        "wall_duration_s": duration,
+        "requests_per_s": requests_per_s,
+        "output_tokens_per_s": out_tokens / duration if duration > 0 else None,
+        "mode": runner.get("mode"),
+        "concurrency": runner.get("concurrency"),
+        **_rate_check(records, runner),
+    }
+
+    cost = _cost(records, model, requests_per_s)
+    metrics: dict[str, Any] = {
+        "simulated": simulated,
+        "frames": frames_total,
+        "recorded": n,
+        "pending": frames_total - n,
+        "completed": len(ok),
+        "failed": len(failed),
+        "complete": n == frames_total,
+        "schema_valid_rate": ladder["schema_valid"]["rate"],
+        "json_parse_rate": ladder["json_strict"]["rate"],
+        "json_lenient_rate": ladder["json_lenient"]["rate"],
+        "rules_ok_rate": ladder["rules_ok"]["rate"],
+        "ttft_p50_s": latency["ttft_s"]["p50"],
+        "e2el_p50_s": latency["e2el_s"]["p50"],
+        "e2el_p95_s": latency["e2el_s"]["p95"],
+        "requests_per_s": throughput["requests_per_s"],
+        "output_tokens_per_s": throughput["output_tokens_per_s"],
+        "mean_input_tokens": cost["mean_input_tokens"],
+        "mean_output_tokens": cost["mean_output_tokens"],
+        "cost_per_million_usd": cost["cost_per_million_usd"],
+        "validity": {"ladder": ladder, "categories": dict(categories), "field_failures": dict(field_failures)},
+        "errors": dict(errors),
+        "retried_attempts": retried_attempts,
+        "latency": latency,
+        "throughput": throughput,
+        "cost": cost,
+        "by_content_type": _by_content_type(records),
+    }
+    return metrics
+
+
+def _wall_duration(records: list[dict[str, Any]]) -> float:
+    spans: dict[Any, list[float]] = defaultdict(lambda: [float("inf"), float("-inf")])
+    for r in records:
+        start = r.get("t_scheduled")
+        end = r.get("t_last_token") or (r["attempts"][-1]["t_sent"] + r["attempts"][-1]["duration_s"]
+                                        if r.get("attempts") else start)
+        if start is None or end is None:
+            continue
+        span = spans[r.get("session", 1)]
+        span[0] = min(span[0], start)
+        span[1] = max(span[1], end)
+    return sum(max(0.0, hi - lo) for lo, hi in spans.values() if hi >= lo)
+
+
+def _rate_check(records: list[dict[str, Any]], runner: dict[str, Any]) -> dict[str, Any]:
+    """Open loop: the rate actually achieved next to the target; a saturated run says so."""
+    if runner.get("mode") != "open" or not runner.get("rate"):
+        return {}
+    target = float(runner["rate"])
+    sends = sorted(r["attempts"][0]["t_sent"] for r in records if r.get("attempts"))
+    scheduled = sorted(r["t_scheduled"] for r in records if r.get("t_scheduled") is not None)
+    achieved = (len(sends) - 1) / (sends[-1] - sends[0]) if len(sends) > 1 and sends[-1] > sends[0] else None
+    queue = describe([r["timing"]["queue_s"] for r in records if r.get("timing")])
+    # Saturated: sends fell behind the schedule (in-flight cap reached) or fell short of the target.
+    saturated = bool((achieved is not None and achieved < 0.9 * target)
+                     or (queue["p50"] is not None and queue["p50"] > 1.0 / target))
+    return {"target_rate": target, "achieved_rate": achieved, "scheduled_count": len(scheduled),
+            "saturated": saturated}
+
+
+def _cost(records: list[dict[str, Any]], model: dict[str, Any], requests_per_s: float | None) -> dict[str, Any]:
+    # Frames that reached the server: their tokens (all attempts) as the server reported them.
+    spent = [r["usage_all_attempts"] for r in records if r.get("usage_all_attempts") and r.get("status") == "ok"]
+    missing = sum(1 for r in records if r.get("status") == "ok" and (r.get("usage") or {}).get("input_tokens") is None)
+    mean_in = sum(u["input_tokens"] for u in spent) / len(spent) if spent else None
+    mean_out = sum(u["output_tokens"] for u in spent) / len(spent) if spent else None
+    price = model.get("price") or {}
+    gpu = model.get("gpu") or {}
+    out: dict[str, Any] = {"mean_input_tokens": mean_in, "mean_output_tokens": mean_out, "usage_missing": missing,
+                           "price": price, "basis": None, "cost_per_million_usd": None,
+                           "total_usd": sum(r.get("cost_usd") or 0.0 for r in records)}
+    if model.get("hosting") == "self-hosted" and gpu.get("hourly_usd") and requests_per_s:
+        out["basis"] = "gpu_time"
+        out["gpu"] = gpu
+        out["cost_per_million_usd"] = self_hosted_cost_per_million(gpu["hourly_usd"], gpu.get("count", 1),
+                                                                   requests_per_s)
+    elif mean_in is not None and price.get("input_per_million") is not None \
+            and price.get("output_per_million") is not None:
+        out["basis"] = "tokens"
+        out["cost_per_million_usd"] = cost_per_million(mean_in, mean_out or 0.0, price["input_per_million"],
+                                                       price["output_per_million"])
+    return out
+
+
+def _by_content_type(records: list[dict[str, Any]]) -> dict[str, Any]:
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        groups[r.get("content_type") or "unknown"].append(r)
+    return {ct: {"frames": len(rs),
+                 "schema_valid": rate(sum(1 for r in rs if r["validity"].get("schema_valid")), len(rs)),
+                 "e2el_p50_s": describe([r["timing"]["e2el_s"] for r in rs if r.get("timing")])["p50"]}
+            for ct, rs in sorted(groups.items())}

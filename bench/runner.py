@@ -1,0 +1,214 @@
+"""Takes frames through a backend and records one line per frame.
+
+Closed loop: at most `concurrency` requests in flight. Open loop: requests
+are *scheduled* at Poisson arrival times for a target rate, whatever the
+server does, and latency is also measured from the scheduled time (so a slow
+server cannot make the client under-report: coordinated omission).
+
+Per request the runner stamps scheduled, sent, first-token and last-token
+times (epoch seconds). Records are appended and flushed as each frame
+completes; nothing is kept only in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.backends.base import Backend, BackendError, CaptionRequest, ImageInput, Sampling, StreamClock
+from bench.config import PromptConfig, RunnerConfig
+from bench.cost import cost_of_generation
+from bench.dataset import Frame, FrameError, encode_frame
+from bench.retry import RetryOutcome, call_with_retry
+from bench.store import RunStore
+from bench.validity import assess
+
+
+class FatalRunError(Exception):
+    """A systemic failure (bad key, unknown model, no quota): stop instead of failing every frame."""
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    max_side: int
+    jpeg_quality: int
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class Prices:
+    input_per_million: float | None
+    output_per_million: float | None
+
+
+class Runner:
+    def __init__(self, *, backend: Backend, prompt: PromptConfig, sampling: Sampling, runner_cfg: RunnerConfig,
+                 encode: EncodeSettings, prices: Prices, store: RunStore, session: int,
+                 on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.backend = backend
+        self.prompt = prompt
+        self.sampling = sampling
+        self.cfg = runner_cfg
+        self.encode = encode
+        self.prices = prices
+        self.store = store
+        self.session = session
+        self.on_record = on_record or (lambda rec: None)
+        self.rng = random.Random(runner_cfg.seed)
+        self._fatal: BackendError | None = None
+        self._schema = dict(prompt.json_schema) or None
+
+    async def run(self, frames: list[Frame]) -> None:
+        pending = [f for f in frames if f.id not in self.store.records]
+        if not pending:
+            return
+        if self.cfg.mode == "closed":
+            await self._closed_loop(pending)
+        elif self.cfg.mode == "open":
+            await self._open_loop(pending)
+        else:
+            raise ValueError(f"runner.mode must be 'closed' or 'open', not {self.cfg.mode!r}")
+        if self._fatal is not None:
+            raise FatalRunError(self._fatal.message)
+
+    async def _closed_loop(self, pending: list[Frame]) -> None:
+        queue: asyncio.Queue[Frame] = asyncio.Queue()
+        for frame in pending:
+            queue.put_nowait(frame)
+
+        async def worker() -> None:
+            while self._fatal is None:
+                try:
+                    frame = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                # Closed loop: a request is "scheduled" when a slot frees up for it.
+                await self._process(frame, scheduled=StreamClock.now())
+
+        await _gather_all(worker() for _ in range(max(1, self.cfg.concurrency)))
+
+    async def _open_loop(self, pending: list[Frame]) -> None:
+        if not self.cfg.rate or self.cfg.rate <= 0:
+            raise ValueError("runner.mode=open needs runner.rate > 0 (requests per second)")
+        limit = asyncio.Semaphore(max(1, self.cfg.concurrency))
+        arrivals = random.Random(self.cfg.seed)
+        start = StreamClock.now()
+        offset = 0.0
+        tasks = []
+        for frame in pending:
+            offset += arrivals.expovariate(self.cfg.rate)
+            tasks.append(self._scheduled(frame, start + offset, limit))
+        await _gather_all(tasks)
+
+    async def _scheduled(self, frame: Frame, at: float, limit: asyncio.Semaphore) -> None:
+        await asyncio.sleep(max(0.0, at - StreamClock.now()))
+        if self._fatal is not None:
+            return
+        async with limit:  # a safety cap on in-flight requests; waiting here shows up as queue time
+            if self._fatal is None:
+                await self._process(frame, scheduled=at)
+
+    async def _process(self, frame: Frame, scheduled: float) -> None:
+        base: dict[str, Any] = {"frame_id": frame.id, "session": self.session,
+                                "content_type": frame.meta.get("content_type"), "t_scheduled": scheduled}
+        try:
+            image = await asyncio.to_thread(encode_frame, frame, self.encode.max_side, self.encode.jpeg_quality,
+                                            self.encode.max_pixels)
+        except FrameError as exc:
+            self._record(self._failed(base, "bad_input", str(exc)))
+            return
+        request = CaptionRequest(image=image, system=self.prompt.system, user=self.prompt.user,
+                                 sampling=self.sampling, schema=self._schema)
+        outcome = await call_with_retry(lambda: self.backend.generate(request), self.cfg.retry,
+                                        self.cfg.request_timeout_s, self.rng)
+        if outcome.response is None and outcome.error is not None and outcome.error.fatal:
+            # Not recorded: the frame is fine, the setup is not. Resume after fixing it.
+            self._fatal = self._fatal or outcome.error
+            return
+        self._record(self._completed(base, image, outcome))
+
+    def _failed(self, base: dict[str, Any], kind: str, message: str) -> dict[str, Any]:
+        verdict, _ = assess(None, None, self.prompt.json_schema, self.prompt.rules, error_kind=kind)
+        return {**base, "status": "failed", "error": {"kind": kind, "message": message}, "validity": verdict.to_dict(),
+                "attempts": [], "n_attempts": 0, "text": None, "caption": None}
+
+    def _completed(self, base: dict[str, Any], image: ImageInput, outcome: RetryOutcome) -> dict[str, Any]:
+        attempts = [a.to_dict() for a in outcome.attempts]
+        spent_in = sum(a["input_tokens"] or 0 for a in attempts)
+        spent_out = sum(a["output_tokens"] or 0 for a in attempts)
+        record: dict[str, Any] = {
+            **base,
+            "image": {"sha256": image.sha256, "width": image.width, "height": image.height, "bytes": len(image.data)},
+            "attempts": attempts,
+            "n_attempts": len(attempts),
+            # Tokens of every attempt, retried ones included: they are paid for.
+            "usage_all_attempts": {"input_tokens": spent_in, "output_tokens": spent_out},
+        }
+        if self.prices.input_per_million is not None and self.prices.output_per_million is not None:
+            record["cost_usd"] = cost_of_generation(spent_in, spent_out, self.prices.input_per_million,
+                                                    self.prices.output_per_million)
+        response = outcome.response
+        if response is None:
+            err = outcome.error or BackendError("connection", "no response")
+            verdict, _ = assess(None, None, self.prompt.json_schema, self.prompt.rules, error_kind=err.kind)
+            record.update({"status": "failed", "error": {"kind": err.kind, "message": err.message,
+                                                         "status": err.status},
+                           "validity": verdict.to_dict(), "text": None, "caption": None})
+            return record
+        verdict, caption = assess(response.text, response.finish_reason, self.prompt.json_schema, self.prompt.rules)
+        t_first = response.t_first_token
+        out_tokens = response.usage.output_tokens
+        record.update({
+            "status": "ok",
+            "error": None,
+            "text": response.text,
+            "caption": caption if isinstance(caption, dict) else None,
+            "validity": verdict.to_dict(),
+            "finish_reason": response.finish_reason,
+            "response_id": response.response_id,
+            "served_model": response.model,
+            "usage": {"input_tokens": response.usage.input_tokens, "output_tokens": out_tokens,
+                      "raw": response.usage.raw},
+            "t_sent": response.t_sent,
+            "t_first_token": t_first,
+            "t_last_token": response.t_last_token,
+            "timing": _timing(base["t_scheduled"], response.t_sent, t_first, response.t_last_token, out_tokens,
+                              outcome.attempts[0].t_sent),
+        })
+        return record
+
+    def _record(self, record: dict[str, Any]) -> None:
+        self.store.append(record)
+        self.on_record(record)
+
+
+def _timing(scheduled: float, sent: float, first: float | None, last: float, out_tokens: int | None,
+            first_attempt_sent: float) -> dict[str, float | None]:
+    """MISSION.md definitions, for the successful attempt; *_from_scheduled include queueing and retries."""
+    ttft = (first - sent) if first is not None else None
+    e2el = last - sent
+    tpot = (e2el - ttft) / (out_tokens - 1) if ttft is not None and out_tokens and out_tokens > 1 else None
+    return {
+        "queue_s": first_attempt_sent - scheduled,
+        "ttft_s": ttft,
+        "e2el_s": e2el,
+        "tpot_s": tpot,
+        "ttft_from_scheduled_s": (first - scheduled) if first is not None else None,
+        "e2el_from_scheduled_s": last - scheduled,
+    }
+
+
+async def _gather_all(coros: Any) -> None:
+    """Run tasks; on cancellation (Ctrl-C) cancel them all and wait, so nothing half-written remains."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+

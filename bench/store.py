@@ -1,0 +1,222 @@
+"""The run folder: runs/<dataset>/<model>/<timestamp>/.
+
+    config.yaml        the resolved config, secrets redacted
+    run.json           identity: config fingerprint, versions, sessions, status
+    generations.jsonl  one record per frame, appended and flushed as each completes
+    metrics.json       the headline measurements (bench.metrics)
+    server.log         the simulator's / managed server's log, when there is one
+
+Resuming: re-running the same command finds the newest unfinished run whose
+config fingerprint matches and continues it. Frames already recorded are
+skipped; a torn last line (a kill mid-write) is cut off; a frame is never
+recorded twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+import bench
+
+_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization|cookie)", re.IGNORECASE)
+# Settings that change how a run is displayed or where it goes, not what it measures.
+_NOT_FINGERPRINTED = {("runner", "progress"), ("resume",), ("run_dir",), ("runs_dir",)}
+
+
+def redact(node: Any, path: tuple[str, ...] = ()) -> Any:
+    """Copy of a plain config with secret-looking values replaced.
+
+    `api_key_env` holds the *name* of a variable, not a key, so it is kept;
+    header values are always redacted (they often carry Authorization).
+    """
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            key = str(k)
+            if key.endswith("_env") and isinstance(v, str | None):
+                out[k] = v
+            elif (_SECRET_KEY.search(key) or (path and path[-1].endswith("headers"))) and v not in (None, "", {}):
+                out[k] = "***redacted***"
+            else:
+                out[k] = redact(v, path + (key,))
+        return out
+    if isinstance(node, list):
+        return [redact(v, path) for v in node]
+    return node
+
+
+def fingerprint(cfg: dict[str, Any]) -> str:
+    trimmed = json.loads(json.dumps(cfg, default=str))
+    for path in _NOT_FINGERPRINTED:
+        node = trimmed
+        for key in path[:-1]:
+            node = node.get(key, {})
+        node.pop(path[-1], None)
+    blob = json.dumps(trimmed, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "unnamed"
+
+
+@dataclass
+class RunStore:
+    path: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resumed: bool = False
+
+    @property
+    def generations_path(self) -> Path:
+        return self.path / "generations.jsonl"
+
+    # ---- opening -------------------------------------------------------
+    @classmethod
+    def open(cls, cfg: DictConfig, *, model_label: str) -> RunStore:
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        assert isinstance(plain, dict)
+        fp = fingerprint(plain)
+        if cfg.run_dir:
+            path = Path(cfg.run_dir)
+        else:
+            parent = Path(cfg.runs_dir) / _slug(cfg.dataset.name) / _slug(model_label)
+            path = _find_resumable(parent, fp) if cfg.resume == "auto" else None
+            if path is None:
+                stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
+                path = parent / stamp
+                suffix = 1
+                while path.exists():
+                    suffix += 1
+                    path = parent / f"{stamp}_{suffix}"
+        store = cls(path=path)
+        store.path.mkdir(parents=True, exist_ok=True)
+        meta_path = store.path / "run.json"
+        if meta_path.exists():
+            store.meta = json.loads(meta_path.read_text())
+            if store.meta.get("fingerprint") != fp:
+                raise RuntimeError(f"{store.path} holds a run with a different config (fingerprint "
+                                   f"{store.meta.get('fingerprint')} != {fp}); choose another run_dir")
+            store.resumed = True
+        else:
+            store.meta = {
+                "format": 1,
+                "fingerprint": fp,
+                "created": datetime.now(UTC).isoformat(),
+                "capbench_version": bench.__version__,
+                "dataset": cfg.dataset.name,
+                "model": model_label,
+                "simulated": bool(cfg.model.simulated),
+                "host": {"hostname": socket.gethostname(), "python": platform.python_version(),
+                         "platform": platform.platform()},
+                "sessions": [],
+                "status": "running",
+            }
+            store.save_meta()
+        (store.path / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(redact(plain))))
+        store.records = store._load_records()
+        return store
+
+    def _load_records(self) -> dict[str, dict[str, Any]]:
+        """Read generations.jsonl, cutting a torn last line and keeping the first record per frame."""
+        records: dict[str, dict[str, Any]] = {}
+        path = self.generations_path
+        if not path.exists():
+            return records
+        raw = path.read_bytes()
+        good_end = 0
+        for line in raw.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break  # torn write: the process died mid-line
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            good_end += len(line)
+            records.setdefault(rec["frame_id"], rec)
+        if good_end < len(raw):
+            with path.open("r+b") as fh:
+                fh.truncate(good_end)
+        return records
+
+    # ---- writing -------------------------------------------------------
+    def start_session(self, info: dict[str, Any]) -> int:
+        self.meta["sessions"].append({"started": datetime.now(UTC).isoformat(), **info})
+        self.meta["status"] = "running"
+        self.save_meta()
+        return len(self.meta["sessions"])
+
+    def end_session(self, status: str, **info: Any) -> None:
+        self.meta["sessions"][-1].update({"ended": datetime.now(UTC).isoformat(), "status": status, **info})
+        self.meta["status"] = status
+        self.save_meta()
+
+    def save_meta(self) -> None:
+        _atomic_write(self.path / "run.json", json.dumps(self.meta, indent=2, default=str))
+
+    def append(self, record: dict[str, Any]) -> None:
+        frame_id = record["frame_id"]
+        if frame_id in self.records:
+            raise ValueError(f"frame {frame_id!r} is already recorded in {self.generations_path}")
+        line = json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
+        with self.generations_path.open("a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+        self.records[frame_id] = record
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        _atomic_write(self.path / "metrics.json", json.dumps(metrics, indent=2, default=str))
+
+
+def _find_resumable(parent: Path, fp: str) -> Path | None:
+    if not parent.is_dir():
+        return None
+    for candidate in sorted(parent.iterdir(), reverse=True):
+        meta_path = candidate / "run.json"
+        if not meta_path.is_file():
+            continue
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if meta.get("fingerprint") == fp:
+            return candidate if meta.get("status") != "complete" else None
+    return None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def load_records(run_dir: Path) -> list[dict[str, Any]]:
+    """All records of a run folder, in file order (read-only; tolerates a torn last line)."""
+    out: list[dict[str, Any]] = []
+    path = Path(run_dir) / "generations.jsonl"
+    if not path.exists():
+        return out
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                break
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if rec.get("frame_id") not in seen:
+                seen.add(rec["frame_id"])
+                out.append(rec)
+    return out

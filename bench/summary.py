@@ -1,0 +1,61 @@
+"""The summary table printed at the end of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _pct(rate: dict[str, Any]) -> str:
+    if rate.get("rate") is None:
+        return "-"
+    lo, hi = rate["ci95"]
+    return f"{rate['rate']:.1%}  [{lo:.1%}, {hi:.1%}]  ({rate['k']}/{rate['n']})"
+
+
+def _s(value: float | None, unit: str = "s") -> str:
+    return "-" if value is None else f"{value:.3f} {unit}"
+
+
+def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: Path, status: str) -> None:
+    title = f"capbench: {label} on {m['run']['dataset']}"
+    if m["simulated"]:
+        title += "  (SIMULATED model: not a real model's numbers)"
+    table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", overflow="fold")
+    ladder = m["validity"]["ladder"]
+    lat, thr, cost = m["latency"], m["throughput"], m["cost"]
+    rows = [
+        ("frames", f"{m['frames']} ({m['completed']} answered, {m['failed']} failed, {m['pending']} not run)"),
+        ("JSON, strict", _pct(ladder["json_strict"])),
+        ("JSON, lenient", _pct(ladder["json_lenient"])),
+        ("schema valid", _pct(ladder["schema_valid"])),
+        ("obeys prompt rules", _pct(ladder["rules_ok"])),
+        ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(m["validity"]["categories"].items())) or "-"),
+        ("errors", ", ".join(f"{k} {v}" for k, v in sorted(m["errors"].items())) or "none"),
+        ("retried attempts", str(m["retried_attempts"])),
+        ("TTFT p50 / p90", f"{_s(lat['ttft_s']['p50'])} / {_s(lat['ttft_s']['p90'])}"),
+        ("E2EL p50 / p95 / p99", f"{_s(lat['e2el_s']['p50'])} / {_s(lat['e2el_s']['p95'])} / "
+                                 f"{_s(lat['e2el_s']['p99'])}"),
+        ("TPOT p50", _s(lat["tpot_s"]["p50"])),
+        ("queue p50", _s(lat["queue_s"]["p50"])),
+        ("throughput", f"{_s(thr['requests_per_s'], 'req/s')}, {_s(thr['output_tokens_per_s'], 'tok/s')} "
+                       f"over {thr['wall_duration_s']:.2f} s"),
+    ]
+    if thr.get("target_rate"):
+        sat = "  SATURATED" if thr["saturated"] else ""
+        rows.append(("rate achieved / target", f"{_s(thr['achieved_rate'], 'req/s')} / "
+                                              f"{thr['target_rate']:.3f} req/s{sat}"))
+    mean_in, mean_out = cost["mean_input_tokens"], cost["mean_output_tokens"]
+    rows.append(("mean tokens in / out", "-" if mean_in is None else f"{mean_in:.1f} / {mean_out:.1f}"))
+    if cost["cost_per_million_usd"] is not None:
+        src = cost.get("price", {}).get("source") if cost["basis"] == "tokens" else cost.get("gpu", {}).get("source")
+        rows.append(("$ per 1M generations", f"${cost['cost_per_million_usd']:,.0f} ({cost['basis']}; {src})"))
+    rows.append(("run folder", f"{run_dir}  [{status}]"))
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)

@@ -1,0 +1,84 @@
+import pytest
+from PIL import Image
+
+from bench.config import DatasetConfig
+from bench.dataset import DatasetError, FrameError, encode_frame, load_frames
+
+from .conftest import write_image, write_manifest
+
+
+def _cfg(folder, **kw):
+    return DatasetConfig(name="t", path=str(folder), **kw)
+
+
+def _encode(frame, max_side=1024, max_pixels=50_000_000):
+    return encode_frame(frame, max_side, 90, max_pixels)
+
+
+def test_every_kind_of_bad_frame_is_named_and_the_rest_load(tmp_path):
+    ds = tmp_path / "ds"
+    write_image(ds / "images/good.jpg", size=(1600, 900))
+    (ds / "images/empty.jpg").write_bytes(b"")
+    (ds / "images/text.jpg").write_text("not an image at all")
+    good = (ds / "images/good.jpg").read_bytes()
+    (ds / "images/cut.jpg").write_bytes(good[: len(good) // 3])
+    write_image(tmp_path / "outside.jpg")
+    write_manifest(ds, [
+        {"id": "good", "image": "images/good.jpg", "content_type": "photo"},
+        {"id": "empty", "image": "images/empty.jpg"},
+        {"id": "text", "image": "images/text.jpg"},
+        {"id": "cut", "image": "images/cut.jpg"},
+        {"id": "missing", "image": "images/nope.jpg"},
+        {"id": "escape", "image": "../outside.jpg"},
+        '{"id": "broken", "image": ',
+        {"image": "images/good.jpg"},
+        {"id": "good", "image": "images/good.jpg"},
+    ])
+    frames = {f.id: f for f in load_frames(_cfg(ds))}
+    assert len(frames) == 9
+    image = _encode(frames["good"], max_side=640)
+    assert (image.width, image.height) == (640, 360) and image.mime == "image/jpeg" and len(image.sha256) == 64
+    assert frames["good"].meta["content_type"] == "photo"
+    reasons = {}
+    for fid, frame in frames.items():
+        if fid == "good":
+            continue
+        with pytest.raises(FrameError) as exc:
+            _encode(frame)
+        reasons[fid] = str(exc.value)
+    assert "0 bytes" in reasons["empty"]
+    assert "not an image" in reasons["text"]
+    assert "corrupt or truncated" in reasons["cut"]
+    assert "does not exist" in reasons["missing"]
+    assert "escapes the dataset folder" in reasons["escape"]
+    assert "line 7" in reasons["line7"] and "not valid JSON" in reasons["line7"]
+    assert "line 8" in reasons["line8"] and "'id'" in reasons["line8"]
+    assert "duplicate id" in reasons["good#line9"]
+
+
+def test_decompression_bomb_is_refused(tmp_path):
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    Image.new("L", (5000, 5000)).save(ds / "big.png")
+    write_manifest(ds, [{"id": "bomb", "image": "big.png"}])
+    (frame,) = load_frames(_cfg(ds))
+    with pytest.raises(FrameError, match="decompression-bomb"):
+        _encode(frame, max_pixels=1_000_000)
+
+
+def test_missing_dataset_says_how_to_build_it(tmp_path):
+    with pytest.raises(DatasetError, match="python -m bench.datasets build x"):
+        load_frames(_cfg(tmp_path / "nope", build_hint="Build it with `python -m bench.datasets build x`."))
+    ds = write_manifest(tmp_path / "ds", [{"id": "a", "image": "images/a.jpg"}])
+    with pytest.raises(DatasetError, match="none of the 1 images"):
+        load_frames(_cfg(ds))
+
+
+def test_limit_and_png_rgba_are_handled(tmp_path):
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    Image.new("RGBA", (40, 30), (1, 2, 3, 128)).save(ds / "a.png")
+    write_manifest(ds, [{"id": f"f{i}", "image": "a.png"} for i in range(5)])
+    frames = load_frames(_cfg(ds, limit=2))
+    assert [f.id for f in frames] == ["f0", "f1"]
+    assert _encode(frames[0]).mime == "image/jpeg"

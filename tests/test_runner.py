@@ -1,0 +1,108 @@
+"""The runner with a scripted in-process backend (protocol tests over TCP are in test_e2e_sim.py)."""
+
+import asyncio
+import json
+
+import pytest
+from omegaconf import OmegaConf
+
+from bench.backends.base import BackendError, CaptionResponse, Sampling, StreamClock, Usage
+from bench.config import DatasetConfig, RetryConfig, RunnerConfig
+from bench.dataset import load_frames
+from bench.metrics import compute_metrics
+from bench.runner import EncodeSettings, FatalRunError, Prices, Runner
+from bench.store import RunStore
+
+from .conftest import SEED_CAPTION, write_image, write_manifest
+
+
+class ScriptedBackend:
+    """Answers each frame by the script keyed on the image's colour; a test double, not a simulator."""
+
+    name = "scripted"
+
+    def __init__(self, delay=0.01, fail_first=0, fatal=False):
+        self.delay, self.fail_first, self.fatal = delay, fail_first, fatal
+        self.calls = 0
+        self.in_flight = self.max_in_flight = 0
+
+    async def generate(self, request):
+        self.calls += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.fatal:
+                raise BackendError("auth", "bad key", status=401)
+            if self.calls <= self.fail_first:
+                raise BackendError("rate_limit", "later", status=429, retry_after=0.0)
+            clock = StreamClock()
+            await asyncio.sleep(self.delay)
+            text = json.dumps(SEED_CAPTION)
+            clock.chunk(text)
+            return CaptionResponse(text=text, finish_reason="stop", usage=Usage(700, 250), t_sent=clock.t_sent,
+                                   t_first_token=clock.t_first_token, t_last_token=clock.done())
+        finally:
+            self.in_flight -= 1
+
+    async def aclose(self):
+        pass
+
+
+def _setup(tmp_path, n=6, bad=True):
+    ds = tmp_path / "ds"
+    entries = []
+    for i in range(n):
+        write_image(ds / f"f{i}.jpg", color=(i * 30, 10, 10))
+        entries.append({"id": f"f{i}", "image": f"f{i}.jpg", "content_type": "photo" if i % 2 else "game"})
+    if bad:
+        (ds / "bad.jpg").write_text("nope")
+        entries.append({"id": "bad", "image": "bad.jpg"})
+    write_manifest(ds, entries)
+    frames = load_frames(DatasetConfig(name="t", path=str(ds)))
+    cfg = OmegaConf.create({"model": {"name": "m", "simulated": False}, "dataset": {"name": "t"}, "runner": {},
+                            "runs_dir": str(tmp_path / "runs"), "resume": "auto", "run_dir": None})
+    return frames, RunStore.open(cfg, model_label="m")
+
+
+def _runner(prompt, store, backend, **runner_kw):
+    rc = RunnerConfig(retry=RetryConfig(base_delay_s=0.0), **runner_kw)
+    return Runner(backend=backend, prompt=prompt, sampling=Sampling(), runner_cfg=rc,
+                  encode=EncodeSettings(512, 85, 10_000_000), prices=Prices(0.30, 0.50), store=store, session=1)
+
+
+async def test_closed_loop_records_every_frame_once_and_respects_concurrency(tmp_path, prompt):
+    frames, store = _setup(tmp_path)
+    backend = ScriptedBackend(fail_first=2)
+    await _runner(prompt, store, backend, concurrency=2).run(frames)
+    assert set(store.records) == {f.id for f in frames}
+    assert backend.max_in_flight <= 2
+    bad = store.records["bad"]
+    assert bad["status"] == "failed" and bad["validity"]["category"] == "bad_input" and "bad" in bad["error"]["message"]
+    ok = [r for r in store.records.values() if r["status"] == "ok"]
+    assert all(r["validity"]["category"] == "valid" for r in ok)
+    assert sum(r["n_attempts"] - 1 for r in ok) == 2  # the two 429s were retried and counted
+    m = compute_metrics(list(store.records.values()), frames_total=len(frames),
+                        model={"price": {"input_per_million": 0.30, "output_per_million": 0.50}},
+                        runner={"mode": "closed"}, simulated=False)
+    assert m["completed"] == 6 and m["failed"] == 1 and m["schema_valid_rate"] == 6 / 7
+    assert m["mean_input_tokens"] == 700 and m["mean_output_tokens"] == 250  # failed attempts had no usage
+    assert m["cost_per_million_usd"] == pytest.approx(335)
+    assert m["by_content_type"]["photo"]["frames"] == 3
+
+
+async def test_open_loop_schedules_at_the_target_rate_and_measures_from_schedule(tmp_path, prompt):
+    frames, store = _setup(tmp_path, n=8, bad=False)
+    await _runner(prompt, store, ScriptedBackend(delay=0.3), mode="open", rate=50.0, concurrency=2).run(frames)
+    recs = list(store.records.values())
+    m = compute_metrics(recs, frames_total=8, model={}, runner={"mode": "open", "rate": 50.0}, simulated=False)
+    # 2 in flight x 0.3 s each cannot keep 50 req/s: queue time grows and the run says it is saturated.
+    assert m["throughput"]["saturated"] is True
+    assert m["latency"]["e2el_from_scheduled_s"]["max"] > m["latency"]["e2el_s"]["max"] + 0.5
+
+
+async def test_fatal_error_stops_early_without_recording(tmp_path, prompt):
+    frames, store = _setup(tmp_path, bad=False)
+    backend = ScriptedBackend(fatal=True)
+    with pytest.raises(FatalRunError, match="bad key"):
+        await _runner(prompt, store, backend, concurrency=1).run(frames)
+    assert backend.calls == 1 and store.records == {}

@@ -1,0 +1,67 @@
+import json
+
+import pytest
+from omegaconf import OmegaConf
+
+from bench.store import RunStore, fingerprint, load_records, redact
+
+
+def _cfg(tmp_path, **over):
+    base = {"model": {"name": "m", "label": "m", "simulated": False, "api_key_env": "OPENAI_API_KEY",
+                      "extra_headers": {"Authorization": "Bearer sk-live"}},
+            "dataset": {"name": "d"}, "runner": {"progress": True, "concurrency": 2},
+            "runs_dir": str(tmp_path / "runs"), "resume": "auto", "run_dir": None}
+    base.update(over)
+    return OmegaConf.create(base)
+
+
+def _rec(fid):
+    return {"frame_id": fid, "status": "ok", "validity": {"schema_valid": True}}
+
+
+def test_resume_skips_recorded_frames_and_cuts_a_torn_line(tmp_path):
+    cfg = _cfg(tmp_path)
+    store = RunStore.open(cfg, model_label="m")
+    store.append(_rec("a"))
+    store.append(_rec("b"))
+    with store.generations_path.open("a") as fh:
+        fh.write('{"frame_id": "c", "sta')  # killed mid-write
+    again = RunStore.open(cfg, model_label="m")
+    assert again.path == store.path and again.resumed
+    assert set(again.records) == {"a", "b"}
+    again.append(_rec("c"))
+    lines = again.generations_path.read_text().splitlines()
+    assert [json.loads(line)["frame_id"] for line in lines] == ["a", "b", "c"]
+
+
+def test_a_frame_is_never_recorded_twice(tmp_path):
+    store = RunStore.open(_cfg(tmp_path), model_label="m")
+    store.append(_rec("a"))
+    with pytest.raises(ValueError):
+        store.append(_rec("a"))
+    assert len(load_records(store.path)) == 1
+
+
+def test_complete_runs_are_not_resumed_and_other_configs_get_their_own_folder(tmp_path):
+    cfg = _cfg(tmp_path)
+    first = RunStore.open(cfg, model_label="m")
+    first.start_session({})
+    first.end_session("complete")
+    second = RunStore.open(cfg, model_label="m")
+    assert second.path != first.path and not second.resumed
+    other = RunStore.open(_cfg(tmp_path, runner={"progress": True, "concurrency": 4}), model_label="m")
+    assert other.path not in (first.path, second.path)
+
+
+def test_progress_flag_does_not_change_the_fingerprint(tmp_path):
+    a = OmegaConf.to_container(_cfg(tmp_path))
+    b = OmegaConf.to_container(_cfg(tmp_path, runner={"progress": False, "concurrency": 2}))
+    assert fingerprint(a) == fingerprint(b)
+
+
+def test_saved_config_has_no_secrets(tmp_path):
+    store = RunStore.open(_cfg(tmp_path), model_label="m")
+    text = (store.path / "config.yaml").read_text()
+    assert "sk-live" not in text and "OPENAI_API_KEY" in text
+    assert redact({"api_key": "k", "token": "t", "name": "x"}) == {"api_key": "***redacted***",
+                                                                   "token": "***redacted***", "name": "x"}
