@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from bench.backends import PROTOCOLS, make_backend
+from bench.backends import BASE_URL_SUFFIX, PROTOCOLS, make_backend
 from bench.backends.base import Sampling
 from bench.config import Config
 from bench.dataset import DatasetError, load_frames, resolve_dataset_dir
@@ -93,8 +93,7 @@ def serving(cfg: Config | DictConfig, run_dir: Path) -> Iterator[str | None]:
     if sim.references:
         sim.references = str(resolve_dataset_dir(sim.references))
     with start_simulator(sim, run_dir / "server.log") as server:
-        suffix = {"openai_chat": "/v1"}.get(cfg.model.backend, "")
-        yield server.base_url + suffix
+        yield server.base_url + BASE_URL_SUFFIX[cfg.model.backend]
 
 
 def run(cfg: DictConfig, console: Console | None = None) -> int:
@@ -132,6 +131,8 @@ def run(cfg: DictConfig, console: Console | None = None) -> int:
     except Exception as exc:  # e.g. the simulator or a server failed to start
         status, code = "failed", EXIT_FATAL
         console.print(f"[red]run failed:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        if os.environ.get("CAPBENCH_DEBUG"):
+            raise
     if status == "complete" and len(store.records) < len(frames):
         status = "incomplete"
 
@@ -148,10 +149,10 @@ async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, sessi
     s = cfg.model.sampling
     runner = Runner(
         backend=backend,
-        prompt=cfg.prompt,
+        prompt=OmegaConf.to_object(cfg.prompt),
         sampling=Sampling(temperature=s.temperature, max_tokens=s.max_tokens, top_p=s.top_p, seed=s.seed,
                           response_format=s.response_format, image_detail=s.image_detail),
-        runner_cfg=cfg.runner,
+        runner_cfg=OmegaConf.to_object(cfg.runner),
         encode=EncodeSettings(cfg.dataset.max_side, cfg.dataset.jpeg_quality, cfg.dataset.max_pixels),
         prices=Prices(cfg.model.price.input_per_million, cfg.model.price.output_per_million),
         store=store,

@@ -37,7 +37,7 @@ class GpuConfig:
 
 @dataclass
 class SamplingConfig:
-    temperature: float = 0.1
+    temperature: float | None = 0.1
     max_tokens: int = 2000
     top_p: float | None = None
     seed: int | None = None

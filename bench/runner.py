@@ -168,6 +168,7 @@ class Runner:
             "caption": caption if isinstance(caption, dict) else None,
             "validity": verdict.to_dict(),
             "finish_reason": response.finish_reason,
+            "raw_finish_reason": response.raw_finish_reason,
             "response_id": response.response_id,
             "served_model": response.model,
             "usage": {"input_tokens": response.usage.input_tokens, "output_tokens": out_tokens,

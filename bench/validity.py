@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from bench.config import RulesConfig
 
 # Categories, worst first: the rung a response fell at (or "valid").
-CATEGORIES = ("transport_error", "bad_input", "truncated", "not_json", "schema_invalid", "rule_violation", "valid")
+CATEGORIES = ("transport_error", "bad_input", "refused", "truncated", "not_json", "schema_invalid", "rule_violation", "valid")
 TRUNCATION_REASONS = frozenset({"length", "max_tokens", "MAX_TOKENS"})
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
@@ -134,6 +134,9 @@ def assess(
         category = "bad_input" if error_kind == "bad_input" else "transport_error"
         return Validity(category=category, reasons=[error_kind or "no response"]), None
 
+    if finish_reason == "content_filter":
+        return Validity(category="refused", reasons=["the provider blocked or refused the answer "
+                                                     "(safety filter / refusal)"]), None
     v = Validity(category="not_json")
     truncated = finish_reason in TRUNCATION_REASONS
     if truncated:

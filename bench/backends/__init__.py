@@ -5,7 +5,9 @@ from __future__ import annotations
 from bench.backends.base import Backend
 from bench.config import ModelConfig
 
-PROTOCOLS = ("openai_chat",)
+PROTOCOLS = ("openai_chat", "anthropic", "gemini")
+# What each protocol's SDK appends to a server's root URL itself.
+BASE_URL_SUFFIX = {"openai_chat": "/v1", "anthropic": "", "gemini": ""}
 
 
 def make_backend(model: ModelConfig, *, base_url: str | None, api_key: str) -> Backend:
@@ -15,4 +17,13 @@ def make_backend(model: ModelConfig, *, base_url: str | None, api_key: str) -> B
 
         return OpenAIChatBackend(model.name, base_url, api_key, stream=model.stream,
                                  extra_body=dict(model.extra_body), extra_headers=dict(model.extra_headers))
+    if model.backend == "anthropic":
+        from bench.backends.anthropic_messages import AnthropicMessagesBackend
+
+        return AnthropicMessagesBackend(model.name, base_url, api_key, extra_headers=dict(model.extra_headers),
+                                        extra_body=dict(model.extra_body))
+    if model.backend == "gemini":
+        from bench.backends.gemini import GeminiBackend
+
+        return GeminiBackend(model.name, base_url, api_key, extra_headers=dict(model.extra_headers))
     raise ValueError(f"model.backend={model.backend!r} is not one of {', '.join(PROTOCOLS)}")

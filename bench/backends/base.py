@@ -27,7 +27,7 @@ class ImageInput:
 
 @dataclass(frozen=True)
 class Sampling:
-    temperature: float = 0.1
+    temperature: float | None = 0.1
     max_tokens: int = 2000
     top_p: float | None = None
     seed: int | None = None
@@ -65,19 +65,37 @@ class CaptionResponse:
     t_last_token: float
     response_id: str | None = None
     model: str | None = None
+    raw_finish_reason: str | None = None  # the provider's own word, kept for the record
+
+
+# Every provider's finish reasons mapped onto one vocabulary.
+_FINISH = {
+    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "STOP": "stop",
+    "length": "length", "max_tokens": "length", "MAX_TOKENS": "length", "model_context_window_exceeded": "length",
+    "content_filter": "content_filter", "refusal": "content_filter", "SAFETY": "content_filter",
+    "RECITATION": "content_filter", "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter", "IMAGE_SAFETY": "content_filter",
+}
+
+
+def normalize_finish_reason(raw: str | None) -> str | None:
+    """stop | length | content_filter | other (None when the server gave none)."""
+    if raw is None:
+        return None
+    return _FINISH.get(raw, "other")
 
 
 class BackendError(Exception):
     """One failed attempt. `kind` is one vocabulary for every provider.
 
     kinds: rate_limit, server, timeout, connection, protocol (garbage answer),
-    bad_request, auth, not_found, quota, unsupported.
+    bad_request, auth, not_found, quota, internal (a bug of ours).
     `fatal` errors (auth, not_found, quota) stop the run early instead of
     burning through every frame.
     """
 
     RETRYABLE = frozenset({"rate_limit", "server", "timeout", "connection", "protocol"})
-    FATAL = frozenset({"auth", "not_found", "quota"})
+    FATAL = frozenset({"auth", "not_found", "quota", "internal"})
 
     def __init__(
         self,

@@ -61,9 +61,20 @@ def from_status(provider: str, status: int, message: str, headers: Mapping[str, 
     return BackendError(kind, f"{provider} HTTP {status}: {message}{hint}", status=status, retry_after=retry_after)
 
 
+_NETWORK_MODULES = ("httpx", "httpcore", "h11", "aiohttp", "ssl", "socket", "anyio", "openai", "anthropic", "google")
+
+
 def from_transport(provider: str, exc: BaseException) -> BackendError:
-    """Map a network-level exception (httpx/httpx2/aiohttp/ssl/socket) by what it is."""
+    """Map a network-level exception (httpx/httpx2/aiohttp/ssl/socket) by what it is.
+
+    Anything that is not from the network stack or an SDK (a TypeError from a
+    wrong call, say) is `internal`: a bug that would hit every frame, so the
+    run stops instead of retrying it.
+    """
     names = " ".join(cls.__name__ for cls in type(exc).__mro__).lower()
+    module = type(exc).__module__.split(".")[0]
+    if not (module.startswith(_NETWORK_MODULES) or isinstance(exc, OSError | TimeoutError)):
+        return BackendError("internal", f"{provider}: {type(exc).__name__}: {exc} (a capbench bug: please report)")
     if "timeout" in names:
         return BackendError("timeout", f"{provider}: request timed out ({type(exc).__name__})")
     if any(n in names for n in ("connect", "protocol", "readerror", "writeerror", "network", "oserror",

@@ -14,7 +14,14 @@ from typing import Any
 
 import openai
 
-from bench.backends.base import BackendError, CaptionRequest, CaptionResponse, StreamClock, Usage
+from bench.backends.base import (
+    BackendError,
+    CaptionRequest,
+    CaptionResponse,
+    StreamClock,
+    Usage,
+    normalize_finish_reason,
+)
 from bench.backends.errors import from_status, from_transport
 
 PROVIDER = "openai"
@@ -63,9 +70,10 @@ class OpenAIChatBackend:
         params: dict[str, Any] = {
             "model": self.model,
             "messages": build_messages(request),
-            "temperature": s.temperature,
             "max_tokens": s.max_tokens,
         }
+        if s.temperature is not None:
+            params["temperature"] = s.temperature
         if s.top_p is not None:
             params["top_p"] = s.top_p
         if s.seed is not None:
@@ -91,7 +99,7 @@ class OpenAIChatBackend:
             raise BackendError("timeout", f"{self.name}: request timed out") from exc
         except openai.APIConnectionError as exc:
             raise from_transport(self.name, exc.__cause__ or exc) from exc
-        except (openai.APIResponseValidationError, ValueError, KeyError, TypeError) as exc:
+        except (openai.APIResponseValidationError, ValueError) as exc:
             raise BackendError("protocol", f"{self.name}: malformed response ({exc})") from exc
         except Exception as exc:  # transport errors raised mid-stream by the HTTP library
             raise from_transport(self.name, exc) from exc
@@ -118,9 +126,10 @@ class OpenAIChatBackend:
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
         t_end = clock.done()
-        return CaptionResponse(text="".join(parts), finish_reason=finish_reason, usage=usage, t_sent=clock.t_sent,
-                               t_first_token=clock.t_first_token, t_last_token=t_end, response_id=response_id,
-                               model=model)
+        return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(finish_reason),
+                               usage=usage, t_sent=clock.t_sent, t_first_token=clock.t_first_token,
+                               t_last_token=t_end, response_id=response_id, model=model,
+                               raw_finish_reason=finish_reason)
 
     async def _whole(self, params: dict[str, Any]) -> CaptionResponse:
         clock = StreamClock()
@@ -129,10 +138,11 @@ class OpenAIChatBackend:
         if not completion.choices:
             raise BackendError("protocol", f"{self.name}: response has no choices")
         choice = completion.choices[0]
-        return CaptionResponse(text=choice.message.content or "", finish_reason=choice.finish_reason,
+        return CaptionResponse(text=choice.message.content or "",
+                               finish_reason=normalize_finish_reason(choice.finish_reason),
                                usage=_usage(completion.usage) if completion.usage else Usage(), t_sent=clock.t_sent,
                                t_first_token=None, t_last_token=t_end, response_id=completion.id,
-                               model=completion.model)
+                               model=completion.model, raw_finish_reason=choice.finish_reason)
 
 
 def _usage(u: Any) -> Usage:

@@ -1,0 +1,126 @@
+"""Anthropic Messages with the official `anthropic` SDK, streamed.
+
+The image goes as a base64 `image` block before the prompt text (Anthropic's
+advice for vision prompts). Usage comes from the stream: input tokens in
+`message_start`, output tokens in `message_delta`. With
+`response_format=json_schema` the prompt's schema is sent as
+`output_config.format` (structured outputs); Anthropic has no plain JSON mode,
+so `json_object` relies on the prompt alone. SDK retries are off
+(max_retries=0): bench.retry owns the policy.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import anthropic
+
+from bench.backends.base import (
+    BackendError,
+    CaptionRequest,
+    CaptionResponse,
+    StreamClock,
+    Usage,
+    normalize_finish_reason,
+)
+from bench.backends.errors import from_status, from_transport
+
+PROVIDER = "anthropic"
+
+
+def build_params(model: str, request: CaptionRequest) -> dict[str, Any]:
+    s = request.sampling
+    image_block = {"type": "image", "source": {"type": "base64", "media_type": request.image.mime,
+                                               "data": base64.b64encode(request.image.data).decode("ascii")}}
+    params: dict[str, Any] = {
+        "model": model,
+        "max_tokens": s.max_tokens,
+        "system": request.system,
+        "messages": [{"role": "user", "content": [image_block, {"type": "text", "text": request.user}]}],
+    }
+    # Current SDKs no longer type `temperature`/`top_p` (newer Claude models reject
+    # them); models that take them (Claude Sonnet 4) get them as body fields.
+    # Set model.sampling.temperature=null to leave them out.
+    sampling = {k: v for k, v in (("temperature", s.temperature), ("top_p", s.top_p)) if v is not None}
+    if sampling:
+        params["extra_body"] = sampling
+    if s.response_format == "json_schema":
+        if not request.schema:
+            raise BackendError("bad_request", "response_format json_schema needs the prompt's json_schema")
+        params["output_config"] = {"format": {"type": "json_schema", "schema": request.schema}}
+    return params
+
+
+class AnthropicMessagesBackend:
+    def __init__(self, model: str, base_url: str | None, api_key: str, *, timeout_s: float = 120.0,
+                 extra_headers: dict[str, str] | None = None, extra_body: dict[str, Any] | None = None) -> None:
+        self.name = PROVIDER
+        self.model = model
+        self.extra_body = dict(extra_body or {})
+        self.client = anthropic.AsyncAnthropic(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout_s,
+                                               default_headers=dict(extra_headers or {}))
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+    async def generate(self, request: CaptionRequest) -> CaptionResponse:
+        params = build_params(self.model, request)
+        if self.extra_body:
+            params["extra_body"] = {**params.get("extra_body", {}), **self.extra_body}
+        try:
+            return await self._streamed(params)
+        except BackendError:
+            raise
+        except anthropic.APIStatusError as exc:
+            raise from_status(self.name, exc.status_code, _message(exc), exc.response.headers, exc.body) from exc
+        except anthropic.APITimeoutError as exc:
+            raise BackendError("timeout", f"{self.name}: request timed out") from exc
+        except anthropic.APIConnectionError as exc:
+            raise from_transport(self.name, exc.__cause__ or exc) from exc
+        except (anthropic.APIResponseValidationError, ValueError) as exc:
+            raise BackendError("protocol", f"{self.name}: malformed response ({exc})") from exc
+        except Exception as exc:  # transport errors raised mid-stream by the HTTP library
+            raise from_transport(self.name, exc) from exc
+
+    async def _streamed(self, params: dict[str, Any]) -> CaptionResponse:
+        clock = StreamClock()
+        stream = await self.client.messages.create(**params, stream=True)
+        parts: list[str] = []
+        input_tokens = output_tokens = None
+        raw_usage: dict[str, Any] = {}
+        stop_reason = response_id = model = None
+        async with stream:
+            async for event in stream:
+                if event.type == "message_start":
+                    response_id, model = event.message.id, event.message.model
+                    raw_usage.update(event.message.usage.model_dump(exclude_none=True))
+                    input_tokens = event.message.usage.input_tokens
+                elif event.type == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
+                    clock.chunk(event.delta.text)
+                    parts.append(event.delta.text)
+                elif event.type == "message_delta":
+                    stop_reason = event.delta.stop_reason or stop_reason
+                    if event.usage is not None:
+                        raw_usage.update(event.usage.model_dump(exclude_none=True))
+                        output_tokens = event.usage.output_tokens
+                        # Some servers report input tokens only at the end.
+                        input_tokens = getattr(event.usage, "input_tokens", None) or input_tokens
+                elif event.type == "error":  # an error event inside an HTTP 200 stream
+                    err = getattr(event, "error", None)
+                    kind = getattr(err, "type", "api_error")
+                    raise BackendError("rate_limit" if kind == "rate_limit_error" else "server",
+                                       f"{self.name}: stream error {kind}: {getattr(err, 'message', '')}")
+        t_end = clock.done()
+        return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(stop_reason),
+                               usage=Usage(input_tokens, output_tokens, raw_usage), t_sent=clock.t_sent,
+                               t_first_token=clock.t_first_token, t_last_token=t_end, response_id=response_id,
+                               model=model, raw_finish_reason=stop_reason)
+
+
+def _message(exc: anthropic.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict) and body["error"].get("message"):
+        err = body["error"]
+        return f"{err.get('type', 'error')}: {err['message']}"
+    return str(exc.message)

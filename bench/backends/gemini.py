@@ -1,0 +1,141 @@
+"""Google Gemini with the official `google-genai` SDK, streamed.
+
+The image goes as inline bytes before the prompt text; the system prompt as
+`system_instruction`. `response_format=json_object` asks for
+`response_mime_type="application/json"`; `json_schema` also sends the prompt's
+schema as `response_json_schema`. Usage comes from `usage_metadata` (the last
+chunk carries the totals). A blocked prompt (`prompt_feedback.block_reason`)
+or a SAFETY candidate maps to finish reason `content_filter`.
+
+google-genai does not retry unless asked (MISSION.md), and we don't ask:
+bench.retry owns the policy.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from bench.backends.base import (
+    BackendError,
+    CaptionRequest,
+    CaptionResponse,
+    StreamClock,
+    Usage,
+    normalize_finish_reason,
+)
+from bench.backends.errors import from_status, from_transport
+
+PROVIDER = "gemini"
+
+
+def build_config(request: CaptionRequest) -> types.GenerateContentConfig:
+    s = request.sampling
+    kwargs: dict[str, Any] = {"system_instruction": request.system, "max_output_tokens": s.max_tokens}
+    if s.temperature is not None:
+        kwargs["temperature"] = s.temperature
+    if s.top_p is not None:
+        kwargs["top_p"] = s.top_p
+    if s.seed is not None:
+        kwargs["seed"] = s.seed
+    if s.response_format in ("json_object", "json_schema"):
+        kwargs["response_mime_type"] = "application/json"
+    if s.response_format == "json_schema":
+        if not request.schema:
+            raise BackendError("bad_request", "response_format json_schema needs the prompt's json_schema")
+        kwargs["response_json_schema"] = request.schema
+    return types.GenerateContentConfig(**kwargs)
+
+
+def build_contents(request: CaptionRequest) -> list[types.Content]:
+    return [types.Content(role="user", parts=[types.Part.from_bytes(data=request.image.data,
+                                                                    mime_type=request.image.mime),
+                                              types.Part.from_text(text=request.user)])]
+
+
+class GeminiBackend:
+    def __init__(self, model: str, base_url: str | None, api_key: str, *, timeout_s: float = 120.0,
+                 extra_headers: dict[str, str] | None = None) -> None:
+        self.name = PROVIDER
+        self.model = model
+        options = types.HttpOptions(base_url=base_url, timeout=int(timeout_s * 1000),
+                                    headers=dict(extra_headers or {}) or None)
+        self.client = genai.Client(api_key=api_key, http_options=options)
+
+    async def aclose(self) -> None:
+        try:
+            await self.client.aio.aclose()
+        except AttributeError:  # older google-genai without aclose
+            pass
+
+    async def generate(self, request: CaptionRequest) -> CaptionResponse:
+        config, contents = build_config(request), build_contents(request)
+        try:
+            return await self._streamed(contents, config)
+        except BackendError:
+            raise
+        except genai_errors.APIError as exc:
+            headers = getattr(getattr(exc, "response", None), "headers", None)
+            err = from_status(self.name, exc.code or 0, f"{exc.status}: {exc.message}", headers, exc.details)
+            err.retry_after = err.retry_after if err.retry_after is not None else _retry_delay(exc.details)
+            raise err from exc
+        except ValueError as exc:
+            raise BackendError("protocol", f"{self.name}: malformed response ({exc})") from exc
+        except Exception as exc:  # transport errors from the HTTP library
+            raise from_transport(self.name, exc) from exc
+
+    async def _streamed(self, contents: list[types.Content], config: types.GenerateContentConfig) -> CaptionResponse:
+        clock = StreamClock()
+        stream = await self.client.aio.models.generate_content_stream(model=self.model, contents=contents,
+                                                                      config=config)
+        parts: list[str] = []
+        finish = usage = response_id = model = None
+        blocked = False
+        async for chunk in stream:
+            response_id = response_id or chunk.response_id
+            model = model or chunk.model_version
+            if chunk.usage_metadata is not None:
+                usage = chunk.usage_metadata
+            if chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason:
+                blocked = True  # the prompt itself was blocked: no candidates follow
+                finish = str(getattr(chunk.prompt_feedback.block_reason, "value", chunk.prompt_feedback.block_reason))
+            for candidate in chunk.candidates or []:
+                for part in (candidate.content.parts if candidate.content and candidate.content.parts else []):
+                    if part.text and not part.thought:
+                        clock.chunk(part.text)
+                        parts.append(part.text)
+                if candidate.finish_reason is not None:
+                    finish = str(getattr(candidate.finish_reason, "value", candidate.finish_reason))
+        t_end = clock.done()
+        raw = usage.model_dump(exclude_none=True, mode="json") if usage is not None else {}
+        return CaptionResponse(text="".join(parts),
+                               finish_reason="content_filter" if blocked else normalize_finish_reason(finish),
+                               usage=Usage(raw.get("prompt_token_count"), _output_tokens(raw), raw),
+                               t_sent=clock.t_sent, t_first_token=clock.t_first_token, t_last_token=t_end,
+                               response_id=response_id, model=model, raw_finish_reason=finish)
+
+
+def _output_tokens(raw: dict[str, Any]) -> int | None:
+    """Candidates plus thinking tokens: both are billed as output."""
+    out = raw.get("candidates_token_count")
+    thoughts = raw.get("thoughts_token_count")
+    if out is None and thoughts is None:
+        return None
+    return (out or 0) + (thoughts or 0)
+
+
+def _retry_delay(details: Any) -> float | None:
+    """Gemini puts the wait in error.details[] as google.rpc.RetryInfo {retryDelay: "13s"}."""
+    try:
+        for item in details.get("error", {}).get("details", []):
+            delay = item.get("retryDelay")
+            if delay:
+                match = re.match(r"([\d.]+)s", delay)
+                return float(match.group(1)) if match else None
+    except AttributeError:
+        return None
+    return None

@@ -1,0 +1,134 @@
+"""End to end over TCP: the harness drives the real SDKs against the simulator process."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from bench.__main__ import conf_dir
+from bench.app import run
+from bench.config import register
+from bench.store import load_records
+
+from .conftest import ROOT, write_manifest
+
+register()
+from PIL import Image  # noqa: E402
+
+
+def make_dataset(folder: Path, n: int) -> Path:
+    entries = []
+    for i in range(n):
+        img = Image.new("RGB", (96, 64), ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256))
+        img.paste((255 - (i * 37) % 256, 40, 40), (i % 50, 10, i % 50 + 30, 40))
+        path = folder / "images" / f"f{i:03d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img.save(path)
+        entries.append({"id": f"f{i:03d}", "image": f"images/f{i:03d}.jpg", "content_type": ["game", "photo"][i % 2]})
+    return write_manifest(folder, entries)
+
+
+def overrides(tmp_path, ds, *extra):
+    return [f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}", "runner.progress=false",
+            "model.sim.ttft_s=0.01", "model.sim.per_token_s=0.0002", *extra]
+
+
+def run_bench(*ovr):
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(ovr))
+    code = run(cfg)
+    run_dirs = sorted(Path(cfg.runs_dir).glob("t/*/*"))
+    return code, run_dirs[-1]
+
+
+@pytest.mark.parametrize("backend", ["openai_chat", "anthropic", "gemini"])
+def test_clean_run_over_each_protocol(tmp_path, backend):
+    ds = make_dataset(tmp_path / "ds", 6)
+    code, run_dir = run_bench(*overrides(tmp_path, ds, f"model.backend={backend}"))
+    assert code == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("frames", "completed", "failed", "schema_valid_rate", "json_parse_rate", "ttft_p50_s", "e2el_p50_s",
+                "e2el_p95_s", "requests_per_s", "output_tokens_per_s", "mean_input_tokens", "mean_output_tokens",
+                "cost_per_million_usd", "simulated"):
+        assert key in metrics, key
+    assert metrics["simulated"] is True and metrics["frames"] == metrics["completed"] == 6
+    assert metrics["schema_valid_rate"] == 1.0
+    assert metrics["ttft_p50_s"] > 0 and metrics["e2el_p50_s"] >= metrics["ttft_p50_s"]
+    records = load_records(run_dir)
+    assert len(records) == 6
+    # usage is the server's, not re-tokenized: the simulator counts image tokens (256) plus text
+    assert all(r["usage"]["input_tokens"] > 256 and r["usage"]["output_tokens"] > 10 for r in records)
+    assert (run_dir / "server.log").exists() and (run_dir / "config.yaml").exists()
+
+
+def test_twenty_percent_faults_every_frame_accounted_for(tmp_path):
+    ds = make_dataset(tmp_path / "ds", 60)
+    code, run_dir = run_bench(*overrides(
+        tmp_path, ds, "model.sim.malformed_rate=0.05", "model.sim.truncation_rate=0.05",
+        "model.sim.rate_limit_rate=0.04", "model.sim.retry_after_s=0.05", "model.sim.server_error_rate=0.03",
+        "model.sim.disconnect_rate=0.02", "model.sim.hang_rate=0.01", "model.sim.hang_s=30",
+        "runner.request_timeout_s=1.5", "runner.retry.base_delay_s=0.01", "runner.retry.max_attempts=2"))
+    assert code == 0
+    records = load_records(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert sorted(r["frame_id"] for r in records) == [f"f{i:03d}" for i in range(60)]
+    assert metrics["completed"] + metrics["failed"] == 60
+    assert sum(metrics["validity"]["categories"].values()) == 60
+    assert metrics["retried_attempts"] > 0
+    cats = metrics["validity"]["categories"]
+    assert cats.get("valid", 0) < 60 and (cats.get("not_json", 0) + cats.get("truncated", 0)) > 0
+    assert metrics["json_lenient_rate"] >= metrics["json_parse_rate"]
+
+
+def test_missing_key_stops_before_anything_is_sent(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    ds = make_dataset(tmp_path / "ds", 2)
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides(tmp_path, ds, "model=gpt-4.1"))
+    assert run(cfg) == 2
+    assert not (tmp_path / "runs").exists()
+
+
+def test_wrong_key_is_fatal_and_stops_early(tmp_path):
+    ds = make_dataset(tmp_path / "ds", 30)
+    code, run_dir = run_bench(*overrides(tmp_path, ds, "model.sim.require_api_key=the-right-key",
+                                         "runner.concurrency=2"))
+    assert code == 1
+    assert load_records(run_dir) == []  # nothing recorded: fix the key and resume
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
+    log = (run_dir / "server.log").read_text()
+    assert log.count("POST") <= 4  # stopped instead of burning through 30 frames
+
+
+def test_sigkill_midway_then_resume_records_every_frame_once(tmp_path):
+    ds = make_dataset(tmp_path / "ds", 40)
+    cmd = [sys.executable, "-m", "bench", f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}",
+           "runner.progress=false", "runner.concurrency=2", "model.sim.per_token_s=0.002"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    gens = None
+    while time.time() < deadline:
+        found = list((tmp_path / "runs").glob("t/sim/*/generations.jsonl"))
+        if found and len(found[0].read_text().splitlines()) >= 8:
+            gens = found[0]
+            break
+        time.sleep(0.05)
+    assert gens is not None, "run never got going"
+    os.killpg(proc.pid, signal.SIGKILL)  # the run and its simulator, mid-flight
+    proc.wait()
+    done_before = len(load_records(gens.parent))
+    assert 8 <= done_before < 40
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "resuming" in again.stderr
+    ids = [json.loads(line)["frame_id"] for line in gens.read_text().splitlines()]
+    assert sorted(ids) == [f"f{i:03d}" for i in range(40)]  # all there, none twice
+    meta = json.loads((gens.parent / "run.json").read_text())
+    assert meta["status"] == "complete" and len(meta["sessions"]) == 2
