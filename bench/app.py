@@ -9,22 +9,22 @@ dataset, 130 interrupted (re-run the same command to resume).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from bench.backends import BASE_URL_SUFFIX, PROTOCOLS, make_backend
+from bench.backends import PROTOCOLS, make_backend
 from bench.backends.base import Sampling
 from bench.config import Config
-from bench.dataset import DatasetError, load_frames, resolve_dataset_dir
+from bench.dataset import DatasetError, load_frames
 from bench.metrics import compute_metrics
+from bench.prices import PriceLookupError, resolve_price
 from bench.progress import RunProgress
 from bench.runner import EncodeSettings, FatalRunError, Prices, Runner
+from bench.server_process import ServerStartError
+from bench.serving import ServingError, check_serving, serving
 from bench.store import RunStore
 from bench.summary import print_summary
 
@@ -38,10 +38,17 @@ class ConfigError(Exception):
 def check_config(cfg: Config | DictConfig) -> None:
     """Checks the types can't express; each message names the key and the fix."""
     problems = []
+    if isinstance(cfg, DictConfig):
+        problems += [f"{key} needs a value: add {key}=VALUE to the command" for key in OmegaConf.missing_keys(cfg)]
     if cfg.model.backend not in PROTOCOLS:
         problems.append(f"model.backend={cfg.model.backend!r}: choose one of {', '.join(PROTOCOLS)}")
-    if cfg.model.serve not in ("", "sim"):
-        problems.append(f"model.serve={cfg.model.serve!r}: use '' (server already running) or 'sim'")
+    if cfg.model.serve not in ("", "sim", "vllm"):
+        problems.append(f"model.serve={cfg.model.serve!r}: use '' (server already running), 'sim' or 'vllm'")
+    if cfg.model.serve == "vllm" and not cfg.model.vllm.model:
+        problems.append("model.vllm.model needs a value: the weights to serve, an HF id or a local path "
+                        "(add model.vllm.model=PATH to the command)")
+    if cfg.model.serve == "vllm" and cfg.model.backend != "openai_chat":
+        problems.append("model.serve=vllm speaks the OpenAI protocol: set model.backend=openai_chat")
     if not cfg.model.serve and not cfg.model.base_url and cfg.model.backend == "openai_chat" \
             and not cfg.model.api_key_env:
         problems.append("model.base_url is empty: set model.base_url=http://HOST:PORT/v1")
@@ -69,8 +76,8 @@ def check_config(cfg: Config | DictConfig) -> None:
 
 def api_key_for(cfg: Config | DictConfig) -> str:
     """The key from the environment variable the model config names; never stored anywhere."""
-    if cfg.model.serve == "sim":
-        return "sim-key"
+    if cfg.model.serve in ("sim", "vllm"):
+        return "sim-key" if cfg.model.serve == "sim" else "EMPTY"
     env = cfg.model.api_key_env
     if not env:
         return "EMPTY"  # OpenAI-compatible servers such as vLLM accept any key
@@ -81,29 +88,15 @@ def api_key_for(cfg: Config | DictConfig) -> str:
     return key
 
 
-@contextlib.contextmanager
-def serving(cfg: Config | DictConfig, run_dir: Path) -> Iterator[str | None]:
-    """Start the server the model needs (the simulator), yield its base URL, stop it afterwards."""
-    if cfg.model.serve != "sim":
-        yield cfg.model.base_url
-        return
-    from bench.server_process import start_simulator
-
-    sim = OmegaConf.to_object(cfg.model.sim) if isinstance(cfg.model.sim, DictConfig) else cfg.model.sim
-    if sim.references:
-        sim.references = str(resolve_dataset_dir(sim.references))
-    with start_simulator(sim, run_dir / "server.log") as server:
-        yield server.base_url + BASE_URL_SUFFIX[cfg.model.backend]
-
-
-def run(cfg: DictConfig, console: Console | None = None) -> int:
+def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True) -> int:
     console = console or Console(stderr=True)
-    out = Console()
     try:
         check_config(cfg)
         api_key = api_key_for(cfg)
         frames = load_frames(cfg.dataset)
-    except (ConfigError, DatasetError) as exc:
+        check_serving(cfg.model)
+        resolve_price(cfg.model.price)
+    except (ConfigError, DatasetError, ServingError, PriceLookupError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_USAGE
 
@@ -116,11 +109,11 @@ def run(cfg: DictConfig, console: Console | None = None) -> int:
     session = store.start_session({"frames_to_do": todo})
     status, code = "complete", EXIT_OK
     try:
-        with serving(cfg, store.path) as base_url:
+        with serving(cfg.model, store.path) as base_url:
             with RunProgress(len(frames), store.records.values(), enabled=cfg.runner.progress,
                              console=console) as progress:
                 asyncio.run(_run_frames(cfg, frames, store, session, base_url, api_key, progress.update))
-    except FatalRunError as exc:
+    except (FatalRunError, ServerStartError) as exc:
         status, code = "failed", EXIT_FATAL
         console.print(f"[red]stopped early:[/red] {exc}\nNothing more was sent. Fix it and re-run the same "
                       f"command to continue {store.path}.", highlight=False)
@@ -139,7 +132,8 @@ def run(cfg: DictConfig, console: Console | None = None) -> int:
     metrics = metrics_for(cfg, store, len(frames))
     store.write_metrics(metrics)
     store.end_session(status, recorded=len(store.records))
-    print_summary(out, metrics, label=label, run_dir=store.path, status=status)
+    if summary:
+        print_summary(Console(), metrics, label=label, run_dir=store.path, status=status)
     return code
 
 

@@ -22,6 +22,9 @@ class PriceConfig:
     output_per_million: float | None = None
     source: str = ""
     date: str = ""
+    # Look the price up in the offline price database (bench/prices.py) when not stated above.
+    catalog_provider: str = ""  # genai-prices provider id: openai, anthropic, google
+    catalog_model: str = ""
 
 
 @dataclass
@@ -71,11 +74,32 @@ class SimConfig:
 
 
 @dataclass
+class VllmConfig:
+    """`vllm serve` flags for model.serve=vllm (bench/serving.py builds the command line)."""
+
+    model: str = ""  # HF id or local path of the weights to serve (required with serve=vllm)
+    command: list[str] = field(default_factory=lambda: ["vllm", "serve"])  # a stand-in command in tests
+    quantization: str | None = None  # fp8 (online FP8) | None (pre-quantized checkpoints say so themselves)
+    dtype: str = "auto"  # bfloat16 for the BF16 weights
+    kv_cache_dtype: str | None = None  # fp8
+    max_model_len: int = 8192
+    limit_mm_per_prompt: str = '{"image": 1}'  # one frame per request
+    gpu_memory_utilization: float = 0.90
+    tensor_parallel_size: int = 1
+    structured_outputs_backend: str | None = None  # auto | xgrammar | guidance
+    extra_args: list[str] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = a free port
+    startup_timeout_s: float = 1200.0  # loading ~14 GB of weights and compiling takes minutes
+    require_gpu: bool = True  # refuse early, with the alternatives, when nvidia-smi finds no GPU
+
+
+@dataclass
 class ModelConfig:
     name: str = MISSING  # the model id sent to the server
     label: str = ""  # display name; defaults to the config choice
     backend: str = "openai_chat"  # the wire protocol: a module in bench/backends/
-    serve: str = ""  # "" = already running at base_url; "sim" = start the embedded simulator
+    serve: str = ""  # "" = already running at base_url; "sim" = the embedded simulator; "vllm" = `vllm serve`
     base_url: str | None = None
     api_key_env: str | None = None  # the variable holding the key; the key itself is never stored
     simulated: bool = False
@@ -86,6 +110,7 @@ class ModelConfig:
     price: PriceConfig = field(default_factory=PriceConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    vllm: VllmConfig = field(default_factory=VllmConfig)
     extra_body: dict[str, Any] = field(default_factory=dict)
     extra_headers: dict[str, str] = field(default_factory=dict)
 
@@ -146,6 +171,78 @@ class RunnerConfig:
 
 
 @dataclass
+class RubricConfig:
+    """A judge rubric (conf/judge/rubric/). Bump `version` whenever the text changes: it keys the judge cache."""
+
+    name: str = MISSING
+    version: str = MISSING
+    system: str = MISSING
+    user: str = MISSING  # template: {{candidate}} and {{reference_section}} are filled in (bench.score.judge)
+    reference_section: str = ""  # template with {{reference}}, used when judge.with_reference is true
+    marker: str = ""  # a distinctive phrase of `user`; the simulator's judge mode looks for it
+
+
+@dataclass
+class JudgeConfig:
+    """An LLM judge (conf/judge/): any model config can judge, plus the rubric and how to ask."""
+
+    label: str = MISSING  # the judge's name in results, e.g. gemini-2.5-pro
+    model: ModelConfig = field(default_factory=ModelConfig)  # backend, name, key, price; sampling as the judge uses
+    rubric: RubricConfig = field(default_factory=RubricConfig)
+    with_reference: bool = False  # also show the judge the reference caption
+    repeats: int = 1  # ask N times per item (agreement statistics); each repeat is cached separately
+    parse_retries: int = 2  # extra requests when a verdict is not the JSON the rubric asks for
+    concurrency: int = 4
+    request_timeout_s: float = 120.0
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    cache: str | None = None  # SQLite path; None = $CAPBENCH_JUDGE_CACHE or ~/.cache/capbench/judge_cache.sqlite
+
+
+@dataclass
+class GateValidityConfig:
+    """Schema validity: an absolute floor, and no significant drop against the baseline."""
+
+    enabled: bool = True
+    rung: str = "schema_valid"  # json_strict | json_lenient | schema_valid | rules_ok
+    min_rate: float = 0.95  # absolute floor on the run's rate at that rung
+    max_drop: float = 0.0  # a significant drop (rate points, 0-1) larger than this fails
+
+
+@dataclass
+class GateQualityConfig:
+    """A score (judge 1-5, or ROUGE/BLEU 0-100) must not drop significantly against the baseline."""
+
+    enabled: bool = True
+    metric: str = ""  # judge: unused; overlap: rouge1 | rouge2 | rougeL | bleu
+    max_drop: float = 0.0  # a significant drop larger than this, in the metric's units, fails
+
+
+@dataclass
+class GateRatioConfig:
+    """run / baseline must stay at or under max_ratio (p95 latency, cost per 1M generations)."""
+
+    enabled: bool = True
+    max_ratio: float = 1.5
+
+
+@dataclass
+class GateConfig:
+    """Thresholds of `python -m bench.gate` (conf/gate/*.yaml; choose with gate=NAME)."""
+
+    name: str = "default"
+    alpha: float = 0.05  # one-sided significance level of "a significant drop"
+    resamples: int = 10000  # permutation / bootstrap resamples for paired tests
+    seed: int = 0
+    missing: str = "fail"  # a metric the baseline has but the run lacks: fail | skip
+    same_dataset: bool = True  # refuse (exit 2) a baseline measured on another dataset
+    schema_validity: GateValidityConfig = field(default_factory=GateValidityConfig)
+    judge: GateQualityConfig = field(default_factory=GateQualityConfig)
+    rouge: GateQualityConfig = field(default_factory=lambda: GateQualityConfig(metric="rougeL"))
+    latency_p95: GateRatioConfig = field(default_factory=GateRatioConfig)
+    cost: GateRatioConfig = field(default_factory=lambda: GateRatioConfig(max_ratio=1.1))
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
@@ -154,6 +251,8 @@ class Config:
     runs_dir: str = "runs"
     resume: str = "auto"  # auto: continue the newest unfinished run of the same config | never
     run_dir: str | None = None  # write to (or resume) exactly this folder
+    judge: JudgeConfig | None = None  # score with an LLM judge (conf/judge/); None = no judge
+    reference: str | None = None  # "dataset" (the manifest's reference captions) or a teacher RUN_DIR
 
 
 def register() -> None:

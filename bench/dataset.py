@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -99,7 +100,9 @@ def _parse_line(line: str, lineno: int, root: Path, manifest_name: str) -> Frame
     image = entry.get("image")
     if not isinstance(image, str) or not image:
         return Frame(id=frame_id, image_path=None, error=f"{where}: frame {frame_id!r} has no 'image' path")
-    path = (root / image).resolve()
+    # Lexical check: '..' and absolute paths may not leave the folder; a symlink
+    # the user placed inside it is their choice and is followed.
+    path = Path(os.path.normpath(root / image))
     if not path.is_relative_to(root):
         return Frame(id=frame_id, image_path=None,
                      error=f"frame {frame_id!r}: image path {image!r} escapes the dataset folder {root}")

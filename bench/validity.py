@@ -68,11 +68,16 @@ def extract_json(text: str) -> tuple[Any, bool]:
 # knows common abbreviations and decimals is enough and predictable.
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "mr.", "mrs.", "ms.", "dr.", "st.", "no.", "approx.", "u.s.",
                   "a.m.", "p.m.")
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s+|$)")
+# A sentence ends at . ! ? (plus closing quotes/brackets) followed by the end
+# of the text or by a space and a capital, digit or opening quote: "the title
+# 'Hello world...' appears" and "a sign reads 'OK?' in red" stay one sentence.
+_SENTENCE_END = re.compile(r"[.!?]+[\"'\u2019\u201d)\]]*(?:\s+(?=[A-Z0-9\"'\u2018\u201c(\[])|\s*$)")
 
 
 def count_sentences(text: str) -> int:
     masked = text.strip()
+    if not masked:
+        return 0
     lowered = masked.lower()
     for abbr in _ABBREVIATIONS:
         idx = lowered.find(abbr)
@@ -81,11 +86,8 @@ def count_sentences(text: str) -> int:
             masked = masked[:idx] + abbr.replace(".", "_") + masked[idx + len(abbr):]
             lowered = masked.lower()
             idx = lowered.find(abbr, idx + len(abbr))
-    if not masked:
-        return 0
-    ends = _SENTENCE_END.findall(masked)
-    tail = _SENTENCE_END.split(masked)[-1].strip()
-    return len(ends) + (1 if tail else 0)
+    pieces = [p for p in _SENTENCE_END.split(masked) if p.strip()]
+    return len(pieces)
 
 
 @lru_cache(maxsize=8)

@@ -13,7 +13,9 @@ from bench.app import ConfigError, api_key_for, check_config
 from bench.config import register
 
 register()
-MODELS = sorted(p.stem for p in (Path(conf_dir()) / "model").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (Path(conf_dir()) / "model").glob("*.yaml") if not p.stem.startswith("_"))
+NEEDS = {"openai_compatible": ["model.base_url=http://127.0.0.1:8000/v1", "model.name=some-model"],
+         "cliptagger_bf16": ["model.vllm.model=/weights/cliptagger-bf16"]}
 
 
 def _compose(*overrides):
@@ -36,10 +38,7 @@ def test_prompt_is_the_seed_prompt_verbatim():
 
 @pytest.mark.parametrize("model", MODELS)
 def test_every_model_config_composes(model):
-    overrides = [f"model={model}"]
-    if model == "openai_compatible":
-        overrides += ["model.base_url=http://127.0.0.1:8000/v1", "model.name=some-model"]
-    cfg = _compose(*overrides)
+    cfg = _compose(f"model={model}", *NEEDS.get(model, []))
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     check_config(cfg)
     if cfg.model.price.input_per_million is not None:
@@ -53,6 +52,11 @@ def test_misspelt_key_fails_with_its_name(override):
     with pytest.raises((ConfigCompositionException, ConfigKeyError)) as exc:
         _compose(override)
     assert override.split("=")[0].split(".")[-1] in str(exc.value) + str(exc.value.__cause__)
+
+
+def test_required_values_are_named():
+    with pytest.raises(ConfigError, match=r"model.vllm.model needs a value: the weights"):
+        check_config(_compose("model=cliptagger_bf16"))
 
 
 def test_wrong_type_fails():

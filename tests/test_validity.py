@@ -67,6 +67,9 @@ def test_transport_failure_has_no_rungs(prompt):
     ("A dog sits, e.g. on a mat. It has 2.5 legs visible", 2),
     ("Dr. Smith stands near St. Paul's. A bus passes! Why?", 3),
     ('He says "stop." Then leaves.', 2),
+    ("The title 'Hello world...' appears in bold. A man waves.", 2),
+    ("A dialog asks 'Does the display look OK?' with a countdown.", 1),
+    ("Version 2.5 is shown on screen", 1),
 ])
 def test_count_sentences(text, n):
     assert count_sentences(text) == n

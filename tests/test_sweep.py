@@ -1,0 +1,21 @@
+"""`python -m bench -m ...`: one sweep over the simulator in all three wire protocols."""
+
+import json
+import subprocess
+import sys
+
+from .conftest import ROOT
+from .test_e2e_sim import make_dataset
+
+
+def test_multirun_over_three_protocols(tmp_path):
+    ds = make_dataset(tmp_path / "ds", 3)
+    out = subprocess.run([sys.executable, "-m", "bench", "-m", "model=sim,sim_anthropic,sim_gemini",
+                          f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}",
+                          "runner.progress=false"], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    metrics = {p.parent.parent.name: json.loads(p.read_text()) for p in (tmp_path / "runs").glob("t/*/*/metrics.json")}
+    assert set(metrics) == {"sim", "sim_anthropic", "sim_gemini"}
+    for label, m in metrics.items():
+        assert m["completed"] == 3 and m["schema_valid_rate"] == 1.0 and m["simulated"] is True, label
+        assert m["mean_input_tokens"] > 256 and m["cost_per_million_usd"] > 0
