@@ -48,12 +48,17 @@ def test_command_line_for_fp8_and_bf16():
         bf16 = compose(config_name="config", overrides=["model=cliptagger_bf16", "model.vllm.model=/w/bf16"]).model
     cmd = vllm_command(fp8, 8123)
     assert cmd[:3] == ["vllm", "serve", "inference-net/ClipTagger-12b"]
-    flags = dict(zip(cmd[3::2], cmd[4::2]))
+    flags = _flags(cmd)
     assert flags["--port"] == "8123" and flags["--served-model-name"] == "inference-net/cliptagger-12b"
     assert flags["--kv-cache-dtype"] == "fp8" and flags["--limit-mm-per-prompt"] == '{"image": 1}'
     assert "--quantization" not in flags  # the checkpoint is pre-quantized FP8
-    bflags = dict(zip(vllm_command(bf16, 1)[3::2], vllm_command(bf16, 1)[4::2]))
-    assert bflags["--dtype"] == "bfloat16" and vllm_command(bf16, 1)[2] == "/w/bf16"
+    bcmd = vllm_command(bf16, 1)
+    assert _flags(bcmd)["--dtype"] == "bfloat16" and bcmd[2] == "/w/bf16"
+
+
+def _flags(cmd):
+    """--flag value pairs after `vllm serve MODEL`."""
+    return dict(zip(cmd[3::2], cmd[4::2], strict=True))
 
 
 def test_managed_server_runs_and_is_stopped(tmp_path, monkeypatch):
