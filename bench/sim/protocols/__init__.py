@@ -1,0 +1,1 @@
+"""One module per wire protocol; `base` holds what they share."""

@@ -1,0 +1,188 @@
+"""What the three wire protocols share: the parsed request, the planned output,
+token pacing and the small interface each protocol module implements."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bench.sim.faults import Attempt
+
+CHARS_PER_TOKEN = 4  # the simulator's tokenizer: one token = up to 4 characters
+
+
+class BadRequest(Exception):
+    """The body does not match the protocol: answered with 400 in the protocol's error shape."""
+
+
+class Dropped(Exception):
+    """The simulator closed the TCP connection on purpose (disconnect fault)."""
+
+
+class MidstreamError(Exception):
+    """A server error after the stream started: sent as the protocol's in-stream error event."""
+
+
+@dataclass
+class SimRequest:
+    model: str
+    system: str
+    user: str
+    image: bytes
+    mime: str
+    stream: bool
+    max_tokens: int | None
+    include_usage: bool = False  # OpenAI stream_options.include_usage
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Generation:
+    """The planned answer for one attempt: exactly what will be emitted, and its usage."""
+
+    id: str
+    model: str
+    tokens: list[str]
+    finish: str  # "stop" | "length" | "blocked"
+    input_tokens: int
+    attempt: Attempt
+    drop_after: int | None = None  # close the connection after this many tokens
+    error_after: int | None = None  # streaming server error after this many tokens
+    image_tokens: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+    @property
+    def output_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+def tokenize(text: str) -> list[str]:
+    return [text[i : i + CHARS_PER_TOKEN] for i in range(0, len(text), CHARS_PER_TOKEN)]
+
+
+def count_input_tokens(image_tokens: int, *texts: str) -> int:
+    return image_tokens + math.ceil(sum(len(t) for t in texts) / CHARS_PER_TOKEN)
+
+
+def new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:24]
+
+
+def decode_b64(data: Any, where: str, urlsafe_ok: bool = False) -> bytes:
+    """Strict base64; Google's JSON mapping of `bytes` also accepts the URL-safe alphabet (google-genai sends it)."""
+    if not isinstance(data, str) or not data:
+        raise BadRequest(f"{where}: expected non-empty base64 string")
+    if urlsafe_ok and ("-" in data or "_" in data):
+        data = data.replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(f"{where}: invalid base64 ({exc})") from exc
+
+
+def text_of(content: Any, where: str) -> str:
+    """A string, or a list of {"type": "text", "text": ...} blocks, joined."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
+                raise BadRequest(f"{where}: expected text blocks")
+            parts.append(block["text"])
+        return "\n".join(parts)
+    raise BadRequest(f"{where}: expected a string or a list of text blocks")
+
+
+async def paced(gen: Generation) -> AsyncIterator[str]:
+    """Yield tokens on the attempt's schedule: TTFT, then one token per per-token delay.
+
+    Deadline-based (sleep until t0 + cumulative delay) so sleep overshoot does
+    not accumulate; never blocks the loop. Raises Dropped at the disconnect point.
+    """
+    a = gen.attempt
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + a.ttft_s
+    for i, tok in enumerate(gen.tokens):
+        if gen.drop_after is not None and i >= gen.drop_after:
+            raise Dropped()
+        if gen.error_after is not None and i >= gen.error_after:
+            raise MidstreamError()
+        if i:
+            deadline += a.token_delay()
+        delay = deadline - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield tok
+    if gen.drop_after is not None:
+        raise Dropped()
+    if not gen.tokens:  # blocked: the refusal still takes the time to first token
+        delay = deadline - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+async def wait_whole(gen: Generation) -> None:
+    """Non-streaming: the answer arrives when the last token would have."""
+    total = gen.attempt.ttft_s + sum(gen.attempt.token_delay() for _ in gen.tokens[1:])
+    if gen.drop_after is not None:
+        total *= gen.attempt.cut
+    if total > 0:
+        await asyncio.sleep(total)
+    if gen.drop_after is not None:
+        raise Dropped()
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    """One Server-Sent Event; `data` is JSON-encoded unless it is already a string."""
+    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {payload}\n\n".encode()
+
+
+async def open_sse(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(
+        status=200,
+        headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"},
+    )
+    await resp.prepare(request)
+    return resp
+
+
+def now() -> int:
+    return int(time.time())
+
+
+class WireProtocol(Protocol):
+    """One module per protocol implements this (openai_chat, anthropic_messages, gemini)."""
+
+    name: str
+
+    def api_key(self, request: web.Request) -> str | None: ...
+
+    def parse(self, body: Any, request: web.Request) -> SimRequest: ...
+
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> web.Response: ...
+
+    def respond(self, req: SimRequest, gen: Generation) -> web.Response: ...
+
+    async def stream(self, request: web.Request, req: SimRequest, gen: Generation) -> web.StreamResponse: ...
