@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import threading
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -108,6 +110,8 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
                   + ("  [yellow]SIMULATED model[/yellow]" if cfg.model.simulated else ""), highlight=False)
     session = store.start_session({"frames_to_do": todo})
     status, code = "complete", EXIT_OK
+    main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
+    previous_term = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         with serving(cfg.model, store.path) as base_url:
             with RunProgress(len(frames), store.records.values(), enabled=cfg.runner.progress,
@@ -126,6 +130,9 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
         console.print(f"[red]run failed:[/red] {type(exc).__name__}: {exc}", highlight=False)
         if os.environ.get("CAPBENCH_DEBUG"):
             raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous_term)
     if status == "complete" and len(store.records) < len(frames):
         status = "incomplete"
 
@@ -135,6 +142,11 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     if summary:
         print_summary(Console(), metrics, label=label, run_dir=store.path, status=status)
     return code
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM (a CI timeout, `kill`) stops like Ctrl-C: servers stopped, run resumable."""
+    raise KeyboardInterrupt
 
 
 async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, base_url: str | None,

@@ -120,6 +120,7 @@ class ManagedServer:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,  # own process group: stop() reaches the children too
+                preexec_fn=_die_with_parent,
             )
         _LIVE.add(self)
         try:
@@ -207,6 +208,16 @@ class ManagedServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.astop()
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the server if the harness dies without cleaning up (SIGKILL skips atexit)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: stop() and atexit still cover normal exits
+        pass
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -132,3 +132,24 @@ def test_sigkill_midway_then_resume_records_every_frame_once(tmp_path):
     assert sorted(ids) == [f"f{i:03d}" for i in range(40)]  # all there, none twice
     meta = json.loads((gens.parent / "run.json").read_text())
     assert meta["status"] == "complete" and len(meta["sessions"]) == 2
+
+
+def test_sigterm_stops_cleanly_and_stops_the_simulator(tmp_path):
+    ds = make_dataset(tmp_path / "ds", 40)
+    cmd = [sys.executable, "-m", "bench", f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}",
+           "runner.progress=false", "runner.concurrency=1", "model.sim.per_token_s=0.003"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        found = list((tmp_path / "runs").glob("t/sim/*/generations.jsonl"))
+        if found and len(found[0].read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    run_dir = found[0].parent
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+    assert "re-run the same command to resume" in err
+    log = (run_dir / "server.log").read_text()
+    assert "shutting down" in log  # the simulator was stopped, not orphaned
