@@ -93,6 +93,7 @@ __all__ = [
     "validate_reference",
     "validate_manifest_entry",
     "count_sentences",
+    "ID_RE",
     "REFERENCE_KEYS",
     "MANIFEST_KEYS",
     "CONTENT_TYPES",
@@ -528,12 +529,21 @@ def build(spec: DatasetSpec, cache_dir: str | os.PathLike = DEFAULT_CACHE, *,
                 ", ".join(f"{k} {a} -> {b}" for k, (a, b) in drift.items()))
 
     references = {}
-    for row in read_jsonl(spec.references_path):
-        if "id" not in row or "reference" not in row:
+    try:
+        ref_rows = read_jsonl(spec.references_path)
+    except SpecError as exc:
+        report.failures.append(str(exc))
+        ref_rows = []
+    for row in ref_rows:
+        if not isinstance(row, dict) or "id" not in row or "reference" not in row:
             report.failures.append(f"{spec.references_path.name}: line without id/reference")
             continue
         references[row["id"]] = row["reference"]
-    previous = {e.get("id"): e for e in read_jsonl(spec.manifest_path)}
+    try:
+        previous = {e.get("id"): e for e in read_jsonl(spec.manifest_path) if isinstance(e, dict)}
+    except SpecError as exc:
+        report.warnings.append(f"ignoring the existing manifest: {exc}")
+        previous = {}
 
     # 1. packages
     unpacked: dict[str, Path] = {}
@@ -610,10 +620,14 @@ def build(spec: DatasetSpec, cache_dir: str | os.PathLike = DEFAULT_CACHE, *,
                 # Not regenerated (package missing offline, or failed): keep the committed
                 # image; in check mode its hash must match the committed manifest.
                 sha = sha256_file(img_path)
-                w, h = _jpeg_size(img_path)
-                old = previous.get(fr.id)
+                old = previous.get(fr.id) or {}
+                try:
+                    w, h = _jpeg_size(img_path)
+                except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
+                    report.failures.append(f"{fr.id}: committed image {img_path} is unreadable: {exc}")
+                    w, h = old.get("width", 1), old.get("height", 1)
                 if check:
-                    if old is None or old.get("sha256") != sha:
+                    if old.get("sha256") != sha:
                         report.failures.append(f"{fr.id}: sha256 of {img_path.name} does not "
                                                "match manifest.jsonl")
                     else:

@@ -135,7 +135,6 @@ def fetch_deb(pin: DebPin, cache_dir: str | os.PathLike, *, downloader=apt_get_d
     missing file raises :class:`PackageNotFound` instead of downloading.
     """
     cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / deb_filename(pin.package, pin.version)
     if target.exists():
         actual = sha256_file(target)
@@ -146,6 +145,7 @@ def fetch_deb(pin: DebPin, cache_dir: str | os.PathLike, *, downloader=apt_get_d
         target.unlink()  # stale or corrupt cache entry: fetch again
     if offline:
         raise PackageNotFound(pin.package, f"{target} is not in the cache (offline mode)")
+    cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".dl-{pin.package}-", dir=cache_dir))
     try:
         os.chmod(tmp, 0o755)
