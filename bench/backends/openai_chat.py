@@ -10,6 +10,7 @@ attempt.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import openai
@@ -105,26 +106,38 @@ class OpenAIChatBackend:
             raise from_transport(self.name, exc) from exc
 
     async def _streamed(self, params: dict[str, Any]) -> CaptionResponse:
+        """Stream through the SDK (request, auth, HTTP errors) but read the SSE lines ourselves.
+
+        Why: the SDK builds a pydantic model per chunk (~150 us); at one token per
+        chunk and a few thousand tokens/s that saturates a core, and a benchmark
+        client must not be the bottleneck it measures (benchmarks/sim_throughput.py).
+        """
         clock = StreamClock()
-        stream = await self.client.chat.completions.create(
-            **params, stream=True, stream_options={"include_usage": True})
         parts: list[str] = []
-        finish_reason = None
+        finish_reason = response_id = model = None
         usage = Usage()
-        response_id = model = None
-        async with stream:
-            async for chunk in stream:
-                response_id = response_id or chunk.id
-                model = model or chunk.model
-                if chunk.usage is not None:
-                    usage = _usage(chunk.usage)
-                for choice in chunk.choices:
-                    text = choice.delta.content if choice.delta else None
+        async with self.client.chat.completions.with_streaming_response.create(
+                **params, stream=True, stream_options={"include_usage": True}) as response:
+            async for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue  # comments, event names and blank separators
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                chunk = json.loads(data)
+                if "error" in chunk:  # an error sent inside a 200 stream
+                    err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
+                    raise BackendError("server", f"{self.name}: stream error: {err.get('message', err)}")
+                response_id = response_id or chunk.get("id")
+                model = model or chunk.get("model")
+                if chunk.get("usage"):
+                    usage = _usage(chunk["usage"])
+                for choice in chunk.get("choices") or []:
+                    text = (choice.get("delta") or {}).get("content")
                     clock.chunk(text)
                     if text:
                         parts.append(text)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
+                    finish_reason = choice.get("finish_reason") or finish_reason
         t_end = clock.done()
         return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(finish_reason),
                                usage=usage, t_sent=clock.t_sent, t_first_token=clock.t_first_token,
@@ -146,7 +159,7 @@ class OpenAIChatBackend:
 
 
 def _usage(u: Any) -> Usage:
-    raw = u.model_dump(exclude_none=True) if hasattr(u, "model_dump") else dict(u)
+    raw = u.model_dump(exclude_none=True) if hasattr(u, "model_dump") else {k: v for k, v in u.items() if v is not None}
     return Usage(input_tokens=raw.get("prompt_tokens"), output_tokens=raw.get("completion_tokens"), raw=raw)
 
 
