@@ -1,3 +1,5 @@
 """capbench: benchmark structured-JSON captioning models on video frames."""
 
 __version__ = "0.1.0"
+
+from bench.load import load_runs  # noqa: E402  (pandas is imported only when it is called)

@@ -1,0 +1,6 @@
+"""CI regression gates: `python -m bench.gate RUN_DIR --baseline BASELINE [gate=NAME]` (see docs/ci-gate.md)."""
+
+from bench.gate.checks import CheckResult, run_checks
+from bench.gate.inputs import GateInputError, GateSide, load_side, write_baseline
+
+__all__ = ["CheckResult", "GateInputError", "GateSide", "load_side", "run_checks", "write_baseline"]

@@ -1,0 +1,140 @@
+"""What the gate compares: a run folder, or a baseline JSON written from one.
+
+A baseline file (`python -m bench.gate RUN --write-baseline FILE`) is small
+enough to commit: the run's identity, its headline numbers, and per frame only
+the values the paired tests need (validity rungs, judge score, overlap
+scores), as columns. Both sides go through `from_run`, so a baseline file and
+the run folder it came from gate identically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.load import OVERLAP, RunData, RunLoadError, frame_scores, load_run, score_summary
+
+FORMAT = "capbench-baseline/1"
+RUNGS = ("json_strict", "json_lenient", "schema_valid", "rules_ok")
+SCORES = ("judge",) + OVERLAP
+
+
+class GateInputError(Exception):
+    """Input the gate cannot use (exit 2)."""
+
+
+@dataclass
+class GateSide:
+    source: str
+    model: str = ""
+    dataset: str = ""
+    prompt: str = ""
+    simulated: bool = False
+    fingerprint: str | None = None
+    frames: int = 0
+    validity: dict[str, dict[str, int]] = field(default_factory=dict)  # rung -> {"k", "n"}
+    scores: dict[str, dict[str, float | None]] = field(default_factory=dict)  # judge/rougeL/... -> {"mean", "sd", "n"}
+    e2el_p95_s: float | None = None
+    cost_per_million_usd: float | None = None
+    per_frame: dict[str, list[Any]] = field(default_factory=dict)  # columns: frame_id, rungs, scores
+
+    def frame_values(self, column: str) -> dict[str, Any]:
+        ids = self.per_frame.get("frame_id") or []
+        values = self.per_frame.get(column) or []
+        return {fid: v for fid, v in zip(ids, values, strict=False) if v is not None}
+
+    def to_json(self, *, with_frames: bool = True) -> dict[str, Any]:
+        data = {"format": FORMAT, "written": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(self)}
+        if not with_frames:
+            data["per_frame"] = {}
+        return data
+
+
+def _clean(x: Any) -> float | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def from_run(run: RunData) -> GateSide:
+    m = run.metrics
+    ladder = (m.get("validity") or {}).get("ladder") or {}
+    side = GateSide(source=str(run.path), model=run.model, dataset=run.dataset,
+                    prompt=str((m.get("run") or {}).get("prompt") or ""), simulated=run.simulated,
+                    fingerprint=run.meta.get("fingerprint"), frames=int(m.get("frames") or len(run.records)),
+                    e2el_p95_s=_clean(m.get("e2el_p95_s")), cost_per_million_usd=_clean(m.get("cost_per_million_usd")))
+    records = run.records
+    for rung in RUNGS:
+        if records:
+            side.validity[rung] = {"k": sum(1 for r in records if (r.get("validity") or {}).get(rung)),
+                                   "n": len(records)}
+        elif rung in ladder:
+            side.validity[rung] = {"k": int(ladder[rung]["k"]), "n": int(ladder[rung]["n"])}
+    fs = frame_scores(run)
+    ids = [str(r["frame_id"]) for r in records]
+    cols: dict[str, list[Any]] = {"frame_id": ids}
+    for rung in RUNGS:
+        cols[rung] = [int(bool((r.get("validity") or {}).get(rung))) for r in records]
+    summary = score_summary(run)
+    for name in SCORES:
+        key = "judge_score" if name == "judge" else name
+        values = [_clean((fs.get(fid) or {}).get(key)) for fid in ids]
+        present = [v for v in values if v is not None]
+        if present:
+            cols[name] = values
+            mean = sum(present) / len(present)
+            sd = math.sqrt(sum((v - mean) ** 2 for v in present) / (len(present) - 1)) if len(present) > 1 else 0.0
+            side.scores[name] = {"mean": mean, "sd": sd, "n": len(present)}
+        else:
+            headline = _clean(summary.get("judge_mean" if name == "judge" else name))
+            if headline is not None:  # summary only (no per-frame scores): unpaired tests need sd; unknown
+                side.scores[name] = {"mean": headline, "sd": None, "n": int(_clean(summary.get("judge_n")) or 0)}
+    side.per_frame = cols
+    return side
+
+
+def from_json(path: Path) -> GateSide:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GateInputError(f"{path}: not a readable baseline JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise GateInputError(f"{path}: not a capbench baseline (expected \"format\": \"{FORMAT}\"); "
+                             "write one with `python -m bench.gate RUN_DIR --write-baseline FILE`")
+    known = GateSide.__dataclass_fields__
+    try:
+        return GateSide(**{k: v for k, v in data.items() if k in known})
+    except TypeError as exc:
+        raise GateInputError(f"{path}: malformed baseline ({exc})") from exc
+
+
+def load_side(path: str | Path) -> GateSide:
+    """A run folder or a baseline JSON file."""
+    p = Path(path)
+    if p.is_file():
+        return from_json(p)
+    try:
+        return from_run(load_run(p))
+    except RunLoadError as exc:
+        raise GateInputError(str(exc)) from exc
+
+
+def write_baseline(side: GateSide, path: str | Path, *, with_frames: bool = True) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = side.to_json(with_frames=with_frames)
+    frames = data.pop("per_frame")
+    text = json.dumps(data, indent=1, allow_nan=False)
+    # One line per column keeps a committed baseline short and its diffs readable.
+    columns = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, allow_nan=False)}" for k, v in frames.items())
+    text = text[:-2] + ',\n "per_frame": {\n' + columns + ("\n" if columns else "") + " }\n}\n"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,387 @@
+"""Run folders as pandas tables: `bench.load_runs(paths)` (one row per run) and per frame.
+
+    import bench
+    runs = bench.load_runs(["runs/sample/*/*"])                # one row per run
+    frames = bench.load_runs(["runs/sample/*/*"], level="frame")  # one row per (run, frame)
+
+Paths may be run folders, globs, or any folder holding run folders (a runs/
+tree, a dataset or model folder). A Hydra multirun folder
+(`runs/multirun/<time>/`, which holds only `multirun.yaml`) stands for the run
+folders its sweep wrote: those under the sweep's `runs_dir` whose first session
+started between the sweep's start and the next sweep's.
+
+Everything here only reads. Scores (`scores.jsonl`, `metrics.json["scores"]`)
+are optional: their columns are empty (NaN) when a run has not been scored.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.store import load_records
+
+FIELDS = ("description", "objects", "actions", "environment", "content_type", "specific_style",
+          "production_quality", "summary", "logos")
+OVERLAP = ("rouge1", "rouge2", "rougeL", "bleu")
+
+
+class RunLoadError(Exception):
+    """A path that is not a usable run folder (the message says which and why)."""
+
+
+@dataclass
+class RunData:
+    path: Path
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    metrics: dict[str, Any]
+    records: list[dict[str, Any]]
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # frame_id -> scores.jsonl record
+    label: str = ""  # unique display name among the runs loaded together
+
+    @property
+    def model(self) -> str:
+        run = self.metrics.get("run") or {}
+        return str(run.get("model") or self.meta.get("model") or _get(self.config, "model.label")
+                   or _get(self.config, "model.name") or self.path.parent.name)
+
+    @property
+    def dataset(self) -> str:
+        return str((self.metrics.get("run") or {}).get("dataset") or self.meta.get("dataset")
+                   or _get(self.config, "dataset.name") or "")
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.metrics.get("simulated", self.meta.get("simulated", _get(self.config, "model.simulated"))))
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.dataset}/{self.model}/{self.path.name}"
+
+
+def _get(node: Any, dotted: str, default: Any = None) -> Any:
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunLoadError(f"{path}: unreadable ({exc})") from exc
+    return value if isinstance(value, dict) else {}
+
+
+def _read_scores(path: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return out
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                break  # torn last line
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and rec.get("frame_id") is not None:
+                out[str(rec["frame_id"])] = rec  # a later line (a re-score) wins
+    return out
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "run.json").is_file() and (
+        (path / "metrics.json").is_file() or (path / "generations.jsonl").is_file())
+
+
+def load_run(path: str | Path) -> RunData:
+    path = Path(path)
+    if not is_run_dir(path):
+        raise RunLoadError(f"{path}: not a run folder (no run.json with metrics.json or generations.jsonl)")
+    config: dict[str, Any] = {}
+    if (path / "config.yaml").is_file():
+        try:
+            config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise RunLoadError(f"{path / 'config.yaml'}: not YAML ({exc})") from exc
+    run = RunData(path=path, config=config, meta=_read_json(path / "run.json"),
+                  metrics=_read_json(path / "metrics.json"), records=load_records(path),
+                  scores=_read_scores(path / "scores.jsonl"))
+    if not run.metrics and not run.records:
+        raise RunLoadError(f"{path}: the run has neither metrics.json nor any recorded frame")
+    return run
+
+
+# ---- finding run folders ------------------------------------------------------------------------
+def find_run_dirs(paths: list[str | Path] | str | Path) -> list[Path]:
+    """Expand globs, folders of runs and multirun folders into run folders (in order, no repeats)."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    found: list[Path] = []
+    for raw in paths:
+        matches = sorted(glob.glob(str(raw))) if glob.has_magic(str(raw)) else [str(raw)]
+        if not matches:
+            raise RunLoadError(f"{raw}: no such file or folder")
+        for m in matches:
+            found.extend(_runs_under(Path(m)))
+    out, seen = [], set()
+    for p in found:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _runs_under(path: Path) -> list[Path]:
+    if not path.exists():
+        raise RunLoadError(f"{path}: no such file or folder")
+    if is_run_dir(path):
+        return [path]
+    if not path.is_dir():
+        raise RunLoadError(f"{path}: not a run folder")
+    runs = sorted({p.parent for p in path.rglob("run.json") if is_run_dir(p.parent)})
+    if runs:
+        return runs
+    if (path / "multirun.yaml").is_file():
+        return _multirun_runs(path)
+    raise RunLoadError(f"{path}: holds no run folders")
+
+
+def _parse_time(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _multirun_runs(sweep: Path) -> list[Path]:
+    """The runs a Hydra sweep wrote: they live under its runs_dir, started during the sweep."""
+    try:
+        cfg = yaml.safe_load((sweep / "multirun.yaml").read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise RunLoadError(f"{sweep / 'multirun.yaml'}: not YAML ({exc})") from exc
+    runs_dir = Path(str(cfg.get("runs_dir") or sweep.parent.parent))
+    if not runs_dir.is_dir():
+        runs_dir = sweep.parent.parent
+    fmt = "%Y-%m-%dT%H-%M-%S"
+
+    def started(p: Path) -> float | None:
+        try:
+            return datetime.strptime(p.name, fmt).timestamp()  # ${now:...} is local time
+        except ValueError:
+            return None
+
+    start = started(sweep)
+    if start is None:
+        raise RunLoadError(f"{sweep}: a multirun folder named by its start time ({fmt}) was expected")
+    later = [t for p in sweep.parent.iterdir() if (t := started(p)) is not None and t > start]
+    end = min(later) if later else math.inf
+    models = None
+    for override in _get(cfg, "hydra.overrides.task", []) or []:
+        if str(override).startswith("model="):
+            models = set(str(override).split("=", 1)[1].split(","))
+    out = []
+    for meta_path in runs_dir.rglob("run.json"):
+        if not is_run_dir(meta_path.parent) or "multirun" in meta_path.parent.relative_to(runs_dir).parts:
+            continue
+        meta = _read_json(meta_path)
+        sessions = meta.get("sessions") or [{}]
+        t = _parse_time(sessions[0].get("started", "")) or _parse_time(meta.get("created", ""))
+        if t is not None and start - 1 <= t < end:
+            out.append(meta_path.parent)
+    if models:  # keep only the models the sweep named, when it named them by config choice
+        named = [p for p in out if p.parent.name in models]
+        out = named or out
+    if not out:
+        raise RunLoadError(f"{sweep}: found no run folders under {runs_dir} started during this sweep")
+    return sorted(out)
+
+
+def load_run_data(paths: list[str | Path] | str | Path) -> list[RunData]:
+    """Load every run the paths name, with unique labels (the model, plus the folder when repeated)."""
+    runs = [load_run(p) for p in find_run_dirs(paths)]
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r.model] = counts.get(r.model, 0) + 1
+    for r in runs:
+        r.label = r.model if counts[r.model] == 1 else f"{r.model} @ {r.path.name}"
+    return runs
+
+
+# ---- tables -------------------------------------------------------------------------------------
+def _num(value: Any) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
+        return float(value)
+    return math.nan
+
+
+def score_summary(run: RunData) -> dict[str, Any]:
+    """Headline scores: metrics.json["scores"] when the scorer wrote it, else means of scores.jsonl."""
+    s = run.metrics.get("scores") or {}
+    out: dict[str, Any] = {"reference_kind": _get(s, "reference.kind"),
+                           "reference_source": _get(s, "reference.source"),
+                           "judge_model": _get(s, "judge.model")}
+    judge = s.get("judge") or {}
+    out["judge_mean"] = _num(judge.get("mean"))
+    ci = judge.get("ci95") or [None, None]
+    out["judge_ci_low"], out["judge_ci_high"] = _num(ci[0]), _num(ci[1])
+    out["judge_n"] = _num(judge.get("n"))
+    overlap_all = _get(s, "overlap.all", {}) or {}
+    for m in OVERLAP + ("corpus_bleu",):
+        v = overlap_all.get(m)
+        out[m] = _num(v.get("mean") if isinstance(v, dict) else v)
+    if run.scores and (math.isnan(out["judge_mean"]) or math.isnan(out["rougeL"])):
+        frames = frame_scores(run)
+        import numpy as np
+
+        judge_vals = [f["judge_score"] for f in frames.values() if not math.isnan(f["judge_score"])]
+        if math.isnan(out["judge_mean"]) and judge_vals:
+            out["judge_mean"], out["judge_n"] = float(np.mean(judge_vals)), float(len(judge_vals))
+        for m in OVERLAP:
+            vals = [f[m] for f in frames.values() if not math.isnan(f[m])]
+            if math.isnan(out[m]) and vals:
+                out[m] = float(np.mean(vals))
+        if out["reference_kind"] is None:
+            first = next(iter(run.scores.values()))
+            out["reference_kind"] = _get(first, "reference.kind")
+            out["reference_source"] = _get(first, "reference.source")
+    return out
+
+
+def frame_scores(run: RunData) -> dict[str, dict[str, Any]]:
+    """frame_id -> flat scores (NaN where absent)."""
+    out = {}
+    for fid, rec in run.scores.items():
+        overlap = rec.get("overlap") or {}
+        judge = rec.get("judge") or {}
+        row = {"judge_score": _num(judge.get("score")), "judge_rationale": judge.get("rationale"),
+               "judge_failure": judge.get("failure"), "scored_valid": rec.get("valid"),
+               "reference_kind": _get(rec, "reference.kind")}
+        for m in OVERLAP:
+            row[m] = _num(overlap.get(m))
+        for fname, vals in (overlap.get("per_field") or {}).items():
+            if isinstance(vals, dict):
+                row[f"rougeL.{fname}"] = _num(vals.get("rougeL"))
+        out[fid] = row
+    return out
+
+
+def run_row(run: RunData) -> dict[str, Any]:
+    m, c = run.metrics, run.config
+    ladder = _get(m, "validity.ladder", {}) or {}
+    sv = ladder.get("schema_valid") or {}
+    ci = sv.get("ci95") or [None, None]
+    status = run.meta.get("status")
+    row: dict[str, Any] = {
+        "run": run.label or run.model, "run_id": run.run_id, "run_dir": str(run.path), "model": run.model,
+        "model_name": _get(c, "model.name") or _get(m, "run.model_name"), "dataset": run.dataset,
+        "prompt": _get(m, "run.prompt") or f"{_get(c, 'prompt.name', '')}@{_get(c, 'prompt.version', '')}",
+        "precision": (_get(c, "model.precision") or _get(m, "run.precision") or "").upper() or None,
+        "hosting": _get(c, "model.hosting") or _get(m, "run.hosting"), "simulated": run.simulated,
+        "gpu": _get(c, "model.gpu.name") or None, "status": status, "created": run.meta.get("created"),
+        "fingerprint": run.meta.get("fingerprint"),
+        "frames": _num(m.get("frames", len(run.records))), "completed": _num(m.get("completed")),
+        "failed": _num(m.get("failed")),
+        "schema_valid_rate": _num(m.get("schema_valid_rate")), "schema_valid_ci_low": _num(ci[0]),
+        "schema_valid_ci_high": _num(ci[1]), "json_parse_rate": _num(m.get("json_parse_rate")),
+        "json_lenient_rate": _num(m.get("json_lenient_rate")), "rules_ok_rate": _num(m.get("rules_ok_rate")),
+        "ttft_p50_s": _num(m.get("ttft_p50_s")), "e2el_p50_s": _num(m.get("e2el_p50_s")),
+        "e2el_p95_s": _num(m.get("e2el_p95_s")), "requests_per_s": _num(m.get("requests_per_s")),
+        "output_tokens_per_s": _num(m.get("output_tokens_per_s")),
+        "mean_input_tokens": _num(m.get("mean_input_tokens")), "mean_output_tokens": _num(m.get("mean_output_tokens")),
+        "cost_per_million_usd": _num(m.get("cost_per_million_usd")), "cost_basis": _get(m, "cost.basis"),
+        "temperature": _num(_get(c, "model.sampling.temperature")),
+        "response_format": _get(c, "model.sampling.response_format"),
+        "runner_mode": _get(c, "runner.mode"), "concurrency": _num(_get(c, "runner.concurrency")),
+        "rate": _num(_get(c, "runner.rate")),
+    }
+    row.update(score_summary(run))
+    return row
+
+
+def frame_rows(run: RunData) -> list[dict[str, Any]]:
+    scores = frame_scores(run)
+    rows = []
+    for r in run.records:
+        v = r.get("validity") or {}
+        t = r.get("timing") or {}
+        u = r.get("usage") or {}
+        fid = str(r.get("frame_id"))
+        row: dict[str, Any] = {
+            "run": run.label or run.model, "run_id": run.run_id, "model": run.model, "dataset": run.dataset,
+            "frame_id": fid, "content_type": r.get("content_type") or "unknown", "status": r.get("status"),
+            "category": v.get("category"), "json_strict": bool(v.get("json_strict")),
+            "json_lenient": bool(v.get("json_lenient")), "schema_valid": bool(v.get("schema_valid")),
+            "rules_ok": bool(v.get("rules_ok")), "failed_fields": ";".join(v.get("failed_fields") or []),
+            "reasons": " | ".join(v.get("reasons") or []), "finish_reason": r.get("finish_reason"),
+            "error_kind": (r.get("error") or {}).get("kind"), "attempts": _num(r.get("n_attempts")),
+            "input_tokens": _num(u.get("input_tokens")), "output_tokens": _num(u.get("output_tokens")),
+            "cost_usd": _num(r.get("cost_usd")),
+        }
+        for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s"):
+            row[key] = _num(t.get(key))
+        s = scores.get(fid) or {}
+        row["judge_score"] = s.get("judge_score", math.nan)
+        for m in OVERLAP:
+            row[m] = s.get(m, math.nan)
+        row["judge_failure"] = s.get("judge_failure")
+        row.update({k: v for k, v in s.items() if k.startswith("rougeL.")})
+        rows.append(row)
+    return rows
+
+
+def load_runs(paths: list[str | Path] | str | Path, level: str = "run") -> Any:
+    """A pandas DataFrame of the runs the paths name: one row per run (level="run") or per frame ("frame")."""
+
+    runs = load_run_data(paths)
+    return runs_frame(runs, level)
+
+
+def runs_frame(runs: list[RunData], level: str = "run") -> Any:
+    import pandas as pd
+
+    if level == "run":
+        return pd.DataFrame([run_row(r) for r in runs])
+    if level == "frame":
+        return pd.DataFrame([row for r in runs for row in frame_rows(r)])
+    raise ValueError(f"level={level!r}: use 'run' or 'frame'")
+
+
+def load_frames_df(paths: list[str | Path] | str | Path) -> Any:
+    """One row per (run, frame): validity, timing, tokens, cost and scores."""
+    return load_runs(paths, level="frame")
+
+
+def export_tables(runs: list[RunData], folder: str | Path, formats: tuple[str, ...] = ("csv",)) -> list[Path]:
+    """Write runs.<fmt> and frames.<fmt> (csv and/or parquet) into folder; returns the files written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for level in ("run", "frame"):
+        df = runs_frame(runs, level)
+        for fmt in formats:
+            path = folder / f"{level}s.{fmt}"
+            if fmt == "csv":
+                df.to_csv(path, index=False)
+            elif fmt == "parquet":
+                df.to_parquet(path, index=False)
+            else:
+                raise ValueError(f"format {fmt!r}: use csv or parquet")
+            written.append(path)
+    return written

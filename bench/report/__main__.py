@@ -1,0 +1,71 @@
+"""`python -m bench.report RUN_DIR... [--out reports/NAME.html] [--csv DIR] [--parquet DIR]`
+
+RUN_DIR may be a run folder, a glob (quote it), a folder of runs, or a Hydra
+multirun folder. Writes one HTML file that works offline. Exit codes: 0
+written, 2 unusable input (no runs found, unreadable run folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.load import RunLoadError, export_tables, load_run_data
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def default_out(labels: list[str], datasets: list[str]) -> Path:
+    stem = "_vs_".join(labels) if len(labels) <= 4 else f"{len(labels)}-runs"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{'+'.join(datasets)}__{stem}")[:120]
+    return Path("reports") / f"{stem}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders, globs, folders of runs, multirun folders")
+    p.add_argument("--out", help="the HTML file (default: reports/<dataset>__<runs>__<time>.html)")
+    p.add_argument("--title", help="the report's title")
+    p.add_argument("--no-thumbnails", action="store_true", help="leave frame thumbnails out (smaller file)")
+    p.add_argument("--csv", metavar="DIR", help="also write runs.csv and frames.csv here")
+    p.add_argument("--parquet", metavar="DIR", help="also write runs.parquet and frames.parquet here")
+    p.add_argument("--no-html", action="store_true", help="only export tables")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+
+    started = time.monotonic()
+    try:
+        runs = load_run_data(args.runs)
+    except RunLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not runs:
+        print("error: no run folders found", file=sys.stderr)
+        return EXIT_USAGE
+    for fmt, folder in (("csv", args.csv), ("parquet", args.parquet)):
+        if folder:
+            for path in export_tables(runs, folder, (fmt,)):
+                print(f"wrote {path}")
+    if args.no_html:
+        return EXIT_OK
+
+    from bench.report.data import assemble
+    from bench.report.render import render
+
+    data = assemble(runs, thumbnails=not args.no_thumbnails, title=args.title)
+    out = Path(args.out) if args.out else default_out(data["labels"], data["datasets"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(data), encoding="utf-8")
+    size = out.stat().st_size
+    print(f"report: {out} ({size / 1e6:.1f} MB; {len(runs)} runs, {len(data['frames'])} frames; "
+          f"{time.monotonic() - started:.1f} s)")
+    for note in data["notes"]:
+        print(f"note: {note}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

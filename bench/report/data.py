@@ -1,0 +1,264 @@
+"""Everything the report shows, assembled from run folders into plain data (no HTML here).
+
+Model output (captions, raw text, validity reasons, judge rationales) goes
+into `frames` as data only; the template renders it as text (see render.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bench
+from bench.dataset import resolve_dataset_dir
+from bench.gate.paired import paired_continuous
+from bench.load import FIELDS, OVERLAP, RunData, _get, frame_scores, is_run_dir, runs_frame
+from bench.report.thumbs import thumbnail_uri
+
+RAW_TEXT_LIMIT = 4000  # characters of an unparsable answer shown in the explorer
+RATIONALE_LIMIT = 2000
+QUALITY_LABELS = {"judge": "judge score (1-5)", "rougeL": "ROUGE-L vs reference", "schema_valid": "schema validity"}
+
+
+def _f(x: Any) -> float | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) or math.isinf(v) else v
+
+
+# ---- references and thumbnails ----------------------------------------------------------------
+def _manifest(path: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return out
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("id") is not None:
+            out[str(entry["id"])] = entry
+    return out
+
+
+def dataset_entries(run: RunData) -> tuple[Path | None, dict[str, dict[str, Any]]]:
+    """(dataset folder, manifest entries by frame id) of a run, or (None, {}) when it is not here."""
+    ds_path = _get(run.config, "dataset.path")
+    if not ds_path:
+        return None, {}
+    folder = resolve_dataset_dir(str(ds_path))
+    return folder, _manifest(folder / str(_get(run.config, "dataset.manifest") or "manifest.jsonl"))
+
+
+def reference_captions(run: RunData, manifest: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The captions the run was scored against: a teacher run folder named by the scores, else the manifest's."""
+    source = None
+    ref = _get(run.metrics, "scores.reference") or {}
+    if not ref and run.scores:
+        ref = next(iter(run.scores.values())).get("reference") or {}
+    if isinstance(ref, dict):
+        source = ref.get("source")
+    if source and is_run_dir(Path(str(source))):
+        from bench.store import load_records
+
+        caps = {str(r["frame_id"]): r.get("caption") for r in load_records(Path(str(source)))
+                if isinstance(r.get("caption"), dict)}
+        return f"{ref.get('kind') or 'run'}: {Path(str(source)).name}", caps
+    caps = {fid: e["reference"] for fid, e in manifest.items() if isinstance(e.get("reference"), dict)}
+    return ("manifest reference" if caps else ""), caps
+
+
+# ---- per-field difference ---------------------------------------------------------------------
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _words(value: Any) -> set[str]:
+    if value is None:
+        return set()
+    if isinstance(value, list):
+        text = " ".join(v if isinstance(v, str) else json.dumps(v) for v in value)
+    else:
+        text = value if isinstance(value, str) else json.dumps(value)
+    return set(_WORD.findall(text.lower()))
+
+
+def field_diff(candidate: dict[str, Any], reference: dict[str, Any]) -> dict[str, int]:
+    """Per field: 0 same words, 1 close (Dice >= 0.5), 2 differs, 3 missing from the candidate."""
+    out = {}
+    for name in FIELDS:
+        if name not in candidate:
+            out[name] = 3
+            continue
+        a, b = _words(candidate.get(name)), _words(reference.get(name))
+        dice = 1.0 if not a and not b else 2 * len(a & b) / (len(a) + len(b))
+        out[name] = 0 if dice >= 0.999 else 1 if dice >= 0.5 else 2
+    return out
+
+
+# ---- significance ---------------------------------------------------------------------------
+def quality_metric(frames_df: Any) -> str:
+    """judge if every run has judge scores, else ROUGE-L if every run has it, else schema validity."""
+    if frames_df.empty:
+        return "schema_valid"
+    for key, col in (("judge", "judge_score"), ("rougeL", "rougeL")):
+        if frames_df.groupby("run")[col].apply(lambda s: s.notna().any()).all():
+            return key
+    return "schema_valid"
+
+
+def significance(frames_df: Any, labels: list[str], metric: str, *, resamples: int = 2000) -> dict[str, Any]:
+    """Pairwise paired tests of row - column on shared frames; two-sided p."""
+    col = {"judge": "judge_score", "rougeL": "rougeL", "schema_valid": "schema_valid"}[metric]
+    values = {lab: frames_df[frames_df["run"] == lab].set_index("frame_id")[col].astype(float) for lab in labels}
+    cells = []
+    for a in labels:
+        row = []
+        for b in labels:
+            if a == b:
+                row.append(None)
+                continue
+            joined = values[a].to_frame("a").join(values[b].to_frame("b"), how="inner").dropna()
+            test = paired_continuous(joined["b"].tolist(), joined["a"].tolist(), resamples=resamples)
+            row.append({"diff": test["mean_diff"], "p": test["p_two_sided"], "n": test["n"],
+                        "ci95": test["ci95"]})
+        cells.append(row)
+    return {"metric": metric, "label": QUALITY_LABELS[metric], "labels": labels, "cells": cells}
+
+
+# ---- the whole report -----------------------------------------------------------------------
+def _frame_entry(run: RunData, rec: dict[str, Any], scores: dict[str, Any], ref: dict[str, Any] | None) -> dict:
+    v = rec.get("validity") or {}
+    t = rec.get("timing") or {}
+    caption = rec.get("caption") if isinstance(rec.get("caption"), dict) else None
+    s = scores.get(str(rec.get("frame_id"))) or {}
+    judge = (run.scores.get(str(rec.get("frame_id"))) or {}).get("judge") or {}
+    entry: dict[str, Any] = {
+        "cat": v.get("category"), "reasons": [str(x) for x in (v.get("reasons") or [])][:20],
+        "ff": [str(x) for x in (v.get("failed_fields") or [])], "e2el": _f(t.get("e2el_s")),
+        "ttft": _f(t.get("ttft_s")), "judge": _f(s.get("judge_score")), "rl": _f(s.get("rougeL")),
+    }
+    if caption is not None:
+        entry["cap"] = caption
+        if ref:
+            entry["diff"] = field_diff(caption, ref)
+    else:
+        text = rec.get("text")
+        entry["raw"] = (text[:RAW_TEXT_LIMIT] + ("…" if len(text) > RAW_TEXT_LIMIT else "")) \
+            if isinstance(text, str) else None
+        err = rec.get("error") or {}
+        if err:
+            entry["error"] = str(err.get("message") or err.get("kind") or "")[:500]
+    if judge.get("rationale"):
+        entry["why"] = str(judge["rationale"])[:RATIONALE_LIMIT]
+    if judge.get("failure"):
+        entry["judge_failure"] = str(judge["failure"])[:300]
+    for key in ("hallucinated", "missed"):
+        if isinstance(judge.get(key), dict) and judge[key]:
+            entry[key] = judge[key]
+    return entry
+
+
+def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 160,
+             title: str | None = None) -> dict[str, Any]:
+    labels = [r.label or r.model for r in runs]
+    runs_df = runs_frame(runs, "run")
+    frames_df = runs_frame(runs, "frame")
+    metric = quality_metric(frames_df)
+    datasets = sorted({r.dataset for r in runs})
+    multi_ds = len(datasets) > 1
+
+    # frames of all runs, in first-seen order; key includes the dataset when runs span several
+    order: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    ref_labels = set()
+    for i, run in enumerate(runs):
+        folder, manifest = dataset_entries(run)
+        ref_label, refs = reference_captions(run, manifest)
+        if ref_label:
+            ref_labels.add(ref_label)
+        scores = frame_scores(run)
+        manifest_pos = {fid: n for n, fid in enumerate(manifest)}
+        for rec in run.records:
+            fid = str(rec.get("frame_id"))
+            key = f"{run.dataset}/{fid}" if multi_ds else fid
+            frame = order.get(key)
+            if frame is None:
+                entry = manifest.get(fid) or {}
+                thumb = None
+                if thumbnails and folder is not None and isinstance(entry.get("image"), str):
+                    thumb = thumbnail_uri(str(folder / entry["image"]), thumb_size)
+                ct = rec.get("content_type") or entry.get("content_type") or "unknown"
+                frame = order[key] = {"_pos": (i, manifest_pos.get(fid, len(manifest_pos))), "id": key, "ct": ct,
+                                      "thumb": thumb, "ref": refs.get(fid), "runs": [None] * len(runs)}
+            elif frame["ref"] is None and refs.get(fid):
+                frame["ref"] = refs.get(fid)
+            frame["runs"][i] = _frame_entry(run, rec, scores, frame["ref"])
+    frames = sorted(order.values(), key=lambda f: f.pop("_pos"))  # dataset (manifest) order
+    if any(r.simulated for r in runs):
+        sims = ", ".join(lab for lab, r in zip(labels, runs, strict=True) if r.simulated)
+        notes.append(f"SIMULATED runs ({sims}): the embedded simulator, not a model; their numbers test the harness.")
+    if metric == "schema_valid":
+        notes.append("No run has judge or ROUGE scores for every model: the quality axis and the significance "
+                     "matrix use schema validity. Score the runs (bench.score) to compare caption quality.")
+    elif metric == "rougeL":
+        notes.append("Not every run has judge scores: the quality axis and the significance matrix use ROUGE-L.")
+    if multi_ds:
+        notes.append(f"The runs cover several datasets ({', '.join(datasets)}): compare numbers within a dataset.")
+
+    from bench.report.figures import build_figures  # plotly is imported only when a report is built
+
+    sig = significance(frames_df, labels, metric)
+    return {
+        "title": title or f"capbench: {', '.join(datasets)} — {len(runs)} run{'s' * (len(runs) != 1)}",
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": bench.__version__,
+        "labels": labels,
+        "datasets": datasets,
+        "notes": notes,
+        "quality": {"key": metric, "label": QUALITY_LABELS[metric]},
+        "reference": ", ".join(sorted(ref_labels)) or "none",
+        "leaderboard": leaderboard(runs_df),
+        "by_content": content_breakdown(frames_df, labels),
+        "significance": sig,
+        "figures": build_figures(runs, runs_df, frames_df, labels, metric, sig),
+        "frames": frames,
+        "fields": list(FIELDS),
+    }
+
+
+def leaderboard(runs_df: Any) -> list[dict[str, Any]]:
+    rows = []
+    for rec in runs_df.to_dict("records"):
+        rows.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()})
+    return rows
+
+
+def content_breakdown(frames_df: Any, labels: list[str]) -> list[dict[str, Any]]:
+    """One row per content type: per run frames, schema validity, p50 E2EL, judge and ROUGE-L means."""
+    if frames_df.empty:
+        return []
+    out = []
+    for ct, group in frames_df.groupby("content_type", sort=True):
+        row: dict[str, Any] = {"content_type": ct, "runs": []}
+        for lab in labels:
+            g = group[group["run"] == lab]
+            row["runs"].append({
+                "frames": int(len(g)),
+                "valid": _f(g["schema_valid"].mean()) if len(g) else None,
+                "e2el_p50": _f(g["e2el_s"].median()) if len(g) else None,
+                "judge": _f(g["judge_score"].mean()) if len(g) else None,
+                "rougeL": _f(g["rougeL"].mean()) if len(g) else None,
+            })
+        out.append(row)
+    return out
+
+
+OVERLAP_METRICS = OVERLAP

@@ -1,0 +1,247 @@
+"""The report's Plotly figures, as JSON-ready dicts (plotly.js draws them in the page).
+
+Text that reaches a figure (run labels, content types, field names — a field
+name can come from a model's extra JSON key) is HTML-escaped first: plotly
+treats a few tags in labels as markup, and `&lt;` is shown as `<`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from bench.load import FIELDS, RunData
+
+LADDER = (("json_strict", "JSON (strict)"), ("json_lenient", "JSON (lenient)"), ("schema_valid", "schema valid"),
+          ("rules_ok", "prompt rules"))
+CATEGORY_ORDER = ("valid", "rule_violation", "schema_invalid", "not_json", "truncated", "refused", "transport_error",
+                  "bad_input")
+CATEGORY_COLORS = {"valid": "#2ca02c", "rule_violation": "#bcbd22", "schema_invalid": "#ff7f0e",
+                   "not_json": "#d62728", "truncated": "#9467bd", "refused": "#8c564b", "transport_error": "#7f7f7f",
+                   "bad_input": "#17becf"}
+LAYOUT = {"margin": {"l": 60, "r": 20, "t": 50, "b": 60}, "template": "plotly_white", "height": 380,
+          "font": {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}}
+
+
+def esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def colors(labels: list[str]) -> dict[str, str]:
+    palette = qualitative.Plotly + qualitative.D3
+    return {lab: palette[i % len(palette)] for i, lab in enumerate(labels)}
+
+
+def _fig(fig: go.Figure, title: str, **layout: Any) -> dict[str, Any]:
+    fig.update_layout(**{**LAYOUT, "title": {"text": esc(title), "x": 0.01}, **layout})
+    return json.loads(fig.to_json())
+
+
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def pareto(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Non-dominated points for (lower cost, higher quality), sorted by cost."""
+    front: list[tuple[float, float, str]] = []
+    for c, q, lab in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or q > front[-1][1]:
+            front.append((c, q, lab))
+    return front
+
+
+def cost_quality(runs_df: Any, labels: list[str], metric: str, col: dict[str, str]) -> dict[str, Any]:
+    ycol = {"judge": "judge_mean", "rougeL": "rougeL", "schema_valid": "schema_valid_rate"}[metric]
+    fig = go.Figure()
+    points = []
+    for rec in runs_df.to_dict("records"):
+        x, y = _num(rec["cost_per_million_usd"]), _num(rec[ycol])
+        if x is None or y is None:
+            continue
+        if metric == "judge":
+            lo, hi = _num(rec.get("judge_ci_low")), _num(rec.get("judge_ci_high"))
+        elif metric == "schema_valid":
+            lo, hi = _num(rec.get("schema_valid_ci_low")), _num(rec.get("schema_valid_ci_high"))
+        else:
+            lo = hi = None
+        err = {"type": "data", "symmetric": False, "array": [hi - y], "arrayminus": [y - lo]} \
+            if lo is not None and hi is not None else None
+        points.append((x, y, rec["run"]))
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers+text", name=esc(rec["run"]), text=[esc(rec["run"])],
+                                 textposition="top center", error_y=err,
+                                 marker={"size": 14, "color": col[rec["run"]],
+                                         "symbol": "diamond-open" if rec.get("simulated") else "circle"},
+                                 hovertemplate="%{text}<br>$%{x:,.0f} per 1M<br>%{y:.3f}<extra></extra>"))
+    front = pareto(points)
+    if len(front) > 1:
+        fig.add_trace(go.Scatter(x=[p[0] for p in front], y=[p[1] for p in front], mode="lines", name="Pareto frontier",
+                                 line={"dash": "dot", "color": "#444", "shape": "hv"}, hoverinfo="skip"))
+    xs = [p[0] for p in points if p[0] > 0]
+    log = bool(xs) and max(xs) / min(xs) > 20
+    note = "" if points else " (no run has both)"
+    return _fig(fig, f"Cost vs quality{note}",
+                xaxis={"title": "$ per 1M generations", "type": "log" if log else "linear"},
+                yaxis={"title": esc({"judge": "judge score (1-5)", "rougeL": "ROUGE-L",
+                                     "schema_valid": "schema validity rate"}[metric])}, showlegend=True)
+
+
+def latency_cdf(frames_df: Any, labels: list[str], col: dict[str, str]) -> dict[str, Any]:
+    fig = go.Figure()
+    for lab in labels:
+        g = frames_df[frames_df["run"] == lab] if not frames_df.empty else frames_df
+        for key, dash, name in (("e2el_s", "solid", "E2EL"), ("ttft_s", "dot", "TTFT")):
+            vals = np.sort(g[key].dropna().to_numpy(dtype=float)) if len(g) else np.array([])
+            if not vals.size:
+                continue
+            y = np.arange(1, vals.size + 1) / vals.size
+            fig.add_trace(go.Scatter(x=np.round(vals, 4).tolist(), y=np.round(y, 4).tolist(), mode="lines",
+                                     name=esc(f"{lab} {name}"), legendgroup=esc(lab),
+                                     line={"color": col[lab], "dash": dash, "shape": "hv"},
+                                     hovertemplate=esc(f"{lab} {name}") + ": %{x:.3f} s (%{y:.0%})<extra></extra>"))
+    return _fig(fig, "Latency distribution (CDF): end-to-end solid, time to first token dotted",
+                xaxis={"title": "seconds"}, yaxis={"title": "share of frames", "tickformat": ".0%", "range": [0, 1.02]})
+
+
+def validity_ladder(runs: list[RunData], labels: list[str], col: dict[str, str]) -> dict[str, Any]:
+    fig = go.Figure()
+    for run, lab in zip(runs, labels, strict=True):
+        ladder = ((run.metrics.get("validity") or {}).get("ladder")) or {}
+        ys, lo, hi = [], [], []
+        for rung, _ in LADDER:
+            r = ladder.get(rung) or {}
+            y = _num(r.get("rate"))
+            ci = r.get("ci95") or [None, None]
+            ys.append(y)
+            lo.append(None if y is None or ci[0] is None else y - ci[0])
+            hi.append(None if y is None or ci[1] is None else ci[1] - y)
+        fig.add_trace(go.Bar(x=[name for _, name in LADDER], y=ys, name=esc(lab), marker_color=col[lab],
+                             error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo},
+                             hovertemplate=esc(lab) + " %{x}: %{y:.1%}<extra></extra>"))
+    return _fig(fig, "Validity ladder (95% Wilson intervals)", barmode="group",
+                yaxis={"title": "share of all frames", "tickformat": ".0%", "range": [0, 1.05]})
+
+
+def categories(runs: list[RunData], labels: list[str]) -> dict[str, Any]:
+    fig = go.Figure()
+    cats = [c for c in CATEGORY_ORDER if any((r.metrics.get("validity") or {}).get("categories", {}).get(c)
+                                             for r in runs)]
+    extra = sorted({c for r in runs for c in ((r.metrics.get("validity") or {}).get("categories") or {})} - set(cats))
+    for cat in cats + extra:
+        xs = []
+        for run in runs:
+            counts = (run.metrics.get("validity") or {}).get("categories") or {}
+            total = sum(counts.values()) or 1
+            xs.append(counts.get(cat, 0) / total)
+        fig.add_trace(go.Bar(y=[esc(lab) for lab in labels], x=xs, name=esc(cat), orientation="h",
+                             marker_color=CATEGORY_COLORS.get(cat, "#aaa"),
+                             hovertemplate="%{y}: " + esc(cat) + " %{x:.1%}<extra></extra>"))
+    return _fig(fig, "Outcome of every frame", barmode="stack", xaxis={"tickformat": ".0%", "range": [0, 1]},
+                height=max(220, 90 + 40 * len(labels)))
+
+
+def field_failures(runs: list[RunData], labels: list[str]) -> dict[str, Any]:
+    fields = list(FIELDS)
+    for run in runs:
+        for f in ((run.metrics.get("validity") or {}).get("field_failures") or {}):
+            if f not in fields:
+                fields.append(str(f))
+    z, text = [], []
+    for run in runs:
+        ff = (run.metrics.get("validity") or {}).get("field_failures") or {}
+        n = run.metrics.get("recorded") or len(run.records) or 1
+        z.append([ff.get(f, 0) / n for f in fields])
+        text.append([f"{ff.get(f, 0)}" for f in fields])
+    fig = go.Figure(go.Heatmap(z=z, x=[esc(f) for f in fields], y=[esc(lab) for lab in labels], text=text,
+                               texttemplate="%{text}", colorscale="Reds", zmin=0,
+                               zmax=max(0.05, max(map(max, z or [[0]]))),
+                               colorbar={"title": "share", "tickformat": ".0%"},
+                               hovertemplate="%{y} · %{x}: %{text} frames (%{z:.1%})<extra></extra>"))
+    return _fig(fig, "Failing fields (schema or prompt-rule failures, frames)", height=max(240, 120 + 40 * len(labels)),
+                yaxis={"autorange": "reversed"})
+
+
+def per_field_overlap(frames_df: Any, labels: list[str], col: dict[str, str]) -> dict[str, Any] | None:
+    cols = [f"rougeL.{f}" for f in FIELDS if f"rougeL.{f}" in frames_df.columns]
+    if not cols:
+        return None
+    fig = go.Figure()
+    for lab in labels:
+        g = frames_df[frames_df["run"] == lab]
+        fig.add_trace(go.Bar(x=[c.split(".", 1)[1] for c in cols], y=[_num(g[c].mean()) for c in cols],
+                             name=esc(lab), marker_color=col[lab],
+                             hovertemplate=esc(lab) + " %{x}: ROUGE-L %{y:.1f}<extra></extra>"))
+    return _fig(fig, "ROUGE-L per field vs reference", barmode="group", yaxis={"title": "ROUGE-L (0-100)"})
+
+
+def significance_matrix(sig: dict[str, Any]) -> dict[str, Any]:
+    labels = sig["labels"]
+    z, text = [], []
+    for row in sig["cells"]:
+        zr, tr = [], []
+        for cell in row:
+            if cell is None or cell["diff"] is None:
+                zr.append(None)
+                tr.append("")
+                continue
+            significant = cell["p"] is not None and cell["p"] < 0.05
+            zr.append(cell["diff"] if significant else 0.0)
+            tr.append(f"{cell['diff']:+.3g}<br>p={cell['p']:.2g}{' *' if significant else ''}<br>n={cell['n']}")
+        z.append(zr)
+        text.append(tr)
+    vals = [abs(v) for r in z for v in r if v]
+    lim = max(vals) if vals else 1.0
+    fig = go.Figure(go.Heatmap(z=z, x=[esc(lab) for lab in labels], y=[esc(lab) for lab in labels], text=text,
+                               texttemplate="%{text}", colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim,
+                               colorbar={"title": "diff"}, hoverinfo="skip"))
+    return _fig(fig, f"Paired differences, row − column, of {sig['label']} (* p<0.05, else white)",
+                height=max(260, 140 + 60 * len(labels)), yaxis={"autorange": "reversed"},
+                xaxis={"side": "bottom"})
+
+
+def content_heatmap(frames_df: Any, labels: list[str], metric: str) -> dict[str, Any] | None:
+    if frames_df.empty:
+        return None
+    col = {"judge": "judge_score", "rougeL": "rougeL", "schema_valid": "schema_valid"}[metric]
+    cts = sorted(frames_df["content_type"].dropna().unique().tolist())
+    z, text = [], []
+    for lab in labels:
+        g = frames_df[frames_df["run"] == lab]
+        row, tr = [], []
+        for ct in cts:
+            s = g[g["content_type"] == ct][col].astype(float)
+            m = _num(s.mean()) if len(s) else None
+            row.append(m)
+            tr.append("" if m is None else (f"{m:.0%}" if metric == "schema_valid" else f"{m:.2f}") + f" ({len(s)})")
+        z.append(row)
+        text.append(tr)
+    fig = go.Figure(go.Heatmap(z=z, x=[esc(c) for c in cts], y=[esc(lab) for lab in labels], text=text,
+                               texttemplate="%{text}", colorscale="Viridis", hoverinfo="skip",
+                               colorbar={"title": esc(metric)}))
+    return _fig(fig, f"By content type: {'schema validity' if metric == 'schema_valid' else metric} (frames)",
+                height=max(240, 130 + 40 * len(labels)), yaxis={"autorange": "reversed"})
+
+
+def build_figures(runs: list[RunData], runs_df: Any, frames_df: Any, labels: list[str], metric: str,
+                  sig: dict[str, Any]) -> dict[str, Any]:
+    col = colors(labels)
+    figs = {
+        "cost_quality": cost_quality(runs_df, labels, metric, col),
+        "latency_cdf": latency_cdf(frames_df, labels, col),
+        "ladder": validity_ladder(runs, labels, col),
+        "categories": categories(runs, labels),
+        "field_failures": field_failures(runs, labels),
+        "per_field": per_field_overlap(frames_df, labels, col),
+        "significance": significance_matrix(sig),
+        "content": content_heatmap(frames_df, labels, metric),
+    }
+    return {k: v for k, v in figs.items() if v is not None}

@@ -1,0 +1,93 @@
+"""HTML: one self-contained file (plotly.js embedded once, thumbnails as data URIs, no network).
+
+Untrusted text (everything a model wrote, and anything else from run folders)
+reaches the page in two ways only, both escaped:
+- in the server-rendered tables, through Jinja2 with autoescape on;
+- as JSON inside <script type="application/json">, with <, >, & and the
+  line separators written as \\u escapes (so "</script>" cannot end the block),
+  which the page's script reads with JSON.parse and puts into the page with
+  textContent, never innerHTML.
+A Content-Security-Policy with a per-report nonce is a second wall: only the
+report's own <script> elements run, and the page may not fetch anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+TEMPLATES = Path(__file__).parent / "templates"
+_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028",
+                 0x2029: "\\u2029"}
+
+
+def script_json(value: Any) -> Markup:
+    """JSON safe to place inside <script type="application/json">."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_default)
+    return Markup(text.translate(_JSON_ESCAPES))  # noqa: S704 (escaped above: no < > & left)
+
+
+def _default(x: Any) -> Any:
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        return None
+    if hasattr(x, "item"):  # numpy scalars
+        return x.item()
+    return str(x)
+
+
+def _clean(value: Any) -> Any:
+    """NaN/inf -> None everywhere (JSON has no NaN)."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+@lru_cache(maxsize=1)
+def plotly_js() -> Markup:
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs()
+    if "</script" in js.lower():  # never expected; would end the element early
+        js = js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+    return Markup(js)  # noqa: S704 (our own dependency's bundle, not report data)
+
+
+def _pct(x: Any, digits: int = 1) -> str:
+    return "–" if x is None else f"{100 * x:.{digits}f}%"
+
+
+def _num(x: Any, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:,.{digits}f}"
+
+
+def _money(x: Any) -> str:
+    return "–" if x is None else (f"${x:,.0f}" if x >= 100 else f"${x:,.2f}")
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(("html", "j2"),
+                                                                                       default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(pct=_pct, num=_num, money=_money, script_json=script_json)
+    return env
+
+
+def render(data: dict[str, Any], *, embed_plotly: bool = True, csp: bool = True) -> str:
+    """The report page. `csp=False` drops the Content-Security-Policy (tests use it to show that escaping
+    alone keeps model output inert)."""
+    data = _clean(data)
+    page = {k: data[k] for k in ("figures", "frames", "labels", "fields", "quality", "significance")}
+    return _env().get_template("report.html.j2").render(
+        d=data, page_data=script_json(page), plotly_js=plotly_js() if embed_plotly else Markup(""),
+        nonce=secrets.token_urlsafe(16), csp=csp)
