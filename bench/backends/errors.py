@@ -41,7 +41,9 @@ def from_status(provider: str, status: int, message: str, headers: Mapping[str, 
     """Map an HTTP error status to a BackendError kind."""
     text = f"{message} {body!r}".lower()
     retry_after = parse_retry_after(headers)
-    if status == 429:
+    if status < 400:  # an error event inside a 200 stream (Anthropic's overloaded_error, say)
+        kind = "rate_limit" if "rate_limit" in text else "server"
+    elif status == 429:
         kind = "quota" if any(m in text for m in _QUOTA_MARKERS) else "rate_limit"
     elif status in (401, 403):
         kind = "auth"
@@ -78,6 +80,6 @@ def from_transport(provider: str, exc: BaseException) -> BackendError:
     if "timeout" in names:
         return BackendError("timeout", f"{provider}: request timed out ({type(exc).__name__})")
     if any(n in names for n in ("connect", "protocol", "readerror", "writeerror", "network", "oserror",
-                                "incompleteread", "remote", "closed", "disconnect")):
+                                "incompleteread", "remote", "closed", "disconnect", "payload", "transfer")):
         return BackendError("connection", f"{provider}: connection failed or dropped ({type(exc).__name__}: {exc})")
     return BackendError("protocol", f"{provider}: unexpected answer ({type(exc).__name__}: {exc})")

@@ -1,0 +1,137 @@
+"""Each backend's SDK path against the simulator over TCP: the outcomes every provider must map
+onto one vocabulary (clean answer, retry-after, 5xx, hang, dropped connection, safety block, bad key,
+unknown model)."""
+
+import hashlib
+import json
+import random
+
+import pytest
+
+from bench.backends import BASE_URL_SUFFIX
+from bench.backends.anthropic_messages import AnthropicMessagesBackend
+from bench.backends.base import BackendError, CaptionRequest, ImageInput, Sampling
+from bench.backends.gemini import GeminiBackend
+from bench.backends.openai_chat import OpenAIChatBackend
+from bench.config import RetryConfig, SimConfig
+from bench.retry import call_with_retry
+from bench.sim.server import SimServer
+from bench.sim.testing import FAST, gradient, jpeg
+from bench.validity import assess
+
+BACKENDS = {"openai_chat": OpenAIChatBackend, "anthropic": AnthropicMessagesBackend, "gemini": GeminiBackend}
+DATA = jpeg(gradient())
+IMAGE = ImageInput(data=DATA, mime="image/jpeg", width=320, height=180, sha256=hashlib.sha256(DATA).hexdigest())
+
+
+def _request(response_format="json_object"):
+    return CaptionRequest(image=IMAGE, system="You caption frames.", user="Return the ClipTagger JSON.",
+                          sampling=Sampling(response_format=response_format), schema={"type": "object"})
+
+
+def _backend(protocol, server, key="sim-key", model="capbench-sim"):
+    return BACKENDS[protocol](model, server.base_url + BASE_URL_SUFFIX[protocol], key)
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def protocol(request):
+    return request.param
+
+
+def _serve(**knobs):
+    return SimServer(SimConfig(**{**FAST, **knobs})).in_thread()
+
+
+async def test_clean_answer_with_server_usage_and_ttft(protocol, prompt):
+    with _serve(ttft_s=0.02, per_token_s=0.001) as server:
+        backend = _backend(protocol, server)
+        try:
+            out = await backend.generate(_request())
+        finally:
+            await backend.aclose()
+    assert out.finish_reason == "stop"
+    assert out.usage.input_tokens > 256 and out.usage.output_tokens > 10
+    assert out.t_sent < out.t_first_token <= out.t_last_token
+    assert out.t_first_token - out.t_sent >= 0.02
+    verdict, caption = assess(out.text, out.finish_reason, prompt.json_schema, prompt.rules)
+    assert verdict.schema_valid and set(caption) >= {"description", "objects", "summary"}
+
+
+@pytest.mark.parametrize("knobs, kind", [
+    ({"rate_limit_rate": 1.0, "retry_after_s": 0.3}, "rate_limit"),
+    ({"server_error_rate": 1.0}, "server"),
+    ({"disconnect_rate": 1.0}, "connection"),
+])
+async def test_transport_faults_map_to_one_vocabulary(protocol, knobs, kind):
+    with _serve(**knobs) as server:
+        backend = _backend(protocol, server)
+        try:
+            with pytest.raises(BackendError) as exc:
+                await backend.generate(_request())
+        finally:
+            await backend.aclose()
+    assert exc.value.kind == kind and exc.value.retryable
+    if kind == "rate_limit":
+        assert exc.value.retry_after == pytest.approx(0.3, abs=0.01)
+
+
+async def test_retry_after_is_waited_then_the_retry_succeeds(protocol):
+    # The simulator decides faults per (image, attempt number): over a few attempts one gets through.
+    with _serve(rate_limit_rate=0.5, retry_after_s=0.05, seed=3) as server:
+        backend = _backend(protocol, server)
+        try:
+            out = await call_with_retry(lambda: backend.generate(_request()), RetryConfig(max_attempts=8), 5.0,
+                                        random.Random(0))
+        finally:
+            await backend.aclose()
+    assert out.response is not None
+    failed = [a for a in out.attempts if not a.ok]
+    assert all(a.error_kind == "rate_limit" for a in failed)
+    assert all(later.waited_s == pytest.approx(0.05, abs=0.01) for later in out.attempts[1:])
+
+
+async def test_hung_request_hits_the_timeout(protocol):
+    with _serve(hang_rate=1.0, hang_s=30.0) as server:
+        backend = _backend(protocol, server)
+        try:
+            out = await call_with_retry(lambda: backend.generate(_request()), RetryConfig(max_attempts=1), 0.5,
+                                        random.Random(0))
+        finally:
+            await backend.aclose()
+    assert out.response is None and out.error.kind == "timeout"
+    assert 0.45 < out.attempts[0].duration_s < 3.0
+
+
+async def test_safety_block_is_a_refusal_not_a_crash(protocol, prompt):
+    with _serve(block_rate=1.0) as server:
+        backend = _backend(protocol, server)
+        try:
+            out = await backend.generate(_request())
+        finally:
+            await backend.aclose()
+    assert out.finish_reason == "content_filter"
+    verdict, _ = assess(out.text, out.finish_reason, prompt.json_schema, prompt.rules)
+    assert verdict.category == "refused"
+
+
+async def test_wrong_key_and_unknown_model_are_fatal(protocol):
+    with _serve(require_api_key="right-key", model_names=["capbench-sim"]) as server:
+        for key, model, kind in (("wrong-key", "capbench-sim", "auth"), ("right-key", "no-such-model", "not_found")):
+            backend = _backend(protocol, server, key=key, model=model)
+            try:
+                with pytest.raises(BackendError) as exc:
+                    await backend.generate(_request())
+            finally:
+                await backend.aclose()
+            assert exc.value.kind == kind and exc.value.fatal
+            assert protocol.split("_")[0] in str(exc.value)  # the provider is named
+
+
+async def test_json_schema_mode_sends_the_schema(protocol):
+    with _serve() as server:
+        backend = _backend(protocol, server)
+        try:
+            out = await backend.generate(_request("json_schema"))
+        finally:
+            await backend.aclose()
+        assert json.loads(out.text)
