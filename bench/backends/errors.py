@@ -32,8 +32,12 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # unparsable: fall back to our own backoff
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def from_status(provider: str, status: int, message: str, headers: Mapping[str, str] | None = None,
