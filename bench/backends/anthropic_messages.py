@@ -24,7 +24,7 @@ from bench.backends.base import (
     Usage,
     normalize_finish_reason,
 )
-from bench.backends.errors import from_status, from_transport
+from bench.backends.errors import from_stainless_sdk
 
 PROVIDER = "anthropic"
 
@@ -70,18 +70,8 @@ class AnthropicMessagesBackend:
             params["extra_body"] = {**params.get("extra_body", {}), **self.extra_body}
         try:
             return await self._streamed(params)
-        except BackendError:
-            raise
-        except anthropic.APIStatusError as exc:
-            raise from_status(self.name, exc.status_code, _message(exc), exc.response.headers, exc.body) from exc
-        except anthropic.APITimeoutError as exc:
-            raise BackendError("timeout", f"{self.name}: request timed out") from exc
-        except anthropic.APIConnectionError as exc:
-            raise from_transport(self.name, exc.__cause__ or exc) from exc
-        except (anthropic.APIResponseValidationError, ValueError) as exc:
-            raise BackendError("protocol", f"{self.name}: malformed response ({exc})") from exc
-        except Exception as exc:  # transport errors raised mid-stream by the HTTP library
-            raise from_transport(self.name, exc) from exc
+        except Exception as exc:
+            raise from_stainless_sdk(self.name, exc, anthropic) from exc
 
     async def _streamed(self, params: dict[str, Any]) -> CaptionResponse:
         clock = StreamClock()
@@ -117,10 +107,3 @@ class AnthropicMessagesBackend:
                                t_first_token=clock.t_first_token, t_last_token=t_end, response_id=response_id,
                                model=model, raw_finish_reason=stop_reason)
 
-
-def _message(exc: anthropic.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict) and body["error"].get("message"):
-        err = body["error"]
-        return f"{err.get('type', 'error')}: {err['message']}"
-    return str(exc.message)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 from bench.backends.base import BackendError
@@ -87,3 +88,26 @@ def from_transport(provider: str, exc: BaseException) -> BackendError:
                                 "incompleteread", "remote", "closed", "disconnect", "payload", "transfer")):
         return BackendError("connection", f"{provider}: connection failed or dropped ({type(exc).__name__}: {exc})")
     return BackendError("protocol", f"{provider}: unexpected answer ({type(exc).__name__}: {exc})")
+
+
+def from_stainless_sdk(provider: str, exc: BaseException, sdk: ModuleType) -> BackendError:
+    """Map an exception from the `openai` or `anthropic` SDK (same generated hierarchy)."""
+    if isinstance(exc, BackendError):
+        return exc
+    if isinstance(exc, sdk.APIStatusError):
+        return from_status(provider, exc.status_code, _status_message(exc), exc.response.headers, exc.body)
+    if isinstance(exc, sdk.APITimeoutError):
+        return BackendError("timeout", f"{provider}: request timed out")
+    if isinstance(exc, sdk.APIConnectionError):
+        return from_transport(provider, exc.__cause__ or exc)
+    if isinstance(exc, sdk.APIResponseValidationError | ValueError):
+        return BackendError("protocol", f"{provider}: malformed response ({exc})")
+    return from_transport(provider, exc)  # raised mid-stream by the HTTP library, or a bug of ours
+
+
+def _status_message(exc: Any) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict) and body["error"].get("message"):
+        err = body["error"]
+        return f"{err['type']}: {err['message']}" if err.get("type") else str(err["message"])
+    return str(exc.message)

@@ -23,7 +23,7 @@ from bench.backends.base import (
     Usage,
     normalize_finish_reason,
 )
-from bench.backends.errors import from_status, from_transport
+from bench.backends.errors import from_stainless_sdk
 
 PROVIDER = "openai"
 
@@ -92,18 +92,8 @@ class OpenAIChatBackend:
             if self.stream:
                 return await self._streamed(params)
             return await self._whole(params)
-        except BackendError:
-            raise
-        except openai.APIStatusError as exc:
-            raise from_status(self.name, exc.status_code, _message(exc), exc.response.headers, exc.body) from exc
-        except openai.APITimeoutError as exc:
-            raise BackendError("timeout", f"{self.name}: request timed out") from exc
-        except openai.APIConnectionError as exc:
-            raise from_transport(self.name, exc.__cause__ or exc) from exc
-        except (openai.APIResponseValidationError, ValueError) as exc:
-            raise BackendError("protocol", f"{self.name}: malformed response ({exc})") from exc
-        except Exception as exc:  # transport errors raised mid-stream by the HTTP library
-            raise from_transport(self.name, exc) from exc
+        except Exception as exc:
+            raise from_stainless_sdk(self.name, exc, openai) from exc
 
     async def _streamed(self, params: dict[str, Any]) -> CaptionResponse:
         """Stream through the SDK (request, auth, HTTP errors) but read the SSE lines ourselves.
@@ -162,11 +152,3 @@ def _usage(u: Any) -> Usage:
     raw = u.model_dump(exclude_none=True) if hasattr(u, "model_dump") else {k: v for k, v in u.items() if v is not None}
     return Usage(input_tokens=raw.get("prompt_tokens"), output_tokens=raw.get("completion_tokens"), raw=raw)
 
-
-def _message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])
-    return str(exc.message)
