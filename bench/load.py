@@ -253,6 +253,9 @@ def score_summary(run: RunData) -> dict[str, Any]:
         judge_vals = [f["judge_score"] for f in frames.values() if not math.isnan(f["judge_score"])]
         if math.isnan(out["judge_mean"]) and judge_vals:
             out["judge_mean"], out["judge_n"] = float(np.mean(judge_vals)), float(len(judge_vals))
+            if len(judge_vals) > 1:  # normal-approximation interval (the scorer's metrics carry a bootstrap one)
+                half = 1.959963984540054 * float(np.std(judge_vals, ddof=1)) / math.sqrt(len(judge_vals))
+                out["judge_ci_low"], out["judge_ci_high"] = out["judge_mean"] - half, out["judge_mean"] + half
         for m in OVERLAP:
             vals = [f[m] for f in frames.values() if not math.isnan(f[m])]
             if math.isnan(out[m]) and vals:
