@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from typing import Any, Optional
+from typing import Any
 
 from bench.sim import captions as cap
 from bench.sim.protocols.base import SimRequest
@@ -62,7 +62,7 @@ def _unmatched(items: Any, other: Any) -> list[str]:
 def verdict(req: SimRequest, maker: cap.CaptionMaker) -> dict[str, Any]:
     """The verdict for one judge request (deterministic in the image and the candidate)."""
     img = cap.open_image(req.image)
-    ref: Optional[cap.Reference] = (
+    ref: cap.Reference | None = (
         cap.nearest(maker.references, cap.dhash(img), cap.mean_rgb(img)) if maker.references else None
     )
     truth = ref.caption if ref else cap.stats_caption(cap.frame_stats(img))
@@ -74,11 +74,13 @@ def verdict(req: SimRequest, maker: cap.CaptionMaker) -> dict[str, Any]:
     if not isinstance(candidate, dict):
         return {"score": 1, "rationale": "The candidate is not a JSON caption.", "hallucinated": {}, "missed": {}}
     f1 = _f1(_words(candidate), _words(truth))
-    score = max(1, min(5, round(1 + 4 * f1)))
     hallucinated = {f: _unmatched(candidate.get(f), truth.get(f)) for f in _LIST_FIELDS}
     missed = {f: _unmatched(truth.get(f), candidate.get(f)) for f in _LIST_FIELDS}
     if str(candidate.get("content_type", "")).lower() != str(truth.get("content_type", "")).lower():
         hallucinated["content_type"] = [str(candidate.get("content_type", ""))]
+    # Like a strict judge: overlap sets the level (below 40% is "unrelated"), each invented item costs half a point.
+    invented = sum(len(v) for v in hallucinated.values())
+    score = max(1, min(5, round(1 + 4 * min(1.0, max(0.0, (f1 - 0.4) / 0.55)) - min(2.0, 0.5 * invented))))
     return {
         "score": score,
         "rationale": f"Simulated verdict: {f1:.0%} word overlap with the frame's "

@@ -1,0 +1,174 @@
+"""`python -m bench.score RUN_DIR [RUN_DIR ...] [reference=dataset|RUN_DIR] [judge=NAME] [key=value ...]`
+
+Scores saved runs without running the model again. Keys:
+
+  reference=dataset      the dataset's reference captions (the default)
+  reference=RUN_DIR      a teacher run on the same frames (distillation)
+  judge=NAME             an LLM judge from conf/judge/ (gemini-2.5-pro, gpt-4.1, openai_compatible, sim);
+                         judge=default is gemini-2.5-pro; without judge= the overlap is scored and earlier
+                         verdicts are kept
+  judge.KEY=VALUE        any judge setting, e.g. judge.repeats=3, judge.with_reference=true,
+                         judge.model.base_url=..., judge.cache=PATH (default: $CAPBENCH_JUDGE_CACHE or
+                         ~/.cache/capbench/judge_cache.sqlite)
+  workers=N              processes for ROUGE/BLEU (default: all cores)
+  seed=N replicates=N    bootstrap seed and replicates (defaults 0 and 2000)
+
+Judge configs are composed with Hydra from the project's conf/ (so judge=gpt-4.1 is conf/judge/gpt-4.1.yaml
+and a misspelt key fails with its name). Exit codes: 0 scored, 1 the judge stopped on a fatal error (re-run to
+continue: verdicts are cached), 2 unusable run folder, reference or arguments.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from bench.score import ScoreError, score_run
+from bench.score.judge import JudgeStopped
+
+DEFAULT_JUDGE = "gemini-2.5-pro"
+_OWN_KEYS = {"reference": str, "workers": int, "seed": int, "replicates": int}
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_args(argv: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
+    """Split into run folders, our own options, and Hydra overrides for the judge group."""
+    runs, own, judge_overrides = [], {}, []
+    judge_name: str | None = None
+    for arg in argv:
+        key, eq, value = arg.partition("=")
+        key = key.lstrip("+")
+        if not eq:
+            runs.append(arg)
+        elif key == "judge":
+            judge_name = {"default": DEFAULT_JUDGE, "true": DEFAULT_JUDGE}.get(value, value)
+        elif key.startswith("judge."):
+            judge_overrides.append(f"{key}={value}")
+        elif key in _OWN_KEYS:
+            try:
+                own[key] = _OWN_KEYS[key](value)
+            except ValueError as exc:
+                raise UsageError(f"{key}={value!r}: expected {_OWN_KEYS[key].__name__}") from exc
+        else:
+            raise UsageError(f"unknown key {key!r}: use reference=, judge=, judge.KEY=, workers=, seed=, replicates=")
+    if judge_overrides and judge_name is None:
+        judge_name = DEFAULT_JUDGE
+    if judge_name in ("none", "null", "false"):
+        judge_name, judge_overrides = None, []
+    if judge_name is not None:
+        own["judge"] = compose_judge(judge_name, judge_overrides)
+    return runs, own, judge_overrides
+
+
+def compose_judge(name: str, overrides: list[str]) -> DictConfig:
+    """conf/judge/NAME.yaml (+ its rubric) merged onto JudgeConfig, with judge.* overrides applied."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from bench.__main__ import conf_dir  # also registers the structured config schema
+
+    with initialize_config_dir(version_base="1.3", config_dir=conf_dir(), job_name="bench.score"):
+        # conf/config.yaml may or may not declare the judge group in its defaults; both work.
+        for group in (f"judge={name}", f"+judge={name}"):
+            try:
+                cfg = compose(config_name="config", overrides=[group, *overrides])
+                break
+            except HydraException as exc:
+                if "No match in the defaults list" in str(exc) and group[0] != "+":
+                    continue
+                raise UsageError(f"judge={name}: {exc}") from exc
+            except OmegaConfBaseException as exc:
+                raise UsageError(f"judge={name}: {exc}") from exc
+    return cfg.judge
+
+
+def _fmt(stat: dict[str, Any] | None) -> str:
+    if not stat or stat.get("mean") is None:
+        return "—"
+    ci = stat.get("ci95")
+    return f"{stat['mean']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else f"{stat['mean']:.1f}"
+
+
+def print_scores(console: Console, run_dir: str, s: dict[str, Any]) -> None:
+    ref = s["reference"]
+    table = Table(title=f"scores: {run_dir}" + ("  [yellow]PARTIAL[/yellow]" if s["partial"] else ""),
+                  show_header=True, title_justify="left")
+    table.add_column("")
+    for col in ("ROUGE-1", "ROUGE-2", "ROUGE-L", "BLEU", "corpus BLEU", "n"):
+        table.add_column(col, justify="right")
+    ov = s.get("overlap")
+    if ov:
+        for view, label in (("all", "all (invalid = 0)"), ("valid_only", "valid outputs only")):
+            v = ov[view]
+            cb = v.get("corpus_bleu")
+            table.add_row(label, *(_fmt(v[m]) for m in ("rouge1", "rouge2", "rougeL", "bleu")),
+                          f"{cb:.1f}" if cb is not None else "—", str(v["rougeL"]["n"]))
+    console.print(table)
+    console.print(f"reference: {ref['kind']} {ref['source']}; frames with a reference {ref['frames_with_reference']}, "
+                  f"missing reference {ref['missing_reference']}, missing output {ref['missing_candidate']}",
+                  highlight=False)
+    for w in ref.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    for reason in s.get("partial_reasons", []):
+        console.print(f"[yellow]partial:[/yellow] {reason}", highlight=False)
+    j = s.get("judge")
+    if j:
+        cost = f"${j['cost_usd']:.4f}" if j.get("cost_usd") is not None else "—"
+        sim = " (SIMULATED judge)" if j.get("simulated") else ""
+        console.print(f"judge {j['model']}{sim}, rubric v{j['rubric_version']}: {_fmt(j)} (1-5) over {j['n']} frames; "
+                      f"failures {j['failures']}; not judged (no caption) {j['not_judged']}; requests sent "
+                      f"{j['requests_sent']}, cache hits {j['cache_hits']}; judge tokens {j['tokens']['input']} in / "
+                      f"{j['tokens']['output']} out, {cost}", highlight=False)
+        if j.get("agreement"):
+            a = j["agreement"]
+            console.print(f"judge agreement over {a['repeats']} repeats: identical {a['identical_share']:.0%}, "
+                          f"Krippendorff's alpha {a['krippendorff_alpha_interval']}", highlight=False)
+        if j.get("corr_rougeL") is not None:
+            console.print(f"judge vs ROUGE-L (Spearman): {j['corr_rougeL']:.2f}", highlight=False)
+        for w in j.get("warnings", []):
+            console.print(f"[yellow]judge:[/yellow] {w}", highlight=False)
+    elif s.get("judge") is None:
+        console.print(f"judge: not run (add judge={DEFAULT_JUDGE}, the default judge, or judge=NAME from conf/judge/)",
+                      highlight=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    err = Console(stderr=True)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv else 2
+    try:
+        runs, opts, _ = parse_args(argv)
+    except UsageError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    if not runs:
+        err.print("[red]error:[/red] name a run folder: python -m bench.score RUN_DIR [key=value ...]")
+        return 2
+    code = 0
+    for run_dir in runs:
+        try:
+            scores = score_run(run_dir, **opts)
+        except JudgeStopped as exc:
+            err.print(f"[red]judge stopped:[/red] {exc}", highlight=False)
+            code = max(code, 1)
+            continue
+        except ScoreError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            code = max(code, 2)
+            continue
+        print_scores(Console(), run_dir, scores)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
