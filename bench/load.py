@@ -194,7 +194,7 @@ def _multirun_runs(sweep: Path) -> list[Path]:
     for override in _get(cfg, "hydra.overrides.task", []) or []:
         if str(override).startswith("model="):
             models = set(str(override).split("=", 1)[1].split(","))
-    out = []
+    found: list[tuple[float, Path]] = []
     for meta_path in runs_dir.rglob("run.json"):
         if not is_run_dir(meta_path.parent) or "multirun" in meta_path.parent.relative_to(runs_dir).parts:
             continue
@@ -202,10 +202,20 @@ def _multirun_runs(sweep: Path) -> list[Path]:
         sessions = meta.get("sessions") or [{}]
         t = _parse_time(sessions[0].get("started", "")) or _parse_time(meta.get("created", ""))
         if t is not None and start - 1 <= t < end:
-            out.append(meta_path.parent)
+            found.append((t, meta_path.parent))
     if models:  # keep only the models the sweep named, when it named them by config choice
-        named = [p for p in out if p.parent.name in models]
-        out = named or out
+        found = [f for f in found if f[1].parent.name in models] or found
+    # Hydra makes one folder per job (0/, 1/, ...) as the job starts: each job's run is the first one
+    # that started closest to when its folder appeared (later runs of the same models are not the sweep's).
+    jobs = sorted(p.stat().st_mtime for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
+    out: list[Path] = []
+    if jobs:
+        for t_job in jobs:
+            near = sorted((abs(t - t_job), p) for t, p in found if abs(t - t_job) <= 10 and p not in out)
+            if near:
+                out.append(near[0][1])
+    else:
+        out = [p for _, p in found]
     if not out:
         raise RunLoadError(f"{sweep}: found no run folders under {runs_dir} started during this sweep")
     return sorted(out)

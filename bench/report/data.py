@@ -16,7 +16,7 @@ from typing import Any
 import bench
 from bench.dataset import resolve_dataset_dir
 from bench.gate.paired import paired_continuous
-from bench.load import FIELDS, OVERLAP, RunData, _get, frame_scores, is_run_dir, runs_frame
+from bench.load import FIELDS, RunData, _get, frame_scores, is_run_dir, runs_frame
 from bench.report.thumbs import thumbnail_uri
 
 RAW_TEXT_LIMIT = 4000  # characters of an unparsable answer shown in the explorer
@@ -260,5 +260,3 @@ def content_breakdown(frames_df: Any, labels: list[str]) -> list[dict[str, Any]]
         out.append(row)
     return out
 
-
-OVERLAP_METRICS = OVERLAP

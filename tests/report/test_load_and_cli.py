@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+from datetime import datetime
 
 import pandas as pd
 import pytest
@@ -60,6 +63,16 @@ def test_finding_runs_by_glob_folder_and_multirun(sim_runs, tmp_path):
     sweep.mkdir(parents=True)
     (sweep / "multirun.yaml").write_text(f"runs_dir: {root}\nhydra:\n  overrides:\n    task:\n    - model=sim_noisy\n")
     assert [p.parent.name for p in find_run_dirs([sweep])] == ["sim_noisy"]
+    # with Hydra's job folders (0/, 1/: made as each job starts) each job takes the first run after it
+    sweep2 = root / "multirun" / "2000-01-02T00-00-00"
+    sweep2.mkdir()
+    (sweep2 / "multirun.yaml").write_text(f"runs_dir: {root}\n")
+    started = [datetime.fromisoformat(json.loads((sim_runs[k] / "run.json").read_text())["sessions"][0]["started"])
+               .timestamp() for k in ("sim", "sim_noisy")]
+    for job, t in enumerate(started):
+        (sweep2 / str(job)).mkdir()
+        os.utime(sweep2 / str(job), (t - 0.5, t - 0.5))
+    assert find_run_dirs([sweep2]) == [sim_runs["sim"], sim_runs["sim_noisy"]]
     with pytest.raises(RunLoadError):
         find_run_dirs([tmp_path / "nothing-here"])
 
