@@ -15,9 +15,9 @@ from typing import Any
 
 import bench
 from bench.dataset import resolve_dataset_dir
-from bench.gate.paired import paired_continuous
 from bench.load import FIELDS, RunData, _get, frame_scores, is_run_dir, runs_frame
 from bench.report.thumbs import thumbnail_uri
+from bench.stats import paired_test
 
 RAW_TEXT_LIMIT = 4000  # characters of an unparsable answer shown in the explorer
 RATIONALE_LIMIT = 2000
@@ -126,9 +126,9 @@ def significance(frames_df: Any, labels: list[str], metric: str, *, resamples: i
                 row.append(None)
                 continue
             joined = values[a].to_frame("a").join(values[b].to_frame("b"), how="inner").dropna()
-            test = paired_continuous(joined["b"].tolist(), joined["a"].tolist(), resamples=resamples)
-            row.append({"diff": test["mean_diff"], "p": test["p_two_sided"], "n": test["n"],
-                        "ci95": test["ci95"]})
+            test = paired_test(joined["a"].to_numpy(), joined["b"].to_numpy(), replicates=resamples,
+                               permutations=resamples)  # diff = mean(row - column), two-sided p
+            row.append({"diff": test["diff"], "p": test["p_value"], "n": test["n"], "ci95": test["ci95"]})
         cells.append(row)
     return {"metric": metric, "label": QUALITY_LABELS[metric], "labels": labels, "cells": cells}
 
