@@ -94,24 +94,25 @@ def _fmt(stat: dict[str, Any] | None) -> str:
     if not stat or stat.get("mean") is None:
         return "—"
     ci = stat.get("ci95")
-    return f"{stat['mean']:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else f"{stat['mean']:.1f}"
+    return f"{stat['mean']:.1f} ({ci[0]:.1f}–{ci[1]:.1f})" if ci else f"{stat['mean']:.1f}"
 
 
 def print_scores(console: Console, run_dir: str, s: dict[str, Any]) -> None:
     ref = s["reference"]
     table = Table(title=f"scores: {run_dir}" + ("  [yellow]PARTIAL[/yellow]" if s["partial"] else ""),
-                  show_header=True, title_justify="left")
-    table.add_column("")
-    for col in ("ROUGE-1", "ROUGE-2", "ROUGE-L", "BLEU", "corpus BLEU", "n"):
-        table.add_column(col, justify="right")
+                  title_justify="left")
     ov = s.get("overlap")
     if ov:
-        for view, label in (("all", "all (invalid = 0)"), ("valid_only", "valid outputs only")):
-            v = ov[view]
-            cb = v.get("corpus_bleu")
-            table.add_row(label, *(_fmt(v[m]) for m in ("rouge1", "rouge2", "rougeL", "bleu")),
-                          f"{cb:.1f}" if cb is not None else "—", str(v["rougeL"]["n"]))
-    console.print(table)
+        table.add_column("metric", no_wrap=True)
+        table.add_column(f"all, invalid = 0 (n={ov['all']['rougeL']['n']})", justify="right", no_wrap=True)
+        table.add_column(f"valid only (n={ov['valid_only']['rougeL']['n']})", justify="right", no_wrap=True)
+        for m, label in (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeL", "ROUGE-L"), ("bleu", "BLEU")):
+            table.add_row(label, _fmt(ov["all"][m]), _fmt(ov["valid_only"][m]))
+        cb = [ov[v].get("corpus_bleu") for v in ("all", "valid_only")]
+        table.add_row("corpus BLEU", *(f"{x:.1f}" if x is not None else "—" for x in cb))
+        console.print(table)
+        console.print("mean (95% bootstrap CI) over frames, in percent; corpus BLEU over the frames at once",
+                      highlight=False)
     console.print(f"reference: {ref['kind']} {ref['source']}; frames with a reference {ref['frames_with_reference']}, "
                   f"missing reference {ref['missing_reference']}, missing output {ref['missing_candidate']}",
                   highlight=False)
