@@ -69,7 +69,8 @@ def _overlap_rows(run: RunFolder, refs: ReferenceSet, fields: tuple[str, ...], w
     rows: list[dict[str, Any]] = []
     pairs: list[tuple[str, str]] = []
     slots: list[tuple[int, str | None]] = []  # (row, field or None for the whole caption) per pair
-    for rec in run.records:
+    # Frame-id order, not completion order: two runs of the same frames then sum and resample identically.
+    for rec in sorted(run.records, key=lambda r: str(r["frame_id"])):
         fid = rec["frame_id"]
         valid = is_valid(rec)
         row: dict[str, Any] = {"frame_id": fid, "content_type": rec.get("content_type"),
