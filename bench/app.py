@@ -9,9 +9,11 @@ dataset, 130 interrupted (re-run the same command to resume).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -104,6 +106,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
 
     label = cfg.model.label or cfg.model.name
     store = RunStore.open(cfg, model_label=label)
+    _point_sweep_job_at(store.path)
     todo = sum(1 for f in frames if f.id not in store.records)
     verb = "resuming" if store.resumed else "new run"
     console.print(f"{verb}: {store.path}  ({len(frames)} frames, {todo} to do)"
@@ -139,9 +142,38 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     metrics = metrics_for(cfg, store, len(frames))
     store.write_metrics(metrics)
     store.end_session(status, recorded=len(store.records))
+    if code == EXIT_OK:
+        metrics = _score(cfg, store, metrics, console)
     if summary:
         print_summary(Console(), metrics, label=label, run_dir=store.path, status=status)
     return code
+
+
+def _score(cfg: DictConfig, store: RunStore, metrics: dict[str, Any], console: Console) -> dict[str, Any]:
+    """ROUGE/BLEU against the references (and the judge, when asked) right after the run (bench.score)."""
+    from bench.score import ScoreError, score_after_run
+
+    try:
+        scores = score_after_run(cfg, store.path)
+    except ScoreError as exc:
+        console.print(f"[red]scoring failed:[/red] {exc}\nThe run is saved; re-score it with "
+                      f"`python -m bench.score {store.path}`.", highlight=False)
+        return metrics
+    if scores is not None:
+        metrics = {**metrics, "scores": scores}
+    return metrics
+
+
+def _point_sweep_job_at(run_dir: Path) -> None:
+    """In a Hydra sweep (-m), leave the run folder's path in the job's folder, so that
+    `python -m bench.report runs/multirun/<time>` finds exactly the sweep's runs."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        job_dir = Path(HydraConfig.get().runtime.output_dir)
+        job_dir.mkdir(parents=True, exist_ok=True)
+        (job_dir / "capbench_run.json").write_text(json.dumps({"run_dir": str(run_dir.resolve())}) + "\n")
 
 
 def _terminate(signum: int, frame: Any) -> None:

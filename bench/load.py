@@ -20,7 +20,6 @@ import glob
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,64 +160,19 @@ def _runs_under(path: Path) -> list[Path]:
     raise RunLoadError(f"{path}: holds no run folders")
 
 
-def _parse_time(text: str) -> float | None:
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
 def _multirun_runs(sweep: Path) -> list[Path]:
-    """The runs a Hydra sweep wrote: they live under its runs_dir, started during the sweep."""
-    try:
-        cfg = yaml.safe_load((sweep / "multirun.yaml").read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise RunLoadError(f"{sweep / 'multirun.yaml'}: not YAML ({exc})") from exc
-    runs_dir = Path(str(cfg.get("runs_dir") or sweep.parent.parent))
-    if not runs_dir.is_dir():
-        runs_dir = sweep.parent.parent
-    fmt = "%Y-%m-%dT%H-%M-%S"
-
-    def started(p: Path) -> float | None:
-        try:
-            return datetime.strptime(p.name, fmt).timestamp()  # ${now:...} is local time
-        except ValueError:
-            return None
-
-    start = started(sweep)
-    if start is None:
-        raise RunLoadError(f"{sweep}: a multirun folder named by its start time ({fmt}) was expected")
-    later = [t for p in sweep.parent.iterdir() if (t := started(p)) is not None and t > start]
-    end = min(later) if later else math.inf
-    models = None
-    for override in _get(cfg, "hydra.overrides.task", []) or []:
-        if str(override).startswith("model="):
-            models = set(str(override).split("=", 1)[1].split(","))
-    found: list[tuple[float, Path]] = []
-    for meta_path in runs_dir.rglob("run.json"):
-        if not is_run_dir(meta_path.parent) or "multirun" in meta_path.parent.relative_to(runs_dir).parts:
-            continue
-        meta = _read_json(meta_path)
-        sessions = meta.get("sessions") or [{}]
-        t = _parse_time(sessions[0].get("started", "")) or _parse_time(meta.get("created", ""))
-        if t is not None and start - 1 <= t < end:
-            found.append((t, meta_path.parent))
-    if models:  # keep only the models the sweep named, when it named them by config choice
-        found = [f for f in found if f[1].parent.name in models] or found
-    # Hydra makes one folder per job (0/, 1/, ...) as the job starts: each job's run is the first one
-    # that started closest to when its folder appeared (later runs of the same models are not the sweep's).
-    jobs = sorted(p.stat().st_mtime for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
+    """The runs a Hydra sweep wrote: each job folder (0/, 1/, ...) names its run in capbench_run.json."""
     out: list[Path] = []
-    if jobs:
-        for t_job in jobs:
-            near = sorted((abs(t - t_job), p) for t, p in found if abs(t - t_job) <= 10 and p not in out)
-            if near:
-                out.append(near[0][1])
-    else:
-        out = [p for _, p in found]
+    for job in sorted((p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)):
+        pointer = job / "capbench_run.json"
+        if pointer.is_file():
+            run_dir = Path(_read_json(pointer).get("run_dir", ""))
+            if is_run_dir(run_dir):
+                out.append(run_dir)
     if not out:
-        raise RunLoadError(f"{sweep}: found no run folders under {runs_dir} started during this sweep")
-    return sorted(out)
+        raise RunLoadError(f"{sweep}: its job folders name no run folders (capbench_run.json); "
+                           "pass the run folders themselves")
+    return out
 
 
 def load_run_data(paths: list[str | Path] | str | Path) -> list[RunData]:

@@ -29,9 +29,13 @@ from omegaconf import DictConfig, OmegaConf
 
 import bench
 
-_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization|cookie)", re.IGNORECASE)
+# Key names that hold secrets: api_key, access_token, client_secret, password...
+# but not max_tokens, image_tokens or per_token_s (counts and rates).
+_SECRET_KEY = re.compile(r"(^|_)(api[_-]?key|apikey|token|secret|password|passwd|authorization|cookie|credentials?)$",
+                         re.IGNORECASE)
 # Settings that change how a run is displayed or where it goes, not what it measures.
-_NOT_FINGERPRINTED = {("runner", "progress"), ("resume",), ("run_dir",), ("runs_dir",)}
+# Scoring choices (judge, reference) apply after the run and can change on re-scoring.
+_NOT_FINGERPRINTED = {("runner", "progress"), ("resume",), ("run_dir",), ("runs_dir",), ("judge",), ("reference",)}
 
 
 def redact(node: Any, path: tuple[str, ...] = ()) -> Any:

@@ -65,3 +65,6 @@ def test_saved_config_has_no_secrets(tmp_path):
     assert "sk-live" not in text and "OPENAI_API_KEY" in text
     assert redact({"api_key": "k", "token": "t", "name": "x"}) == {"api_key": "***redacted***",
                                                                    "token": "***redacted***", "name": "x"}
+    counts = {"max_tokens": 2000, "image_tokens": 256, "per_token_s": 0.002, "access_token": "t", "client_secret": "s"}
+    assert redact(counts) == {"max_tokens": 2000, "image_tokens": 256, "per_token_s": 0.002,
+                              "access_token": "***redacted***", "client_secret": "***redacted***"}

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from bench.load import find_run_dirs
+
 from .conftest import ROOT
 from .test_e2e_sim import make_dataset
 
@@ -19,3 +21,6 @@ def test_multirun_over_three_protocols(tmp_path):
     for label, m in metrics.items():
         assert m["completed"] == 3 and m["schema_valid_rate"] == 1.0 and m["simulated"] is True, label
         assert m["mean_input_tokens"] > 256 and m["cost_per_million_usd"] > 0
+    # the sweep folder leads the report to exactly the sweep's runs
+    (sweep,) = (tmp_path / "runs" / "multirun").iterdir()
+    assert sorted(p.parent.name for p in find_run_dirs([sweep])) == ["sim", "sim_anthropic", "sim_gemini"]

@@ -16,6 +16,8 @@ Definitions:
   "all" scores every frame of the run that has a reference, an invalid or
   failed output scoring 0 (as an empty caption); "valid_only" is labelled
   separately and leaves invalid outputs out.
+- judge "all" view: frames the model gave no caption for (not JSON, refused,
+  transport failure) score 1, the rubric's minimum; "valid_only" leaves them out.
 - a per-field score is null (left out of that field's mean) when both the
   reference and the candidate field are empty (e.g. no logos on either side).
 - mean scores: 95% percentile-bootstrap interval over frames; rates: Wilson.
@@ -224,20 +226,28 @@ def _overlap_summary(scored: list[dict[str, Any]], fields: tuple[str, ...], seed
     return out
 
 
+# A frame whose model gave no caption at all scores the rubric's minimum in the "all" view,
+# as invalid outputs score 0 on overlap: a model that fails often must not look better for it.
+NO_CAPTION_SCORE = 1.0
+_NO_CAPTION = frozenset({"transport_error", "bad_input", "refused", "not_json", "truncated"})
+
+
 def _judge_summary(rows: list[dict[str, Any]], seed: int, replicates: int) -> dict[str, Any]:
     judged = [r for r in rows if r["judge"] is not None]
     scored = [r for r in judged if r["judge"].get("score") is not None]
     failures = [r for r in judged if r["judge"].get("score") is None]
+    no_caption = [r for r in rows if r["judge"] is None and r.get("category") in _NO_CAPTION]
     nan = float("nan")
-    table = np.array([[r["judge"]["score"], r["judge"]["score"] if r["valid"] else nan] for r in scored] or
-                     np.empty((0, 2)), dtype=float)
+    table = np.array([[r["judge"]["score"], r["judge"]["score"] if r["valid"] else nan] for r in scored]
+                     + [[NO_CAPTION_SCORE, nan] for r in no_caption] or np.empty((0, 2)), dtype=float)
     overall, valid = bootstrap_means(table, replicates=replicates, seed=seed) if scored else [
         {"mean": None, "ci95": None, "n": 0, "method": None}] * 2
     with_rouge = [r for r in scored if r["overlap"] is not None]
     return {"mean": overall["mean"], "ci95": overall["ci95"], "n": overall["n"], "method": overall["method"],
             "valid_only": valid, "failures": len(failures), "failure_rate": rate(len(failures), len(judged)),
             "failure_reasons": dict(Counter(str(r["judge"]["failure"])[:80] for r in failures)),
-            "not_judged": len(rows) - len(judged),
+            "not_judged": len(rows) - len(judged), "no_caption_scored_as": NO_CAPTION_SCORE,
+            "no_caption": len(no_caption),
             "agreement": judge_agreement([r["judge"].get("scores") or [] for r in scored]),
             "corr_rougeL": spearman([r["judge"]["score"] for r in with_rouge],
                                     [r["overlap"]["rougeL"] for r in with_rouge]),

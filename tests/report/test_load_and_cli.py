@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from datetime import datetime
 
 import pandas as pd
 import pytest
@@ -58,21 +56,17 @@ def test_finding_runs_by_glob_folder_and_multirun(sim_runs, tmp_path):
     root = sim_runs["sim"].parent.parent.parent  # .../simruns
     assert len(find_run_dirs([str(root / "sample" / "*" / "*")])) == 3
     assert len(find_run_dirs([root])) == 3
-    # a Hydra multirun folder holds only multirun.yaml: its runs are found by start time under runs_dir
+    # a Hydra multirun folder: each job folder (0/, 1/) names the run it made (bench.app writes it)
     sweep = root / "multirun" / "2000-01-01T00-00-00"
-    sweep.mkdir(parents=True)
-    (sweep / "multirun.yaml").write_text(f"runs_dir: {root}\nhydra:\n  overrides:\n    task:\n    - model=sim_noisy\n")
-    assert [p.parent.name for p in find_run_dirs([sweep])] == ["sim_noisy"]
-    # with Hydra's job folders (0/, 1/: made as each job starts) each job takes the first run after it
-    sweep2 = root / "multirun" / "2000-01-02T00-00-00"
-    sweep2.mkdir()
-    (sweep2 / "multirun.yaml").write_text(f"runs_dir: {root}\n")
-    started = [datetime.fromisoformat(json.loads((sim_runs[k] / "run.json").read_text())["sessions"][0]["started"])
-               .timestamp() for k in ("sim", "sim_noisy")]
-    for job, t in enumerate(started):
-        (sweep2 / str(job)).mkdir()
-        os.utime(sweep2 / str(job), (t - 0.5, t - 0.5))
-    assert find_run_dirs([sweep2]) == [sim_runs["sim"], sim_runs["sim_noisy"]]
+    for job, key in enumerate(("sim_noisy", "sim")):
+        (sweep / str(job)).mkdir(parents=True)
+        (sweep / str(job) / "capbench_run.json").write_text(json.dumps({"run_dir": str(sim_runs[key])}))
+    (sweep / "multirun.yaml").write_text("runs_dir: elsewhere\n")
+    assert find_run_dirs([sweep]) == [sim_runs["sim_noisy"], sim_runs["sim"]]
+    (root / "multirun" / "empty").mkdir()
+    (root / "multirun" / "empty" / "multirun.yaml").write_text("{}\n")
+    with pytest.raises(RunLoadError, match="name no run folders"):
+        find_run_dirs([root / "multirun" / "empty"])
     with pytest.raises(RunLoadError):
         find_run_dirs([tmp_path / "nothing-here"])
 
