@@ -55,7 +55,35 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
     if cost["cost_per_million_usd"] is not None:
         src = cost.get("price", {}).get("source") if cost["basis"] == "tokens" else cost.get("gpu", {}).get("source")
         rows.append(("$ per 1M generations", f"${cost['cost_per_million_usd']:,.0f} ({cost['basis']}; {src})"))
+    rows += _score_rows(m.get("scores"))
     rows.append(("run folder", f"{run_dir}  [{status}]"))
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
+
+
+def _mean(stat: dict[str, Any] | None, fmt: str = "{:.1f}") -> str:
+    if not stat or stat.get("mean") is None:
+        return "-"
+    lo, hi = stat.get("ci95") or (None, None)
+    ci = f"  [{fmt.format(lo)}, {fmt.format(hi)}]" if lo is not None else ""
+    return f"{fmt.format(stat['mean'])}{ci}"
+
+
+def _score_rows(scores: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """ROUGE/BLEU against the reference and the judge score, when the run was scored (bench.score)."""
+    if not scores:
+        return []
+    rows = []
+    ref = scores.get("reference") or {}
+    overlap = (scores.get("overlap") or {}).get("all")
+    if overlap:
+        means = " / ".join(f"{overlap[k]['mean']:.1f}" for k in ("rouge1", "rouge2", "rougeL"))
+        rows.append((f"ROUGE-1/2/L, BLEU vs {ref.get('kind', 'reference')}",
+                     f"{means}, {overlap['bleu']['mean']:.1f}  ({ref.get('frames_with_reference', '?')} frames)"))
+        rows.append(("ROUGE-L 95% interval", _mean(overlap["rougeL"]).split("  ", 1)[-1]))
+    judge = scores.get("judge")
+    if judge and judge.get("mean") is not None:
+        sim = " (SIMULATED judge)" if judge.get("simulated") else ""
+        rows.append((f"judge {judge.get('model', '')}{sim}", f"{_mean(judge, '{:.2f}')} of 5, n={judge.get('n')}"))
+    return rows
