@@ -126,6 +126,16 @@ class DatasetConfig:
     jpeg_quality: int = 90
     max_pixels: int = 50_000_000  # larger images are refused as decompression bombs
     build_hint: str = ""  # how to build the images if they are missing
+    # kind=folder: which files count as images
+    extensions: list[str] = field(default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp"])
+    # kind=video (bench/sources/video.py): which files are videos, and how frames are taken
+    video_extensions: list[str] = field(default_factory=lambda: [
+        ".mp4", ".mkv", ".webm", ".avi", ".mov", ".mpg", ".mpeg", ".ogv", ".ogg", ".m4v", ".ts", ".flv", ".wmv"])
+    sampling: str = "fps"  # fps: every 1/fps seconds | scenes: one frame per shot (scene change)
+    fps: float = 1.0
+    scene_threshold: float = 22.0  # novelty (mean abs grey-level diff of 32x24 thumbnails) that starts a shot
+    max_frames_per_video: int = 100  # spread evenly over the video when there would be more
+    cache_dir: str = ".cache/capbench/frames"  # extracted frames, reused across runs (relative: project root)
 
 
 @dataclass

@@ -55,6 +55,10 @@ def resolve_dataset_dir(path: str) -> Path:
 
 
 def load_frames(cfg: DatasetConfig) -> list[Frame]:
+    if cfg.kind != "manifest":  # folder | video: bench/sources/
+        from bench.sources import load_source_frames
+
+        return load_source_frames(cfg)
     root = resolve_dataset_dir(cfg.path)
     manifest = root / cfg.manifest
     hint = f" {cfg.build_hint}" if cfg.build_hint else ""
@@ -106,7 +110,8 @@ def _parse_line(line: str, lineno: int, root: Path, manifest_name: str) -> Frame
     if not path.is_relative_to(root):
         return Frame(id=frame_id, image_path=None,
                      error=f"frame {frame_id!r}: image path {image!r} escapes the dataset folder {root}")
-    meta = {k: entry.get(k) for k in ("content_type", "video", "shot", "timestamp_s", "source", "sha256") if k in entry}
+    meta = {k: entry.get(k) for k in ("content_type", "video", "shot", "timestamp_s", "run", "source", "sha256")
+            if k in entry}
     reference = entry.get("reference")
     return Frame(id=frame_id, image_path=path, reference=reference if isinstance(reference, dict) else None, meta=meta)
 

@@ -5,7 +5,7 @@
     python -m bench.datasets list                    # datasets that have a sources.yaml
 
 Any dataset with ``datasets/<name>/sources.yaml`` can be built the same way
-(e.g. ``build frames1k`` once its spec exists).  Exit status: 0 when every
+(``build sample``, ``build frames1k``).  Exit status: 0 when every
 source built (or verified), 1 when any failed (each failure is named), 2 for a
 bad command line or spec.
 """

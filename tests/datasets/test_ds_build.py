@@ -316,17 +316,20 @@ def test_spec_errors_are_listed(tmp_path):
         load_spec(tmp_path / "nope.yaml")
 
 
-def test_validate_reference_rules():
+def test_validate_reference_uses_the_harness_ladder():
+    """References are checked with bench.validity (the prompt's schema and rules), plus no hedging."""
     assert validate_reference(REF) == []
     bad = dict(REF, description="This image shows a grey square. " * 5,
-               objects=[f"o{i}" for i in range(11)], actions=["a"] * 6,
-               summary="One. Two.", logos="none")
+               objects=[f"o{i}" for i in range(11)], actions=["a"] * 6, summary="One. Two.")
     problems = " | ".join(validate_reference(bad))
-    for needle in ("lead-in", "sentences (max 4)", "objects has 11", "actions has 6",
-                   "summary has 2", "logos must be an array"):
+    for needle in ("banned lead-in", "description: 5 sentences, at most 4", "objects: 11 items",
+                   "actions: 6 items", "summary: 2 sentences, at most 1"):
         assert needle in problems
-    assert any("missing keys" in p for p in validate_reference({"description": "x"}))
+    # the ladder stops at the schema rung: a wrong type or a missing key is a schema problem
+    assert "schema: logos" in " | ".join(validate_reference(dict(REF, logos="none")))
+    assert any("required property" in p for p in validate_reference({"description": "x"}))
     assert any("hedges" in p for p in validate_reference(dict(REF, summary="It looks like a cat.")))
+    assert any("objects: empty" in p for p in validate_reference(dict(REF, objects=[])))
     assert count_sentences("A 'Displays' window says 'Does it look OK?' here. Next one.") == 2
     assert count_sentences("Version 3304-4.1 BLITS is shown.") == 1
 
