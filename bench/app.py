@@ -41,9 +41,12 @@ class ConfigError(Exception):
 
 def check_config(cfg: Config | DictConfig) -> None:
     """Checks the types can't express; each message names the key and the fix."""
-    problems = []
     if isinstance(cfg, DictConfig):
-        problems += [f"{key} needs a value: add {key}=VALUE to the command" for key in OmegaConf.missing_keys(cfg)]
+        missing = _missing_keys(cfg)
+        if missing:
+            raise ConfigError("invalid config:\n  " + "\n  ".join(
+                f"{key} needs a value: add {key}=VALUE to the command" for key in missing))
+    problems = []
     if cfg.model.backend not in PROTOCOLS:
         problems.append(f"model.backend={cfg.model.backend!r}: choose one of {', '.join(PROTOCOLS)}")
     if cfg.model.serve not in ("", "sim", "vllm"):
@@ -76,6 +79,19 @@ def check_config(cfg: Config | DictConfig) -> None:
             problems.append(f"model.sim.{name}={value}: a rate in [0, 1]")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def _missing_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    """Keys still `???`, without resolving interpolations (OmegaConf.missing_keys resolves them
+    and fails on `${dataset.path}` when dataset.path is the missing one)."""
+    out = []
+    for key in node.keys():
+        full = f"{prefix}{key}"
+        if OmegaConf.is_missing(node, key):
+            out.append(full)
+        elif not OmegaConf.is_interpolation(node, key) and isinstance(node[key], DictConfig):
+            out += _missing_keys(node[key], full + ".")
+    return out
 
 
 def api_key_for(cfg: Config | DictConfig) -> str:

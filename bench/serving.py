@@ -94,7 +94,9 @@ def serving(model: ModelConfig | DictConfig, run_dir: Path) -> Iterator[str | No
     if model.serve == "sim":
         sim = OmegaConf.to_object(model.sim) if isinstance(model.sim, DictConfig) else model.sim
         if sim.references:
-            sim.references = str(resolve_dataset_dir(sim.references))
+            # A folder or video dataset has no manifest, so no references to derive captions from.
+            path = resolve_dataset_dir(sim.references)
+            sim.references = str(path) if path.is_file() else None
         with start_simulator(sim, run_dir / "server.log") as server:
             yield server.base_url + suffix
     elif model.serve == "vllm":

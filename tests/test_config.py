@@ -54,6 +54,11 @@ def test_misspelt_key_fails_with_its_name(override):
     assert override.split("=")[0].split(".")[-1] in str(exc.value) + str(exc.value.__cause__)
 
 
+def test_missing_dataset_path_is_named_not_a_traceback():
+    with pytest.raises(ConfigError, match=r"dataset.path needs a value"):
+        check_config(_compose("dataset=folder"))
+
+
 def test_required_values_are_named():
     with pytest.raises(ConfigError, match=r"model.vllm.model needs a value: the weights"):
         check_config(_compose("model=cliptagger_bf16"))
