@@ -24,6 +24,7 @@ from bench.cost import cost_of_generation
 from bench.dataset import Frame, FrameError, encode_frame
 from bench.retry import RetryOutcome, call_with_retry
 from bench.store import RunStore
+from bench.tasks import gather_all
 from bench.validity import assess
 
 
@@ -88,7 +89,7 @@ class Runner:
                 # Closed loop: a request is "scheduled" when a slot frees up for it.
                 await self._process(frame, scheduled=StreamClock.now())
 
-        await _gather_all(worker() for _ in range(max(1, self.cfg.concurrency)))
+        await gather_all(worker() for _ in range(max(1, self.cfg.concurrency)))
 
     async def _open_loop(self, pending: list[Frame]) -> None:
         if not self.cfg.rate or self.cfg.rate <= 0:
@@ -101,7 +102,7 @@ class Runner:
         for frame in pending:
             offset += arrivals.expovariate(self.cfg.rate)
             tasks.append(self._scheduled(frame, start + offset, limit))
-        await _gather_all(tasks)
+        await gather_all(tasks)
 
     async def _scheduled(self, frame: Frame, at: float, limit: asyncio.Semaphore) -> None:
         await asyncio.sleep(max(0.0, at - StreamClock.now()))
@@ -200,16 +201,4 @@ def _timing(scheduled: float, sent: float, first: float | None, last: float, out
         "ttft_from_scheduled_s": (first - scheduled) if first is not None else None,
         "e2el_from_scheduled_s": last - scheduled,
     }
-
-
-async def _gather_all(coros: Any) -> None:
-    """Run tasks; on cancellation (Ctrl-C) cancel them all and wait, so nothing half-written remains."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
 

@@ -42,6 +42,7 @@ from bench.dataset import Frame, FrameError, encode_frame
 from bench.retry import call_with_retry
 from bench.score.cache import JudgeCache, cache_key, sha256_text
 from bench.score.references import ScoreError
+from bench.tasks import gather_all
 
 _FENCE_PREFIXES = ("```json", "```JSON", "```")
 
@@ -226,13 +227,7 @@ class Judge:
                 answers[(item.frame_id, repeat)] = await self._ask(backend, item, key, parts, images, fatal)
 
         try:
-            tasks = [asyncio.ensure_future(one(*m)) for m in misses]
-            try:
-                await asyncio.gather(*tasks)
-            finally:
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await gather_all(one(*m) for m in misses)
         finally:
             await backend.aclose()
         if fatal:
