@@ -20,7 +20,8 @@ from jsonschema import Draft202012Validator
 from bench.config import RulesConfig
 
 # Categories, worst first: the rung a response fell at (or "valid").
-CATEGORIES = ("transport_error", "bad_input", "refused", "truncated", "not_json", "schema_invalid", "rule_violation", "valid")
+CATEGORIES = ("transport_error", "bad_input", "refused", "truncated", "not_json", "schema_invalid", "rule_violation",
+              "valid")
 TRUNCATION_REASONS = frozenset({"length", "max_tokens", "MAX_TOKENS"})
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)

@@ -15,11 +15,31 @@ from __future__ import annotations
 
 from .build import DEFAULT_CACHE, BuildReport, build
 from .debian import apt_get_download
-from .manifest import (MANIFEST_KEYS, REFERENCE_KEYS, SOURCE_KEYS, count_sentences, read_jsonl,
-                       render_manifest, validate_manifest_entry, validate_reference)
+from .manifest import (
+                       MANIFEST_KEYS,
+                       REFERENCE_KEYS,
+                       SOURCE_KEYS,
+                       count_sentences,
+                       read_jsonl,
+                       render_manifest,
+                       validate_manifest_entry,
+                       validate_reference,
+)
 from .notice import render_notice
-from .spec import (CONTENT_TYPES, ID_RE, DatasetSpec, FrameSpec, PackageSpec, Pick, SourceSpec, SpecError,
-                   find_spec, frame_id, load_spec, register_selector)
+from .spec import (
+                       CONTENT_TYPES,
+                       ID_RE,
+                       DatasetSpec,
+                       FrameSpec,
+                       PackageSpec,
+                       Pick,
+                       SourceSpec,
+                       SpecError,
+                       find_spec,
+                       frame_id,
+                       load_spec,
+                       register_selector,
+)
 
 __all__ = [
     "SpecError", "DatasetSpec", "SourceSpec", "FrameSpec", "PackageSpec", "Pick", "BuildReport",

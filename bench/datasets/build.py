@@ -17,16 +17,26 @@ import os
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 
-from .debian import (DebianError, PackageNotFound, apt_get_download, fetch_deb,
-                     member_path, read_copyright, unpack_deb)
-from .frames import (DecodeError, encode_jpeg, frame_stats, frames_at, load_still, looks_blank,
-                     resize_long_side, sha256_bytes, sha256_file, tool_versions, write_bytes_if_changed)
+from .debian import DebianError, PackageNotFound, apt_get_download, fetch_deb, member_path, read_copyright, unpack_deb
+from .frames import (
+    DecodeError,
+    encode_jpeg,
+    frame_stats,
+    frames_at,
+    load_still,
+    looks_blank,
+    resize_long_side,
+    sha256_bytes,
+    sha256_file,
+    tool_versions,
+    write_bytes_if_changed,
+)
 from .manifest import read_jsonl, render_manifest, validate_manifest_entry
 from .notice import render_notice
 from .spec import DatasetSpec, FrameSpec, SourceSpec, SpecError, frame_id, selector

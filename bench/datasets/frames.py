@@ -23,9 +23,9 @@ import hashlib
 import io
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from PIL import Image, ImageOps, ImageStat
 

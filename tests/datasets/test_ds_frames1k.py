@@ -59,7 +59,7 @@ def test_runs_are_consecutive_frames_at_a_fixed_rate(entries):
         assert [m["run"]["index"] for m in members] == list(range(len(members))), rid
         assert len({m["shot"] for m in members}) == 1 and len(members) >= 3
         step = 1 / members[0]["run"]["fps"]
-        for a, b in zip(members, members[1:]):
+        for a, b in zip(members, members[1:], strict=False):
             assert b["timestamp_s"] - a["timestamp_s"] == pytest.approx(step, abs=1e-6)
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 FPS = 10
-# scene A 0-2.0 s | hard cut | scene B 2.0-4.0 s | 1 s dissolve B->C (4.0-5.0) | scene C 5.0-7.0 s | hard cut | D 7.0-8.0
+# scene A 0-2.0 s | hard cut | scene B 2.0-4.0 s | 1 s dissolve B->C (4.0-5.0) | scene C 5.0-7.0 s
+# | hard cut | D 7.0-8.0
 DURATION_S = 8.0
 CUTS = (2.0, 7.0)
 DISSOLVE = (4.0, 5.0)

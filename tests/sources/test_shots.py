@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.datasets.selectors.shots import (ShotParams, capacity, detect_shots, scan_video, select,
-                                            shot_keyframes, units)
+from bench.datasets.selectors.shots import ShotParams, capacity, detect_shots, scan_video, select, shot_keyframes, units
 
 from .conftest import CUTS, DISSOLVE, DURATION_S, FPS
 

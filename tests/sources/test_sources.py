@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from PIL import Image
 
@@ -34,7 +32,7 @@ def test_video_at_scene_changes(scenes_mp4, tmp_path):
     assert [f.meta["shot"] for f in frames] == ["s000", "s001", "s002", "s003"]
     ts = [f.meta["timestamp_s"] for f in frames]
     assert ts[0] < CUTS[0] < ts[1] < DISSOLVE[0] and DISSOLVE[1] <= ts[2] < CUTS[1] < ts[3]
-    assert all(f.id == f"scenes-t{t:05.1f}" for f, t in zip(frames, ts))
+    assert all(f.id == f"scenes-t{t:05.1f}" for f, t in zip(frames, ts, strict=True))
 
 
 def test_extraction_is_cached_and_ids_are_stable(scenes_mp4, tmp_path):

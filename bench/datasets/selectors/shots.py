@@ -65,7 +65,7 @@ class ShotParams:
     skip_end_s: float = 0.0
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "ShotParams":
+    def from_config(cls, cfg: dict) -> ShotParams:
         cfg = dict(cfg)
         run = cfg.pop("run", None) or {}
         for k in ("method", "frames"):
