@@ -24,7 +24,7 @@ def sim_run(run_dir: Path, model: str = "sim", *overrides: str) -> Path:
     """One run of the embedded simulator over the shipped 27-frame sample, into run_dir."""
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"model={model}", f"run_dir={run_dir}",
-                                                       "runner.progress=false", "runner.concurrency=32", *overrides])
+                                                       "runner.progress=false", "runner.concurrency=8", *overrides])
     code = run(cfg, Console(file=io.StringIO()), summary=False)
     assert code == 0, f"simulator run {model} exited {code}"
     return run_dir
