@@ -157,6 +157,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
 
     metrics = metrics_for(cfg, store, len(frames))
     store.write_metrics(metrics)
+    store.meta["simulated"] = metrics["simulated"]
     store.end_session(status, recorded=len(store.records))
     if code == EXIT_OK:
         metrics = _score(cfg, store, metrics, console)
@@ -223,8 +224,11 @@ def metrics_for(cfg: DictConfig, store: RunStore, frames_total: int) -> dict[str
     model = OmegaConf.to_container(cfg.model, resolve=True)
     runner = OmegaConf.to_container(cfg.runner, resolve=True)
     assert isinstance(model, dict) and isinstance(runner, dict)
-    metrics = compute_metrics(list(store.records.values()), frames_total=frames_total, model=model, runner=runner,
-                              simulated=bool(cfg.model.simulated))
+    records = list(store.records.values())
+    # Simulated if the config says so or any answer came from capbench's simulator
+    # (a real model's config pointed at it with model.base_url).
+    simulated = bool(cfg.model.simulated) or any(r.get("served_by_simulator") for r in records)
+    metrics = compute_metrics(records, frames_total=frames_total, model=model, runner=runner, simulated=simulated)
     metrics["run"] = {"dir": str(store.path), "model": cfg.model.label or cfg.model.name, "model_name": cfg.model.name,
                       "dataset": cfg.dataset.name, "prompt": f"{cfg.prompt.name}@{cfg.prompt.version}",
                       "precision": cfg.model.precision, "hosting": cfg.model.hosting,

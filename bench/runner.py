@@ -172,6 +172,7 @@ class Runner:
             "raw_finish_reason": response.raw_finish_reason,
             "response_id": response.response_id,
             "served_model": response.model,
+            "served_by_simulator": response.simulated,
             "usage": {"input_tokens": response.usage.input_tokens, "output_tokens": out_tokens,
                       "raw": response.usage.raw},
             "t_sent": response.t_sent,

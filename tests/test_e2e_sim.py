@@ -153,3 +153,17 @@ def test_sigterm_stops_cleanly_and_stops_the_simulator(tmp_path):
     assert "re-run the same command to resume" in err
     log = (run_dir / "server.log").read_text()
     assert "shutting down" in log  # the simulator was stopped, not orphaned
+
+
+def test_a_real_model_config_pointed_at_the_simulator_is_labelled_simulated(tmp_path):
+    from bench.config import SimConfig
+    from bench.sim.server import SimServer
+
+    ds = make_dataset(tmp_path / "ds", 3)
+    with SimServer(SimConfig(ttft_s=0.0, per_token_s=0.0)).in_thread() as server:
+        code, run_dir = run_bench(f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}",
+                                  "runner.progress=false", "model=openai_compatible",
+                                  f"model.base_url={server.base_url}/v1", "model.name=some-model")
+    assert code == 0
+    assert json.loads((run_dir / "metrics.json").read_text())["simulated"] is True
+    assert json.loads((run_dir / "run.json").read_text())["simulated"] is True

@@ -23,6 +23,7 @@ from bench.backends.base import (
     StreamClock,
     Usage,
     normalize_finish_reason,
+    says_simulated,
 )
 from bench.backends.errors import from_stainless_sdk
 
@@ -80,6 +81,7 @@ class AnthropicMessagesBackend:
         input_tokens = output_tokens = None
         raw_usage: dict[str, Any] = {}
         stop_reason = response_id = model = None
+        simulated = says_simulated(getattr(stream.response, "headers", None))
         async with stream:
             async for event in stream:
                 if event.type == "message_start":
@@ -105,5 +107,5 @@ class AnthropicMessagesBackend:
         return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(stop_reason),
                                usage=Usage(input_tokens, output_tokens, raw_usage), t_sent=clock.t_sent,
                                t_first_token=clock.t_first_token, t_last_token=t_end, response_id=response_id,
-                               model=model, raw_finish_reason=stop_reason)
+                               model=model, raw_finish_reason=stop_reason, simulated=simulated)
 

@@ -66,6 +66,19 @@ class CaptionResponse:
     response_id: str | None = None
     model: str | None = None
     raw_finish_reason: str | None = None  # the provider's own word, kept for the record
+    simulated: bool = False  # the server said it is capbench's simulator (SIMULATOR_HEADER)
+
+
+# Every simulator response carries this header, so a run pointed at the simulator
+# through a real model's config is still labelled simulated.
+SIMULATOR_HEADER = "x-capbench-simulated"
+
+
+def says_simulated(headers: Any) -> bool:
+    try:
+        return str(headers.get(SIMULATOR_HEADER, "")).lower() == "true"
+    except AttributeError:
+        return False
 
 
 # Every provider's finish reasons mapped onto one vocabulary.

@@ -27,6 +27,7 @@ from bench.backends.base import (
     StreamClock,
     Usage,
     normalize_finish_reason,
+    says_simulated,
 )
 from bench.backends.errors import from_status, from_transport
 
@@ -94,9 +95,10 @@ class GeminiBackend:
                                                                       config=config)
         parts: list[str] = []
         finish = usage = response_id = model = None
-        blocked = False
+        blocked = simulated = False
         async for chunk in stream:
             response_id = response_id or chunk.response_id
+            simulated = simulated or says_simulated(getattr(chunk.sdk_http_response, "headers", None))
             model = model or chunk.model_version
             if chunk.usage_metadata is not None:
                 usage = chunk.usage_metadata
@@ -116,7 +118,8 @@ class GeminiBackend:
                                finish_reason="content_filter" if blocked else normalize_finish_reason(finish),
                                usage=Usage(raw.get("prompt_token_count"), _output_tokens(raw), raw),
                                t_sent=clock.t_sent, t_first_token=clock.t_first_token, t_last_token=t_end,
-                               response_id=response_id, model=model, raw_finish_reason=finish)
+                               response_id=response_id, model=model, raw_finish_reason=finish,
+                               simulated=simulated)
 
 
 def _output_tokens(raw: dict[str, Any]) -> int | None:

@@ -22,6 +22,7 @@ from bench.backends.base import (
     StreamClock,
     Usage,
     normalize_finish_reason,
+    says_simulated,
 )
 from bench.backends.errors import from_stainless_sdk
 
@@ -108,6 +109,7 @@ class OpenAIChatBackend:
         usage = Usage()
         async with self.client.chat.completions.with_streaming_response.create(
                 **params, stream=True, stream_options={"include_usage": True}) as response:
+            simulated = says_simulated(response.headers)
             async for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue  # comments, event names and blank separators
@@ -132,11 +134,12 @@ class OpenAIChatBackend:
         return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(finish_reason),
                                usage=usage, t_sent=clock.t_sent, t_first_token=clock.t_first_token,
                                t_last_token=t_end, response_id=response_id, model=model,
-                               raw_finish_reason=finish_reason)
+                               raw_finish_reason=finish_reason, simulated=simulated)
 
     async def _whole(self, params: dict[str, Any]) -> CaptionResponse:
         clock = StreamClock()
-        completion = await self.client.chat.completions.create(**params)
+        raw = await self.client.chat.completions.with_raw_response.create(**params)
+        completion = raw.parse()
         t_end = clock.done()
         if not completion.choices:
             raise BackendError("protocol", f"{self.name}: response has no choices")
@@ -145,7 +148,8 @@ class OpenAIChatBackend:
                                finish_reason=normalize_finish_reason(choice.finish_reason),
                                usage=_usage(completion.usage) if completion.usage else Usage(), t_sent=clock.t_sent,
                                t_first_token=None, t_last_token=t_end, response_id=completion.id,
-                               model=completion.model, raw_finish_reason=choice.finish_reason)
+                               model=completion.model, raw_finish_reason=choice.finish_reason,
+                               simulated=says_simulated(raw.headers))
 
 
 def _usage(u: Any) -> Usage:

@@ -49,7 +49,7 @@ async def test_clean_answer_with_server_usage_and_ttft(protocol, prompt):
             out = await backend.generate(_request())
         finally:
             await backend.aclose()
-    assert out.finish_reason == "stop"
+    assert out.finish_reason == "stop" and out.simulated  # the simulator says so in a header
     assert out.usage.input_tokens > 256 and out.usage.output_tokens > 10
     assert out.t_sent < out.t_first_token <= out.t_last_token
     assert out.t_first_token - out.t_sent >= 0.02
