@@ -123,6 +123,13 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     label = cfg.model.label or cfg.model.name
     store = RunStore.open(cfg, model_label=label)
     _point_sweep_job_at(store.path)
+    if cfg.get("retry_failed"):
+        # Transport failures are worth another try; a bad image will fail the same way again.
+        failed = [fid for fid, r in store.records.items()
+                  if r["status"] == "failed" and (r.get("error") or {}).get("kind") != "bad_input"]
+        store.supersede(failed)
+        console.print(f"retry_failed: sending {len(failed)} failed frames again (old records kept in "
+                      "superseded.jsonl)", highlight=False)
     todo = sum(1 for f in frames if f.id not in store.records)
     verb = "resuming" if store.resumed else "new run"
     console.print(f"{verb}: {store.path}  ({len(frames)} frames, {todo} to do)"

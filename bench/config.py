@@ -261,6 +261,7 @@ class Config:
     runs_dir: str = "runs"
     resume: str = "auto"  # auto: continue the newest unfinished run of the same config | never
     run_dir: str | None = None  # write to (or resume) exactly this folder
+    retry_failed: bool = False  # resume even a finished run and send its failed frames again
     judge: JudgeConfig | None = None  # score with an LLM judge (conf/judge/); None = no judge
     reference: str | None = None  # "dataset" (the manifest's reference captions) or a teacher RUN_DIR
 

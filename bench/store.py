@@ -35,7 +35,8 @@ _SECRET_KEY = re.compile(r"(^|_)(api[_-]?key|apikey|token|secret|password|passwd
                          re.IGNORECASE)
 # Settings that change how a run is displayed or where it goes, not what it measures.
 # Scoring choices (judge, reference) apply after the run and can change on re-scoring.
-_NOT_FINGERPRINTED = {("runner", "progress"), ("resume",), ("run_dir",), ("runs_dir",), ("judge",), ("reference",)}
+_NOT_FINGERPRINTED = {("runner", "progress"), ("resume",), ("run_dir",), ("runs_dir",), ("judge",), ("reference",),
+                      ("retry_failed",)}
 
 
 def redact(node: Any, path: tuple[str, ...] = ()) -> Any:
@@ -96,7 +97,8 @@ class RunStore:
             path = Path(cfg.run_dir)
         else:
             parent = Path(cfg.runs_dir) / _slug(cfg.dataset.name) / _slug(model_label)
-            path = _find_resumable(parent, fp) if cfg.resume == "auto" else None
+            retry = bool(cfg.get("retry_failed"))
+            path = _find_resumable(parent, fp, include_complete=retry) if cfg.resume == "auto" else None
             if path is None:
                 stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
                 path = parent / stamp
@@ -179,11 +181,28 @@ class RunStore:
             fh.flush()
         self.records[frame_id] = record
 
+    def supersede(self, frame_ids: list[str]) -> None:
+        """Take these frames' records out of generations.jsonl so they run again (retry_failed=true).
+
+        The old records move to superseded.jsonl: nothing disappears, nothing is counted twice.
+        """
+        drop = set(frame_ids) & set(self.records)
+        if not drop:
+            return
+        keep, gone = [], []
+        for line in self.generations_path.read_text(encoding="utf-8").splitlines(keepends=True):
+            (gone if json.loads(line)["frame_id"] in drop else keep).append(line)
+        with (self.path / "superseded.jsonl").open("a", encoding="utf-8") as fh:
+            fh.writelines(gone)
+        _atomic_write(self.generations_path, "".join(keep))
+        for frame_id in drop:
+            del self.records[frame_id]
+
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         _atomic_write(self.path / "metrics.json", json.dumps(metrics, indent=2, default=str))
 
 
-def _find_resumable(parent: Path, fp: str) -> Path | None:
+def _find_resumable(parent: Path, fp: str, *, include_complete: bool = False) -> Path | None:
     if not parent.is_dir():
         return None
     for candidate in sorted(parent.iterdir(), reverse=True):
@@ -195,7 +214,7 @@ def _find_resumable(parent: Path, fp: str) -> Path | None:
         except (OSError, json.JSONDecodeError):
             continue
         if meta.get("fingerprint") == fp:
-            return candidate if meta.get("status") != "complete" else None
+            return candidate if include_complete or meta.get("status") != "complete" else None
     return None
 
 

@@ -167,3 +167,29 @@ def test_a_real_model_config_pointed_at_the_simulator_is_labelled_simulated(tmp_
     assert code == 0
     assert json.loads((run_dir / "metrics.json").read_text())["simulated"] is True
     assert json.loads((run_dir / "run.json").read_text())["simulated"] is True
+
+
+def test_retry_failed_resends_only_failed_frames_and_keeps_the_old_records(tmp_path):
+    from bench.config import SimConfig
+    from bench.server_process import free_port
+    from bench.sim.server import SimServer
+
+    ds = make_dataset(tmp_path / "ds", 12)
+    port = free_port()
+    ovr = [f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}", "runner.progress=false",
+           "model=openai_compatible", f"model.base_url=http://127.0.0.1:{port}/v1", "model.name=m",
+           "runner.retry.max_attempts=1"]
+    with SimServer(SimConfig(server_error_rate=0.5, ttft_s=0.0, per_token_s=0.0), port=port).in_thread():
+        code, run_dir = run_bench(*ovr)  # an outage: half the requests fail
+    first = {r["frame_id"]: r for r in load_records(run_dir)}
+    failed = sorted(fid for fid, r in first.items() if r["status"] == "failed")
+    assert code == 0 and failed and len(first) == 12
+    with SimServer(SimConfig(ttft_s=0.0, per_token_s=0.0), port=port).in_thread():  # the server recovered
+        code, again = run_bench(*ovr, "retry_failed=true")
+    assert code == 0 and again == run_dir  # the same run, continued
+    records = {r["frame_id"]: r for r in load_records(run_dir)}
+    assert sorted(records) == sorted(first) and all(r["status"] == "ok" for r in records.values())
+    superseded = [json.loads(x)["frame_id"] for x in (run_dir / "superseded.jsonl").read_text().splitlines()]
+    assert sorted(superseded) == failed  # the old failures are kept, not lost
+    assert all(first[f] == records[f] for f in first if f not in failed)  # good records untouched
+    assert json.loads((run_dir / "metrics.json").read_text())["failed"] == 0
