@@ -110,6 +110,7 @@ class OpenAIChatBackend:
         async with self.client.chat.completions.with_streaming_response.create(
                 **params, stream=True, stream_options={"include_usage": True}) as response:
             simulated = says_simulated(response.headers)
+            chunks = 0
             async for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue  # comments, event names and blank separators
@@ -117,6 +118,7 @@ class OpenAIChatBackend:
                 if data == "[DONE]":
                     break
                 chunk = json.loads(data)
+                chunks += 1
                 if "error" in chunk:  # an error sent inside a 200 stream
                     err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
                     raise BackendError("server", f"{self.name}: stream error: {err.get('message', err)}")
@@ -130,6 +132,9 @@ class OpenAIChatBackend:
                     if text:
                         parts.append(text)
                     finish_reason = choice.get("finish_reason") or finish_reason
+            if not chunks:  # a 200 that is not an event stream (a proxy's HTML page, say)
+                kind = response.headers.get("content-type", "?")
+                raise BackendError("protocol", f"{self.name}: the answer is not an event stream ({kind})")
         t_end = clock.done()
         return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(finish_reason),
                                usage=usage, t_sent=clock.t_sent, t_first_token=clock.t_first_token,

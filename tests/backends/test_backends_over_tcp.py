@@ -135,3 +135,32 @@ async def test_json_schema_mode_sends_the_schema(protocol):
         finally:
             await backend.aclose()
         assert json.loads(out.text)
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b"<html>502 Bad Gateway from a proxy</html>", "text/html"),
+    (b"data: {not json\n\n", "text/event-stream"),
+])
+async def test_a_server_answering_garbage_is_a_recorded_failure_not_a_crash(body, content_type):
+    from aiohttp import web
+
+    async def garbage(request):
+        return web.Response(body=body, content_type=content_type)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", garbage)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    backend = OpenAIChatBackend("m", f"http://127.0.0.1:{port}/v1", "k")
+    try:
+        out = await call_with_retry(lambda: backend.generate(_request()), RetryConfig(max_attempts=2,
+                                                                                      base_delay_s=0.0), 5.0,
+                                    random.Random(0))
+    finally:
+        await backend.aclose()
+        await runner.cleanup()
+    assert out.response is None
+    assert out.error.kind == "protocol" and len(out.attempts) == 2  # retried, then given up
