@@ -29,7 +29,7 @@ from bench.progress import RunProgress
 from bench.runner import EncodeSettings, FatalRunError, Prices, Runner
 from bench.server_process import ServerStartError
 from bench.serving import ServingError, check_serving, serving
-from bench.store import RunStore
+from bench.store import RunInUseError, RunStore
 from bench.summary import print_summary
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -121,7 +121,11 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
         return EXIT_USAGE
 
     label = cfg.model.label or cfg.model.name
-    store = RunStore.open(cfg, model_label=label)
+    try:
+        store = RunStore.open(cfg, model_label=label)
+    except (RunInUseError, OSError) as exc:
+        console.print(f"[red]error:[/red] cannot use the run folder: {exc}", highlight=False)
+        return EXIT_USAGE
     _point_sweep_job_at(store.path)
     if cfg.get("retry_failed"):
         # Transport failures are worth another try; a bad image will fail the same way again.
@@ -207,7 +211,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, base_url: str | None,
                       api_key: str, on_record: Any) -> None:
-    backend = make_backend(cfg.model, base_url=base_url, api_key=api_key)
+    backend = make_backend(cfg.model, base_url=base_url, api_key=api_key,
+                           timeout_s=cfg.runner.request_timeout_s + 5.0)
     s = cfg.model.sampling
     runner = Runner(
         backend=backend,

@@ -130,13 +130,15 @@ def _rate_of(times: list[float]) -> float | None:
 def _cost(records: list[dict[str, Any]], model: dict[str, Any], requests_per_s: float | None) -> dict[str, Any]:
     # Frames that reached the server: their tokens (all attempts) as the server reported them.
     spent = [r["usage_all_attempts"] for r in records if r.get("usage_all_attempts") and r.get("status") == "ok"]
-    missing = sum(1 for r in records if r.get("status") == "ok" and (r.get("usage") or {}).get("input_tokens") is None)
+    # Answers whose usage the server did not report (in or out): left out of the means, counted here.
+    missing = sum(1 for r in records if r.get("status") == "ok" and not r.get("usage_all_attempts"))
     mean_in = sum(u["input_tokens"] for u in spent) / len(spent) if spent else None
     mean_out = sum(u["output_tokens"] for u in spent) / len(spent) if spent else None
     price = model.get("price") or {}
     gpu = model.get("gpu") or {}
     out: dict[str, Any] = {"mean_input_tokens": mean_in, "mean_output_tokens": mean_out, "usage_missing": missing,
                            "price": price, "basis": None, "cost_per_million_usd": None,
+                           "frames_priced": len(spent),
                            "total_usd": sum(r.get("cost_usd") or 0.0 for r in records)}
     if model.get("hosting") == "self-hosted" and gpu.get("hourly_usd") and requests_per_s:
         out["basis"] = "gpu_time"

@@ -138,20 +138,27 @@ class Runner:
 
     def _completed(self, base: dict[str, Any], image: ImageInput, outcome: RetryOutcome) -> dict[str, Any]:
         attempts = [a.to_dict() for a in outcome.attempts]
-        spent_in = sum(a["input_tokens"] or 0 for a in attempts)
-        spent_out = sum(a["output_tokens"] or 0 for a in attempts)
+        response = outcome.response
         record: dict[str, Any] = {
             **base,
             "image": {"sha256": image.sha256, "width": image.width, "height": image.height, "bytes": len(image.data)},
             "attempts": attempts,
             "n_attempts": len(attempts),
-            # Tokens of every attempt, retried ones included: they are paid for.
-            "usage_all_attempts": {"input_tokens": spent_in, "output_tokens": spent_out},
         }
-        if self.prices.input_per_million is not None and self.prices.output_per_million is not None:
-            record["cost_usd"] = cost_of_generation(spent_in, spent_out, self.prices.input_per_million,
-                                                    self.prices.output_per_million)
-        response = outcome.response
+        # Tokens of every attempt, retried ones included: they are paid for. Unknown when the
+        # answer's usage is missing: a cost is never computed from a guess.
+        known = response is None or (response.usage.input_tokens is not None
+                                     and response.usage.output_tokens is not None)
+        if known:
+            spent_in = sum(a["input_tokens"] or 0 for a in attempts)
+            spent_out = sum(a["output_tokens"] or 0 for a in attempts)
+            record["usage_all_attempts"] = {"input_tokens": spent_in, "output_tokens": spent_out}
+            if self.prices.input_per_million is not None and self.prices.output_per_million is not None:
+                record["cost_usd"] = cost_of_generation(spent_in, spent_out, self.prices.input_per_million,
+                                                        self.prices.output_per_million)
+        else:
+            record["usage_all_attempts"] = None
+            record["usage_missing"] = True
         if response is None:
             err = outcome.error or BackendError("connection", "no response")
             verdict, _ = assess(None, None, self.prompt.json_schema, self.prompt.rules, error_kind=err.kind)

@@ -14,6 +14,7 @@ recorded twice.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -34,9 +35,13 @@ import bench
 _SECRET_KEY = re.compile(r"(^|_)(api[_-]?key|apikey|token|secret|password|passwd|authorization|cookie|credentials?)$",
                          re.IGNORECASE)
 # Settings that change how a run is displayed or where it goes, not what it measures.
-# Scoring choices (judge, reference) apply after the run and can change on re-scoring.
+# What may change between sessions of one run: display and placement, scoring choices (applied
+# after the run, changeable on re-scoring), prices (cost is recomputed from tokens; a price
+# looked up on another day must not start a new run) and the retry policy (e.g. more attempts
+# or a longer timeout after an outage, with retry_failed=true).
 _NOT_FINGERPRINTED = {("runner", "progress"), ("resume",), ("run_dir",), ("runs_dir",), ("judge",), ("reference",),
-                      ("retry_failed",)}
+                      ("retry_failed",), ("model", "price"), ("model", "gpu"), ("runner", "retry"),
+                      ("runner", "request_timeout_s")}
 
 
 def redact(node: Any, path: tuple[str, ...] = ()) -> Any:
@@ -76,12 +81,48 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "unnamed"
 
 
+class RunInUseError(Exception):
+    """The run folder cannot be used: another process has it, or it holds another config's run."""
+
+
+def _new_run_dir(parent: Path) -> Path:
+    """A fresh timestamped folder; mkdir(exist_ok=False) so two runs started together never share one."""
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
+    for suffix in range(1, 1000):
+        path = parent / (stamp if suffix == 1 else f"{stamp}_{suffix}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunInUseError(f"could not make a new run folder under {parent}")
+
+
 @dataclass
 class RunStore:
     path: Path
     meta: dict[str, Any] = field(default_factory=dict)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     resumed: bool = False
+
+    def _lock(self) -> None:
+        """One process per run folder: a second `python -m bench` of the same command must not
+        resume the same run at the same time (every frame would be sent and paid for twice)."""
+        fh = (self.path / ".lock").open("a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            fh.close()
+            raise RunInUseError(f"{self.path} is in use by another capbench process (pid {holder}); wait for it, "
+                                "or start a separate run with resume=never") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._lock_handle = fh  # held (and the lock with it) until the process exits
 
     @property
     def generations_path(self) -> Path:
@@ -99,20 +140,19 @@ class RunStore:
             parent = Path(cfg.runs_dir) / _slug(cfg.dataset.name) / _slug(model_label)
             retry = bool(cfg.get("retry_failed"))
             path = _find_resumable(parent, fp, include_complete=retry) if cfg.resume == "auto" else None
+            if path is None and retry:
+                raise RunInUseError(f"retry_failed=true: no earlier run of this config under {parent} to retry; "
+                                    "run without retry_failed, or name the run with run_dir=PATH")
             if path is None:
-                stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
-                path = parent / stamp
-                suffix = 1
-                while path.exists():
-                    suffix += 1
-                    path = parent / f"{stamp}_{suffix}"
+                path = _new_run_dir(parent)
         store = cls(path=path)
         store.path.mkdir(parents=True, exist_ok=True)
+        store._lock()
         meta_path = store.path / "run.json"
         if meta_path.exists():
             store.meta = json.loads(meta_path.read_text())
             if store.meta.get("fingerprint") != fp:
-                raise RuntimeError(f"{store.path} holds a run with a different config (fingerprint "
+                raise RunInUseError(f"{store.path} holds a run with a different config (fingerprint "
                                    f"{store.meta.get('fingerprint')} != {fp}); choose another run_dir")
             store.resumed = True
         else:
@@ -135,25 +175,17 @@ class RunStore:
         return store
 
     def _load_records(self) -> dict[str, dict[str, Any]]:
-        """Read generations.jsonl, cutting a torn last line and keeping the first record per frame."""
-        records: dict[str, dict[str, Any]] = {}
+        """Read generations.jsonl: keep the first record per frame; a torn last line (a kill mid-write)
+        and any unreadable line are moved to generations.corrupt.jsonl, never silently dropped, and
+        the frames they held run again."""
         path = self.generations_path
         if not path.exists():
-            return records
-        raw = path.read_bytes()
-        good_end = 0
-        for line in raw.splitlines(keepends=True):
-            if not line.endswith(b"\n"):
-                break  # torn write: the process died mid-line
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            good_end += len(line)
-            records.setdefault(rec["frame_id"], rec)
-        if good_end < len(raw):
-            with path.open("r+b") as fh:
-                fh.truncate(good_end)
+            return {}
+        records, good, bad = _parse_lines(path.read_bytes())
+        if bad:
+            with (self.path / "generations.corrupt.jsonl").open("ab") as fh:
+                fh.writelines(line if line.endswith(b"\n") else line + b"\n" for line in bad)
+            _atomic_write(path, b"".join(good).decode("utf-8"))
         return records
 
     # ---- writing -------------------------------------------------------
@@ -202,6 +234,24 @@ class RunStore:
         _atomic_write(self.path / "metrics.json", json.dumps(metrics, indent=2, default=str))
 
 
+def _parse_lines(raw: bytes) -> tuple[dict[str, dict[str, Any]], list[bytes], list[bytes]]:
+    """(first record per frame, good lines, unusable lines) of a generations.jsonl."""
+    records: dict[str, dict[str, Any]] = {}
+    good: list[bytes] = []
+    bad: list[bytes] = []
+    for line in raw.splitlines(keepends=True):
+        try:
+            rec = json.loads(line) if line.endswith(b"\n") else None  # no newline: torn by a kill
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            rec = None
+        if not isinstance(rec, dict) or not isinstance(rec.get("frame_id"), str):
+            bad.append(line)
+        elif rec["frame_id"] not in records:
+            records[rec["frame_id"]] = rec
+            good.append(line)
+    return records, good, bad
+
+
 def _find_resumable(parent: Path, fp: str, *, include_complete: bool = False) -> Path | None:
     if not parent.is_dir():
         return None
@@ -220,26 +270,14 @@ def _find_resumable(parent: Path, fp: str, *, include_complete: bool = False) ->
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
-    """All records of a run folder, in file order (read-only; tolerates a torn last line)."""
-    out: list[dict[str, Any]] = []
+    """All records of a run folder, in file order (read-only; unreadable lines are skipped)."""
     path = Path(run_dir) / "generations.jsonl"
     if not path.exists():
-        return out
-    seen: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            if rec.get("frame_id") not in seen:
-                seen.add(rec["frame_id"])
-                out.append(rec)
-    return out
+        return []
+    records, _, _ = _parse_lines(path.read_bytes())
+    return list(records.values())

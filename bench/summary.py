@@ -54,7 +54,10 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
     rows.append(("mean tokens in / out", "-" if mean_in is None else f"{mean_in:.1f} / {mean_out:.1f}"))
     if cost["cost_per_million_usd"] is not None:
         src = cost.get("price", {}).get("source") if cost["basis"] == "tokens" else cost.get("gpu", {}).get("source")
-        rows.append(("$ per 1M generations", f"${cost['cost_per_million_usd']:,.0f} ({cost['basis']}; {src})"))
+        basis = "; ".join(x for x in (cost["basis"], src) if x)
+        rows.append(("$ per 1M generations", f"${cost['cost_per_million_usd']:,.0f} ({basis})"))
+    if cost.get("usage_missing"):
+        rows.append(("usage not reported", f"{cost['usage_missing']} answers: left out of token means and cost"))
     rows += _score_rows(m.get("scores"))
     rows.append(("run folder", f"{run_dir}  [{status}]"))
     for k, v in rows:

@@ -3,7 +3,7 @@ import json
 import pytest
 from omegaconf import OmegaConf
 
-from bench.store import RunStore, fingerprint, load_records, redact
+from bench.store import RunInUseError, RunStore, fingerprint, load_records, redact
 
 
 def _cfg(tmp_path, **over):
@@ -26,12 +26,46 @@ def test_resume_skips_recorded_frames_and_cuts_a_torn_line(tmp_path):
     store.append(_rec("b"))
     with store.generations_path.open("a") as fh:
         fh.write('{"frame_id": "c", "sta')  # killed mid-write
+    store._lock_handle.close()  # the killed process's lock is gone with it
     again = RunStore.open(cfg, model_label="m")
     assert again.path == store.path and again.resumed
     assert set(again.records) == {"a", "b"}
     again.append(_rec("c"))
     lines = again.generations_path.read_text().splitlines()
     assert [json.loads(line)["frame_id"] for line in lines] == ["a", "b", "c"]
+
+
+def test_a_damaged_middle_line_is_set_aside_not_everything_after_it(tmp_path):
+    cfg = _cfg(tmp_path)
+    store = RunStore.open(cfg, model_label="m")
+    for fid in "abcd":
+        store.append(_rec(fid))
+    store._lock_handle.close()  # as if that process ended
+    lines = store.generations_path.read_text().splitlines(keepends=True)
+    lines[1] = lines[1][:15] + "\n"  # b's line damaged, with its newline
+    store.generations_path.write_text("".join(lines))
+    again = RunStore.open(cfg, model_label="m")
+    assert set(again.records) == {"a", "c", "d"}  # only b runs again
+    assert "frame_id" in (again.path / "generations.corrupt.jsonl").read_text()
+    assert [json.loads(x)["frame_id"] for x in again.generations_path.read_text().splitlines()] == ["a", "c", "d"]
+    assert [r["frame_id"] for r in load_records(again.path)] == ["a", "c", "d"]
+
+
+def test_one_process_per_run_folder(tmp_path):
+    cfg = _cfg(tmp_path)
+    first = RunStore.open(cfg, model_label="m")
+    with pytest.raises(RunInUseError, match="in use by another capbench process"):
+        RunStore.open(cfg, model_label="m")  # the same command started twice
+    first._lock_handle.close()
+    assert RunStore.open(cfg, model_label="m").path == first.path
+
+
+def test_prices_and_retry_policy_do_not_split_a_run(tmp_path):
+    a = OmegaConf.to_container(_cfg(tmp_path))
+    b = OmegaConf.to_container(_cfg(tmp_path))
+    b["model"]["price"] = {"input_per_million": 2.0, "date": "looked up 2026-11-23"}
+    b["runner"]["retry"] = {"max_attempts": 9}
+    assert fingerprint(a) == fingerprint(b)
 
 
 def test_a_frame_is_never_recorded_twice(tmp_path):
@@ -47,6 +81,7 @@ def test_complete_runs_are_not_resumed_and_other_configs_get_their_own_folder(tm
     first = RunStore.open(cfg, model_label="m")
     first.start_session({})
     first.end_session("complete")
+    first._lock_handle.close()
     second = RunStore.open(cfg, model_label="m")
     assert second.path != first.path and not second.resumed
     other = RunStore.open(_cfg(tmp_path, runner={"progress": True, "concurrency": 4}), model_label="m")

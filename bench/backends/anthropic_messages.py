@@ -24,6 +24,7 @@ from bench.backends.base import (
     Usage,
     normalize_finish_reason,
     says_simulated,
+    token_count,
 )
 from bench.backends.errors import from_stainless_sdk
 
@@ -81,13 +82,15 @@ class AnthropicMessagesBackend:
         input_tokens = output_tokens = None
         raw_usage: dict[str, Any] = {}
         stop_reason = response_id = model = None
+        stopped = False
         simulated = says_simulated(getattr(stream.response, "headers", None))
         async with stream:
             async for event in stream:
                 if event.type == "message_start":
                     response_id, model = event.message.id, event.message.model
-                    raw_usage.update(event.message.usage.model_dump(exclude_none=True))
-                    input_tokens = event.message.usage.input_tokens
+                    if event.message.usage is not None:
+                        raw_usage.update(event.message.usage.model_dump(exclude_none=True))
+                        input_tokens = token_count(event.message.usage.input_tokens)
                 elif event.type == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
                     clock.chunk(event.delta.text)
                     parts.append(event.delta.text)
@@ -95,14 +98,20 @@ class AnthropicMessagesBackend:
                     stop_reason = event.delta.stop_reason or stop_reason
                     if event.usage is not None:
                         raw_usage.update(event.usage.model_dump(exclude_none=True))
-                        output_tokens = event.usage.output_tokens
+                        output_tokens = token_count(event.usage.output_tokens)
                         # Some servers report input tokens only at the end.
-                        input_tokens = getattr(event.usage, "input_tokens", None) or input_tokens
+                        input_tokens = token_count(getattr(event.usage, "input_tokens", None)) or input_tokens
+                elif event.type == "message_stop":
+                    stopped = True
                 elif event.type == "error":  # an error event inside an HTTP 200 stream
                     err = getattr(event, "error", None)
                     kind = getattr(err, "type", "api_error")
                     raise BackendError("rate_limit" if kind == "rate_limit_error" else "server",
                                        f"{self.name}: stream error {kind}: {getattr(err, 'message', '')}")
+        if response_id is None:  # no message_start: a 200 that is not a Messages stream
+            raise BackendError("protocol", f"{self.name}: the answer is not a Messages event stream")
+        if not stopped and stop_reason is None:
+            raise BackendError("connection", f"{self.name}: the stream ended before message_stop")
         t_end = clock.done()
         return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(stop_reason),
                                usage=Usage(input_tokens, output_tokens, raw_usage), t_sent=clock.t_sent,

@@ -46,6 +46,11 @@ class CaptionRequest:
     schema: dict[str, Any] | None = None  # sent only when response_format == "json_schema"
 
 
+def token_count(value: Any) -> int | None:
+    """A server's token count, or None when it is missing or not a count (never guessed)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 @dataclass
 class Usage:
     """Token counts exactly as the server reported them (never re-tokenized)."""

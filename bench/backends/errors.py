@@ -46,6 +46,8 @@ def from_status(provider: str, status: int, message: str, headers: Mapping[str, 
     """Map an HTTP error status to a BackendError kind."""
     text = f"{message} {body!r}".lower()
     retry_after = parse_retry_after(headers)
+    if status == 400 and ("api_key_invalid" in text or "api key not valid" in text):
+        status = 401  # Gemini answers a bad key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID
     if status < 400:  # an error event inside a 200 stream (Anthropic's overloaded_error, say)
         kind = "rate_limit" if "rate_limit" in text else "server"
     elif status == 429:
@@ -100,8 +102,10 @@ def from_stainless_sdk(provider: str, exc: BaseException, sdk: ModuleType) -> Ba
         return BackendError("timeout", f"{provider}: request timed out")
     if isinstance(exc, sdk.APIConnectionError):
         return from_transport(provider, exc.__cause__ or exc)
-    if isinstance(exc, sdk.APIResponseValidationError | ValueError):
-        return BackendError("protocol", f"{provider}: malformed response ({exc})")
+    if isinstance(exc, sdk.APIResponseValidationError | ValueError | TypeError | AttributeError | KeyError):
+        # Raised while reading a malformed answer (a string where an object belongs, a missing
+        # field): the server's fault, recorded and retried, not a reason to stop the run.
+        return BackendError("protocol", f"{provider}: malformed response ({type(exc).__name__}: {exc})")
     return from_transport(provider, exc)  # raised mid-stream by the HTTP library, or a bug of ours
 
 

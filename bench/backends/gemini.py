@@ -28,6 +28,7 @@ from bench.backends.base import (
     Usage,
     normalize_finish_reason,
     says_simulated,
+    token_count,
 )
 from bench.backends.errors import from_status, from_transport
 
@@ -84,8 +85,8 @@ class GeminiBackend:
             err = from_status(self.name, exc.code or 0, f"{exc.status}: {exc.message}", headers, exc.details)
             err.retry_after = err.retry_after if err.retry_after is not None else _retry_delay(exc.details)
             raise err from exc
-        except ValueError as exc:
-            raise BackendError("protocol", f"{self.name}: malformed response ({exc})") from exc
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # reading a malformed answer
+            raise BackendError("protocol", f"{self.name}: malformed response ({type(exc).__name__}: {exc})") from exc
         except Exception as exc:  # transport errors from the HTTP library
             raise from_transport(self.name, exc) from exc
 
@@ -116,7 +117,7 @@ class GeminiBackend:
         raw = usage.model_dump(exclude_none=True, mode="json") if usage is not None else {}
         return CaptionResponse(text="".join(parts),
                                finish_reason="content_filter" if blocked else normalize_finish_reason(finish),
-                               usage=Usage(raw.get("prompt_token_count"), _output_tokens(raw), raw),
+                               usage=Usage(token_count(raw.get("prompt_token_count")), _output_tokens(raw), raw),
                                t_sent=clock.t_sent, t_first_token=clock.t_first_token, t_last_token=t_end,
                                response_id=response_id, model=model, raw_finish_reason=finish,
                                simulated=simulated)
@@ -124,8 +125,8 @@ class GeminiBackend:
 
 def _output_tokens(raw: dict[str, Any]) -> int | None:
     """Candidates plus thinking tokens: both are billed as output."""
-    out = raw.get("candidates_token_count")
-    thoughts = raw.get("thoughts_token_count")
+    out = token_count(raw.get("candidates_token_count"))
+    thoughts = token_count(raw.get("thoughts_token_count"))
     if out is None and thoughts is None:
         return None
     return (out or 0) + (thoughts or 0)

@@ -23,6 +23,7 @@ from bench.backends.base import (
     Usage,
     normalize_finish_reason,
     says_simulated,
+    token_count,
 )
 from bench.backends.errors import from_stainless_sdk
 
@@ -110,31 +111,39 @@ class OpenAIChatBackend:
         async with self.client.chat.completions.with_streaming_response.create(
                 **params, stream=True, stream_options={"include_usage": True}) as response:
             simulated = says_simulated(response.headers)
-            chunks = 0
+            chunks, done = 0, False
             async for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue  # comments, event names and blank separators
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    done = True
                     break
                 chunk = json.loads(data)
+                if not isinstance(chunk, dict):
+                    raise BackendError("protocol", f"{self.name}: a stream chunk is not a JSON object: {data[:80]!r}")
                 chunks += 1
-                if "error" in chunk:  # an error sent inside a 200 stream
+                if chunk.get("error"):  # an error sent inside a 200 stream
                     err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
                     raise BackendError("server", f"{self.name}: stream error: {err.get('message', err)}")
-                response_id = response_id or chunk.get("id")
-                model = model or chunk.get("model")
-                if chunk.get("usage"):
+                response_id = response_id or _str(chunk.get("id"))
+                model = model or _str(chunk.get("model"))
+                if isinstance(chunk.get("usage"), dict):
                     usage = _usage(chunk["usage"])
                 for choice in chunk.get("choices") or []:
+                    if not isinstance(choice, dict):
+                        raise BackendError("protocol", f"{self.name}: a choice is not an object: {choice!r:.80}")
                     text = (choice.get("delta") or {}).get("content")
+                    text = text if isinstance(text, str) else None
                     clock.chunk(text)
                     if text:
                         parts.append(text)
-                    finish_reason = choice.get("finish_reason") or finish_reason
+                    finish_reason = _str(choice.get("finish_reason")) or finish_reason
             if not chunks:  # a 200 that is not an event stream (a proxy's HTML page, say)
                 kind = response.headers.get("content-type", "?")
                 raise BackendError("protocol", f"{self.name}: the answer is not an event stream ({kind})")
+            if not done and finish_reason is None:  # the stream stopped mid-answer
+                raise BackendError("connection", f"{self.name}: the stream ended without a finish reason or [DONE]")
         t_end = clock.done()
         return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(finish_reason),
                                usage=usage, t_sent=clock.t_sent, t_first_token=clock.t_first_token,
@@ -159,5 +168,10 @@ class OpenAIChatBackend:
 
 def _usage(u: Any) -> Usage:
     raw = u.model_dump(exclude_none=True) if hasattr(u, "model_dump") else {k: v for k, v in u.items() if v is not None}
-    return Usage(input_tokens=raw.get("prompt_tokens"), output_tokens=raw.get("completion_tokens"), raw=raw)
+    return Usage(input_tokens=token_count(raw.get("prompt_tokens")),
+                 output_tokens=token_count(raw.get("completion_tokens")), raw=raw)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
