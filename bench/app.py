@@ -144,7 +144,8 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     previous_term = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         with serving(cfg.model, store.path) as base_url:
-            with RunProgress(len(frames), store.records.values(), enabled=cfg.runner.progress,
+            current = [store.records[f.id] for f in frames if f.id in store.records]
+            with RunProgress(len(frames), current, enabled=cfg.runner.progress,
                              console=console) as progress:
                 asyncio.run(_run_frames(cfg, frames, store, session, base_url, api_key, progress.update))
     except (FatalRunError, ServerStartError) as exc:
@@ -163,10 +164,9 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous_term)
-    if status == "complete" and len(store.records) < len(frames):
+    metrics = metrics_for(cfg, store, frames)
+    if status == "complete" and metrics["pending"]:
         status = "incomplete"
-
-    metrics = metrics_for(cfg, store, len(frames))
     store.write_metrics(metrics)
     store.meta["simulated"] = metrics["simulated"]
     store.end_session(status, recorded=len(store.records))
@@ -232,15 +232,19 @@ async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, sessi
         await backend.aclose()
 
 
-def metrics_for(cfg: DictConfig, store: RunStore, frames_total: int) -> dict[str, Any]:
+def metrics_for(cfg: DictConfig, store: RunStore, frames: list[Any]) -> dict[str, Any]:
     model = OmegaConf.to_container(cfg.model, resolve=True)
     runner = OmegaConf.to_container(cfg.runner, resolve=True)
     assert isinstance(model, dict) and isinstance(runner, dict)
-    records = list(store.records.values())
+    # Only the frames the dataset lists now: a record left from a manifest line since fixed or
+    # removed is an orphan, reported but not counted.
+    wanted = {f.id for f in frames}
+    records = [r for fid, r in store.records.items() if fid in wanted]
     # Simulated if the config says so or any answer came from capbench's simulator
     # (a real model's config pointed at it with model.base_url).
     simulated = bool(cfg.model.simulated) or any(r.get("served_by_simulator") for r in records)
-    metrics = compute_metrics(records, frames_total=frames_total, model=model, runner=runner, simulated=simulated)
+    metrics = compute_metrics(records, frames_total=len(frames), model=model, runner=runner, simulated=simulated)
+    metrics["orphan_records"] = len(store.records) - len(records)
     metrics["run"] = {"dir": str(store.path), "model": cfg.model.label or cfg.model.name, "model_name": cfg.model.name,
                       "dataset": cfg.dataset.name, "prompt": f"{cfg.prompt.name}@{cfg.prompt.version}",
                       "precision": cfg.model.precision, "hosting": cfg.model.hosting,

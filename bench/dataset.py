@@ -15,11 +15,13 @@ import io
 import json
 import os
 import re
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bench.backends.base import ImageInput
@@ -27,6 +29,8 @@ from bench.config import DatasetConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _ID_OK = re.compile(r"^[A-Za-z0-9._:/-]{1,200}$")
+# Image.MAX_IMAGE_PIXELS and the warnings filters are process-wide; encode_frame runs in worker threads.
+_OPEN_LOCK = threading.Lock()
 
 
 class DatasetError(Exception):
@@ -55,6 +59,8 @@ def resolve_dataset_dir(path: str) -> Path:
 
 
 def load_frames(cfg: DatasetConfig) -> list[Frame]:
+    if cfg.limit is not None and cfg.limit < 1:
+        raise DatasetError(f"dataset {cfg.name!r}: limit must be >= 1 (got {cfg.limit}); leave it unset for all frames")
     if cfg.kind != "manifest":  # folder | video: bench/sources/
         from bench.sources import load_source_frames
 
@@ -68,8 +74,17 @@ def load_frames(cfg: DatasetConfig) -> list[Frame]:
         raise DatasetError(f"dataset {cfg.name!r}: no manifest at {manifest}.{hint}")
     frames: list[Frame] = []
     seen: set[str] = set()
-    with manifest.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with manifest.open("rb") as fh:  # bytes, decoded per line: one bad line must not stop the rest
+        for lineno, raw in enumerate(fh, start=1):
+            if cfg.limit is not None and len(frames) >= cfg.limit:
+                break
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a BOM may only start the file
+            except UnicodeDecodeError as exc:
+                frames.append(Frame(id=f"line{lineno}", image_path=None,
+                                    error=f"{manifest.name} line {lineno}: not UTF-8 ({exc.reason} at byte "
+                                          f"{exc.start}); fix or remove the line"))
+                continue
             if not line.strip():
                 continue
             frame = _parse_line(line, lineno, root, manifest.name)
@@ -78,8 +93,6 @@ def load_frames(cfg: DatasetConfig) -> list[Frame]:
                               error=f"{manifest.name} line {lineno}: duplicate id {frame.id!r}; ids must be unique")
             seen.add(frame.id)
             frames.append(frame)
-            if cfg.limit is not None and len(frames) >= cfg.limit:
-                break
     if not frames:
         raise DatasetError(f"dataset {cfg.name!r}: {manifest} lists no frames.{hint}")
     missing = sum(1 for f in frames if f.image_path is not None and not f.image_path.exists())
@@ -126,20 +139,34 @@ def encode_frame(frame: Frame, max_side: int, jpeg_quality: int, max_pixels: int
         raise FrameError(f"frame {frame.id!r}: image {path} does not exist")
     if path.stat().st_size == 0:
         raise FrameError(f"frame {frame.id!r}: image {path} is empty (0 bytes)")
+    too_big = f"exceeds dataset.max_pixels={max_pixels} (decompression-bomb guard)"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if img.width * img.height > max_pixels:
-                    raise FrameError(f"frame {frame.id!r}: {img.width}x{img.height} exceeds dataset.max_pixels="
-                                     f"{max_pixels} (decompression-bomb guard)")
-                img.load()
-                img = ImageOps.exif_transpose(img)
-                img = img.convert("RGB")
+        # dataset.max_pixels is the only size limit: Pillow's own MAX_IMAGE_PIXELS (~89.5 MP) would
+        # otherwise refuse larger frames a user allowed. Pillow checks it when it reads the header.
+        with _OPEN_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the check below says it better
+            pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+            try:
+                img = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = pillow_limit
+        with img:
+            if img.width * img.height > max_pixels:
+                raise FrameError(f"frame {frame.id!r}: {img.width}x{img.height} {too_big}")
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+                # 16/32-bit grey: convert("RGB") would clip it to white, so scale to 8 bits first.
+                px = np.asarray(img, dtype=np.float64)
+                top = 65535.0  # 16-bit; Pillow may open 16-bit PNG/TIFF as mode I too
+                if img.mode == "F" or px.min(initial=0) < 0 or px.max(initial=0) > top:
+                    top = max(float(px.max(initial=0)), 1e-12)  # float or true 32-bit: no fixed range
+                img = Image.fromarray(np.clip(px / top * 255.0, 0, 255).round().astype(np.uint8))
+            img = img.convert("RGB")
     except FrameError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise FrameError(f"frame {frame.id!r}: refused as a decompression bomb ({exc})") from exc
+    except Image.DecompressionBombError as exc:  # over twice the limit: Pillow refuses before we see the size
+        raise FrameError(f"frame {frame.id!r}: {path.name} {too_big}: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise FrameError(f"frame {frame.id!r}: {path.name} is not an image Pillow can read") from exc
     except (OSError, SyntaxError, ValueError) as exc:

@@ -104,12 +104,13 @@ def _rate_check(records: list[dict[str, Any]], runner: dict[str, Any]) -> dict[s
     if runner.get("mode") != "open" or not runner.get("rate"):
         return {}
     target = float(runner["rate"])
-    sends = sorted(r["attempts"][0]["t_sent"] for r in records if r.get("attempts"))
-    scheduled = sorted(r["t_scheduled"] for r in records if r.get("t_scheduled") is not None)
-    achieved = _rate_of(sends)
+    sends = _by_session(records, lambda r: r["attempts"][0]["t_sent"] if r.get("attempts") else None)
+    scheduled = _by_session(records, lambda r: r.get("t_scheduled"))
+    # Per session, then pooled: a resumed run must not count the time it was stopped.
+    achieved = _pooled_rate(sends)
     # Poisson arrivals over a short run wander from the target; judge the client against the
     # schedule it was actually given.
-    scheduled_rate = _rate_of(scheduled)
+    scheduled_rate = _pooled_rate(scheduled)
     # Saturated: the client fell short of the target rate, or requests waited longer and longer
     # to be sent (the queue built up): the last fifth lagged its schedule well beyond the first.
     lags = [r["timing"]["queue_s"] for r in sorted(records, key=lambda r: r["t_scheduled"]) if r.get("timing")]
@@ -118,13 +119,25 @@ def _rate_check(records: list[dict[str, Any]], runner: dict[str, Any]) -> dict[s
     behind = achieved is not None and scheduled_rate is not None and achieved < 0.95 * scheduled_rate
     saturated = bool(behind or growth > max(5.0 / target, 0.25))
     return {"target_rate": target, "scheduled_rate": scheduled_rate, "achieved_rate": achieved,
-            "scheduled_count": len(scheduled),
+            "scheduled_count": sum(len(t) for t in scheduled),
             "queue_growth_s": growth, "saturated": saturated}
 
 
-def _rate_of(times: list[float]) -> float | None:
-    """Events per second over a sorted list of times (None with fewer than two)."""
-    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
+def _by_session(records: list[dict[str, Any]], time_of: Any) -> list[list[float]]:
+    """Each session's event times, sorted."""
+    sessions: dict[Any, list[float]] = defaultdict(list)
+    for r in records:
+        t = time_of(r)
+        if t is not None:
+            sessions[r.get("session", 1)].append(t)
+    return [sorted(ts) for ts in sessions.values()]
+
+
+def _pooled_rate(sessions: list[list[float]]) -> float | None:
+    """Events per second: intervals over time spanned, summed over sessions (None with no interval)."""
+    events = sum(len(ts) - 1 for ts in sessions if len(ts) > 1)
+    span = sum(ts[-1] - ts[0] for ts in sessions if len(ts) > 1)
+    return events / span if events and span > 0 else None
 
 
 def _cost(records: list[dict[str, Any]], model: dict[str, Any], requests_per_s: float | None) -> dict[str, Any]:

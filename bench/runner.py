@@ -60,6 +60,7 @@ class Runner:
         self.on_record = on_record or (lambda rec: None)
         self.rng = random.Random(runner_cfg.seed)
         self._fatal: BackendError | None = None
+        self._stopping = asyncio.Event()
         self._schema = dict(prompt.json_schema) or None
 
     async def run(self, frames: list[Frame]) -> None:
@@ -105,9 +106,11 @@ class Runner:
         await gather_all(tasks)
 
     async def _scheduled(self, frame: Frame, at: float, limit: asyncio.Semaphore) -> None:
-        await asyncio.sleep(max(0.0, at - StreamClock.now()))
-        if self._fatal is not None:
+        try:  # sleep until the slot, but wake at once if the run is stopping
+            await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, at - StreamClock.now()))
             return
+        except TimeoutError:
+            pass
         async with limit:  # a safety cap on in-flight requests; waiting here shows up as queue time
             if self._fatal is None:
                 await self._process(frame, scheduled=at)
@@ -128,6 +131,7 @@ class Runner:
         if outcome.response is None and outcome.error is not None and outcome.error.fatal:
             # Not recorded: the frame is fine, the setup is not. Resume after fixing it.
             self._fatal = self._fatal or outcome.error
+            self._stopping.set()
             return
         self._record(self._completed(base, image, outcome))
 

@@ -48,8 +48,13 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
     ]
     if thr.get("target_rate"):
         sat = "  SATURATED" if thr["saturated"] else ""
-        rows.append(("rate achieved / target", f"{_s(thr['achieved_rate'], 'req/s')} / "
-                                              f"{thr['target_rate']:.3f} req/s{sat}"))
+        rows.append(("send rate: achieved / scheduled / target",
+                     f"{_s(thr['achieved_rate'], 'req/s')} / {_s(thr.get('scheduled_rate'), 'req/s')} / "
+                     f"{thr['target_rate']:.3f} req/s{sat}"))
+        # Open loop: latency from the scheduled send time, which a slow server cannot hide.
+        rows.append(("from schedule: TTFT p50 / E2EL p50 / p95",
+                     f"{_s(lat['ttft_from_scheduled_s']['p50'])} / {_s(lat['e2el_from_scheduled_s']['p50'])} / "
+                     f"{_s(lat['e2el_from_scheduled_s']['p95'])}"))
     mean_in, mean_out = cost["mean_input_tokens"], cost["mean_output_tokens"]
     rows.append(("mean tokens in / out", "-" if mean_in is None else f"{mean_in:.1f} / {mean_out:.1f}"))
     if cost["cost_per_million_usd"] is not None:

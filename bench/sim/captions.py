@@ -355,17 +355,31 @@ class Reference:
 
 
 def load_references(path: str) -> list[Reference]:
-    """Read a dataset manifest (JSONL: id, image, optional reference) and hash each reference image."""
+    """Read a dataset manifest (JSONL: id, image, optional reference) and hash each reference image.
+
+    Unusable lines (not UTF-8, not JSON, not an object, no image path) are skipped and
+    counted in one warning: the harness records each as a failed frame, the simulator
+    just has no reference for it.
+    """
     manifest = Path(path)
     if manifest.is_dir():
         manifest = manifest / "manifest.jsonl"
     refs: list[Reference] = []
-    with manifest.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
+    bad: list[int] = []
+    with manifest.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")  # a BOM may only start the file
+                row = json.loads(line) if line.strip() else None
+            except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
+                bad.append(n)
                 continue
-            row = json.loads(line)
-            if not isinstance(row.get("reference"), dict) or not row.get("image"):
+            if row is None:
+                continue
+            if not isinstance(row, dict) or not isinstance(row.get("image"), str) or not row["image"]:
+                bad.append(n)
+                continue
+            if not isinstance(row.get("reference"), dict):
                 continue
             img_path = manifest.parent / row["image"]
             try:
@@ -377,6 +391,9 @@ def load_references(path: str) -> list[Reference]:
                 id=str(row.get("id", n)), dhash=dhash(img), mean_rgb=mean_rgb(img), caption=row["reference"]
             )
             refs.append(ref)
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+        print(f"sim: skipped {len(bad)} unusable line(s) in {manifest} (line {shown})", file=sys.stderr)
     return refs
 
 

@@ -1,9 +1,11 @@
 """``dataset=folder dataset.path=DIR``: every image under DIR (recursively), sorted by path.
 
-The id of an image is its path relative to DIR (``holiday/beach.jpg``), with
-characters outside ``[A-Za-z0-9._:/-]`` replaced by ``_``; when two paths
-clash after that, a short hash of the real path is appended. Ids are the same
-on every run over the same folder, so a run resumes by id.
+The id of an image is its path relative to DIR (``holiday/beach.jpg``). A path
+that is not a valid manifest id (characters outside ``[A-Za-z0-9._:/-]``, over
+200 characters) becomes a sanitised form plus a short hash of the exact path
+(``a b.jpg`` -> ``a_b.jpg~<hash>``); ``~`` never occurs in a valid id, so two
+files never share an id. An id depends only on its own path, never on which
+other files exist, so a run resumes by id.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from pathlib import Path
 
 from bench.config import DatasetConfig
-from bench.dataset import DatasetError, Frame, resolve_dataset_dir
+from bench.dataset import _ID_OK, DatasetError, Frame, resolve_dataset_dir
 
 _BAD = re.compile(r"[^A-Za-z0-9._:/-]")
 
@@ -22,14 +24,12 @@ def normalise_extensions(exts) -> tuple[str, ...]:
     return tuple(sorted({("." + str(e).lower().lstrip(".")) for e in exts}))
 
 
-def stable_id(rel: str, taken: set[str], max_len: int = 200) -> str:
-    """A manifest-safe id from a relative path; deterministic for a given set of paths."""
-    base = _BAD.sub("_", rel)
-    if len(base) > max_len - 9:
-        base = base[: max_len - 9]
-    if base in taken:
-        base = f"{base}~{hashlib.sha256(rel.encode()).hexdigest()[:8]}"
-    return base
+def stable_id(rel: str, max_len: int = 200) -> str:
+    """A manifest-safe id from one relative path: the path itself if valid, else sanitised + '~' + hash."""
+    if len(rel) <= max_len and _ID_OK.fullmatch(rel):
+        return rel
+    digest = hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"{_BAD.sub('_', rel)[: max_len - len(digest) - 1]}~{digest}"
 
 
 def list_files(root: Path, exts: tuple[str, ...]) -> list[Path]:
@@ -50,12 +50,9 @@ def load_folder(cfg: DatasetConfig) -> list[Frame]:
     if not files:
         raise DatasetError(f"dataset {cfg.name!r}: no images ({', '.join(exts)}) under {root}")
     frames: list[Frame] = []
-    taken: set[str] = set()
     for p in files:
         rel = p.relative_to(root).as_posix()
-        fid = stable_id(rel, taken)
-        taken.add(fid)
-        frames.append(Frame(id=fid, image_path=p, meta={"path": rel}))
+        frames.append(Frame(id=stable_id(rel), image_path=p, meta={"path": rel}))
         if cfg.limit is not None and len(frames) >= cfg.limit:
             break
     return frames
