@@ -62,8 +62,29 @@ def redact(node: Any, path: tuple[str, ...] = ()) -> Any:
                 out[k] = redact(v, path + (key,))
         return out
     if isinstance(node, list):
+        if all(isinstance(v, str) for v in node):  # command lines: --api-key VALUE, --token=VALUE
+            from bench.server_process import redact as redact_args
+
+            return [_redact_url(v) for v in redact_args(node)]
         return [redact(v, path) for v in node]
+    if isinstance(node, str):
+        return _redact_url(node)
     return node
+
+
+_URL_SECRET = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s]*@)?", re.IGNORECASE)
+_QUERY_SECRET = re.compile(r"([?&](?:api[_-]?key|key|token|access_token|secret|password|sig|signature)=)[^&#\s]*",
+                           re.IGNORECASE)
+
+
+def _redact_url(value: str) -> str:
+    """http://user:pass@host/?api_key=K -> http://***@host/?api_key=***"""
+    match = _URL_SECRET.match(value)
+    if not match:
+        return value
+    if match.group("userinfo"):
+        value = match.group("scheme") + "***@" + value[match.end():]
+    return _QUERY_SECRET.sub(r"\1***", value)
 
 
 def fingerprint(cfg: dict[str, Any]) -> str:

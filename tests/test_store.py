@@ -103,3 +103,12 @@ def test_saved_config_has_no_secrets(tmp_path):
     counts = {"max_tokens": 2000, "image_tokens": 256, "per_token_s": 0.002, "access_token": "t", "client_secret": "s"}
     assert redact(counts) == {"max_tokens": 2000, "image_tokens": 256, "per_token_s": 0.002,
                               "access_token": "***redacted***", "client_secret": "***redacted***"}
+
+
+def test_secrets_in_urls_and_command_lines_are_redacted():
+    cfg = {"model": {"base_url": "http://user:PASSWORDX@127.0.0.1:8000/v1?api_key=QUERYKEYX&x=1",
+                     "vllm": {"extra_args": ["--api-key", "VLLMKEYX", "--token=TOKX", "--dtype", "bf16"]}}}
+    text = json.dumps(redact(cfg))
+    for secret in ("PASSWORDX", "QUERYKEYX", "VLLMKEYX", "TOKX"):
+        assert secret not in text
+    assert "127.0.0.1:8000/v1" in text and "x=1" in text and "bf16" in text
