@@ -18,6 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
+from rich.markup import escape
 
 from bench.backends import PROTOCOLS, make_backend
 from bench.backends.base import Sampling
@@ -108,6 +109,14 @@ def api_key_for(cfg: Config | DictConfig) -> str:
     return key
 
 
+def _judge_key_present(judge: DictConfig) -> None:
+    model = judge.model
+    if model.serve or not model.api_key_env or os.environ.get(model.api_key_env, "").strip():
+        return
+    raise ConfigError(f"judge {judge.label!r} needs an API key: set {model.api_key_env} "
+                      f"(export {model.api_key_env}=...) or choose another judge; nothing was run")
+
+
 def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True) -> int:
     console = console or Console(stderr=True)
     try:
@@ -116,15 +125,17 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
         frames = load_frames(cfg.dataset)
         check_serving(cfg.model)
         resolve_price(cfg.model.price)
+        if cfg.get("judge") is not None:  # a judge without its key would fail only after the paid run
+            _judge_key_present(cfg.judge)
     except (ConfigError, DatasetError, ServingError, PriceLookupError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return EXIT_USAGE
 
     label = cfg.model.label or cfg.model.name
     try:
         store = RunStore.open(cfg, model_label=label)
     except (RunInUseError, OSError) as exc:
-        console.print(f"[red]error:[/red] cannot use the run folder: {exc}", highlight=False)
+        console.print(f"[red]error:[/red] cannot use the run folder: {escape(str(exc))}", highlight=False)
         return EXIT_USAGE
     _point_sweep_job_at(store.path)
     if cfg.get("retry_failed"):
@@ -150,15 +161,15 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
                 asyncio.run(_run_frames(cfg, frames, store, session, base_url, api_key, progress.update))
     except (FatalRunError, ServerStartError) as exc:
         status, code = "failed", EXIT_FATAL
-        console.print(f"[red]stopped early:[/red] {exc}\nNothing more was sent. Fix it and re-run the same "
-                      f"command to continue {store.path}.", highlight=False)
+        console.print(f"[red]stopped early:[/red] {escape(str(exc))}\nNothing more was sent. Fix it and re-run "
+                      f"the same command to continue {store.path}.", highlight=False)
     except KeyboardInterrupt:
         status, code = "interrupted", EXIT_INTERRUPTED
         console.print(f"interrupted: {len(store.records)}/{len(frames)} frames recorded in {store.path}; "
                       "re-run the same command to resume.", highlight=False)
     except Exception as exc:  # e.g. the simulator or a server failed to start
         status, code = "failed", EXIT_FATAL
-        console.print(f"[red]run failed:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        console.print(f"[red]run failed:[/red] {type(exc).__name__}: {escape(str(exc))}", highlight=False)
         if os.environ.get("CAPBENCH_DEBUG"):
             raise
     finally:
@@ -171,7 +182,12 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     store.meta["simulated"] = metrics["simulated"]
     store.end_session(status, recorded=len(store.records))
     if code == EXIT_OK:
-        metrics = _score(cfg, store, metrics, console)
+        try:
+            metrics = _score(cfg, store, metrics, console)
+        except KeyboardInterrupt:
+            code = EXIT_INTERRUPTED
+            console.print(f"scoring interrupted; the run is saved. Re-score it with `{_rescore_hint(cfg, store)}` "
+                          "(judge verdicts already received are cached).", highlight=False)
     if summary:
         print_summary(Console(), metrics, label=label, run_dir=store.path, status=status)
     return code
@@ -184,12 +200,19 @@ def _score(cfg: DictConfig, store: RunStore, metrics: dict[str, Any], console: C
     try:
         scores = score_after_run(cfg, store.path)
     except ScoreError as exc:
-        console.print(f"[red]scoring failed:[/red] {exc}\nThe run is saved; re-score it with "
-                      f"`python -m bench.score {store.path}`.", highlight=False)
+        console.print(f"[red]scoring failed:[/red] {escape(str(exc))}\nThe run is saved; re-score it with "
+                      f"`{_rescore_hint(cfg, store)}`.", highlight=False)
         return metrics
     if scores is not None:
         metrics = {**metrics, "scores": scores}
     return metrics
+
+
+def _rescore_hint(cfg: DictConfig, store: RunStore) -> str:
+    from hydra.core.hydra_config import HydraConfig
+
+    judge = HydraConfig.get().runtime.choices.get("judge") if HydraConfig.initialized() else None
+    return f"python -m bench.score {store.path}" + (f" judge={judge}" if judge and judge != "null" else "")
 
 
 def _point_sweep_job_at(run_dir: Path) -> None:

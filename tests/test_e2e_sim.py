@@ -193,3 +193,12 @@ def test_retry_failed_resends_only_failed_frames_and_keeps_the_old_records(tmp_p
     assert sorted(superseded) == failed  # the old failures are kept, not lost
     assert all(first[f] == records[f] for f in first if f not in failed)  # good records untouched
     assert json.loads((run_dir / "metrics.json").read_text())["failed"] == 0
+
+
+def test_a_missing_judge_key_stops_before_the_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    ds = make_dataset(tmp_path / "ds", 2)
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides(tmp_path, ds, "judge=gemini-2.5-pro"))
+    assert run(cfg, summary=False) == 2
+    assert not (tmp_path / "runs").exists()  # nothing was run, nothing was paid for
