@@ -31,6 +31,22 @@ FIELDS = ("description", "objects", "actions", "environment", "content_type", "s
           "production_quality", "summary", "logos")
 OVERLAP = ("rouge1", "rouge2", "rougeL", "bleu")
 
+# The judge's "all" view, shared by the scorer's headline, bench.score.compare, the gate and the report:
+# a frame the model gave no caption for (so the judge was not asked) scores the rubric's minimum, as
+# invalid outputs score 0 on overlap: a model that fails often must not look better for it. A frame
+# not judged for any other reason (the judge failed, the run was not judged) has no score.
+NO_CAPTION_SCORE = 1.0
+NO_CAPTION_CATEGORIES = frozenset({"transport_error", "bad_input", "refused", "not_json", "truncated"})
+
+
+def judge_score_all(judge: Any, category: Any) -> float | None:
+    """A frame's judge score in the "all" view: the verdict's score, NO_CAPTION_SCORE for a frame with no
+    caption (no verdict, category in NO_CAPTION_CATEGORIES), else None. Only for runs that were judged."""
+    if isinstance(judge, dict):
+        score = judge.get("score")
+        return None if score is None else float(score)
+    return NO_CAPTION_SCORE if category in NO_CAPTION_CATEGORIES else None
+
 
 class RunLoadError(Exception):
     """A path that is not a usable run folder (the message says which and why)."""
@@ -231,13 +247,23 @@ def score_summary(run: RunData) -> dict[str, Any]:
     return out
 
 
+def is_judged(run: RunData) -> bool:
+    """The run's last scoring ran (or carried over) an LLM judge."""
+    return bool(_get(run.metrics, "scores.judge")) or any(rec.get("judge") for rec in run.scores.values())
+
+
 def frame_scores(run: RunData) -> dict[str, dict[str, Any]]:
-    """frame_id -> flat scores (NaN where absent)."""
+    """frame_id -> flat scores (NaN where absent). judge_score is the "all" view (see judge_score_all);
+    judge_no_caption marks the frames scored NO_CAPTION_SCORE without a verdict."""
     out = {}
+    judged = is_judged(run)
+    categories = {str(r.get("frame_id")): (r.get("validity") or {}).get("category") for r in run.records}
     for fid, rec in run.scores.items():
         overlap = rec.get("overlap") or {}
         judge = rec.get("judge") or {}
-        row = {"judge_score": _num(judge.get("score")), "judge_rationale": judge.get("rationale"),
+        score = judge_score_all(rec.get("judge"), rec.get("category") or categories.get(fid)) if judged else None
+        row = {"judge_score": _num(score), "judge_no_caption": judged and not judge and score is not None,
+               "judge_rationale": judge.get("rationale"),
                "judge_failure": judge.get("failure"), "scored_valid": rec.get("valid"),
                "reference_kind": _get(rec, "reference.kind")}
         for m in OVERLAP:
@@ -304,7 +330,8 @@ def frame_rows(run: RunData) -> list[dict[str, Any]]:
         for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s"):
             row[key] = _num(t.get(key))
         s = scores.get(fid) or {}
-        row["judge_score"] = s.get("judge_score", math.nan)
+        row["judge_score"] = s.get("judge_score", math.nan)  # "all" view: no caption scores NO_CAPTION_SCORE
+        row["judge_no_caption"] = bool(s.get("judge_no_caption"))
         for m in OVERLAP:
             row[m] = s.get(m, math.nan)
         row["judge_failure"] = s.get("judge_failure")

@@ -41,6 +41,8 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
     latency = {key: describe([r["timing"][key] for r in ok if r["timing"].get(key) is not None])
                for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s", "ttft_from_scheduled_s", "e2el_from_scheduled_s")}
 
+    # Reading, resizing and encoding the image, before the request is due (client-side work).
+    latency["prep_s"] = describe([r["prep_s"] for r in records if r.get("prep_s") is not None])
     duration = _wall_duration(records)
     out_tokens = sum((r.get("usage") or {}).get("output_tokens") or 0 for r in ok)
     requests_per_s = len(ok) / duration if duration > 0 else None

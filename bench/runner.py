@@ -27,6 +27,8 @@ from bench.store import RunStore
 from bench.tasks import gather_all
 from bench.validity import assess
 
+UNREACHABLE_AFTER = 3  # frames whose every attempt failed to connect, before any answer: the server is down
+
 
 class FatalRunError(Exception):
     """A systemic failure (bad key, unknown model, no quota): stop instead of failing every frame."""
@@ -61,6 +63,7 @@ class Runner:
         self.rng = random.Random(runner_cfg.seed)
         self._fatal: BackendError | None = None
         self._stopping = asyncio.Event()
+        self._answered = self._unreachable = 0
         self._schema = dict(prompt.json_schema) or None
 
     async def run(self, frames: list[Frame]) -> None:
@@ -116,13 +119,22 @@ class Runner:
                 await self._process(frame, scheduled=at)
 
     async def _process(self, frame: Frame, scheduled: float) -> None:
-        base: dict[str, Any] = {"frame_id": frame.id, "session": self.session,
-                                "content_type": frame.meta.get("content_type"), "t_scheduled": scheduled}
+        t_prep = StreamClock.now()
         try:
             image = await asyncio.to_thread(encode_frame, frame, self.encode.max_side, self.encode.jpeg_quality,
                                             self.encode.max_pixels)
         except FrameError as exc:
-            self._record(self._failed(base, "bad_input", str(exc)))
+            image = None
+            error = str(exc)
+        prep_s = StreamClock.now() - t_prep
+        if self.cfg.mode == "closed":
+            # Closed loop: a request is due once its slot is free and its image is ready, so queue
+            # time is the wait to be sent, not the (separately recorded) image preparation.
+            scheduled = StreamClock.now()
+        base: dict[str, Any] = {"frame_id": frame.id, "session": self.session, "prep_s": prep_s,
+                                "content_type": frame.meta.get("content_type"), "t_scheduled": scheduled}
+        if image is None:
+            self._record(self._failed(base, "bad_input", error))
             return
         request = CaptionRequest(image=image, system=self.prompt.system, user=self.prompt.user,
                                  sampling=self.sampling, schema=self._schema)
@@ -130,10 +142,26 @@ class Runner:
                                         self.cfg.request_timeout_s, self.rng)
         if outcome.response is None and outcome.error is not None and outcome.error.fatal:
             # Not recorded: the frame is fine, the setup is not. Resume after fixing it.
-            self._fatal = self._fatal or outcome.error
-            self._stopping.set()
+            self._stop(outcome.error)
             return
         self._record(self._completed(base, image, outcome))
+        self._watch_reachability(outcome)
+
+    def _stop(self, error: BackendError) -> None:
+        self._fatal = self._fatal or error
+        self._stopping.set()
+
+    def _watch_reachability(self, outcome: RetryOutcome) -> None:
+        """A server that has never answered and refuses every connection is down, not flaky: stop
+        after a few frames instead of failing them all (they resume with retry_failed=true)."""
+        if outcome.response is not None:
+            self._answered += 1
+        elif outcome.error is not None and outcome.error.kind == "connection" and not self._answered:
+            self._unreachable += 1
+            if self._unreachable >= UNREACHABLE_AFTER:
+                self._stop(BackendError("connection", f"{outcome.error.message}; no answer from the server for "
+                                        f"{self._unreachable} frames in a row: is it running? Once it is, re-run "
+                                        "with retry_failed=true to re-send those frames"))
 
     def _failed(self, base: dict[str, Any], kind: str, message: str) -> dict[str, Any]:
         verdict, _ = assess(None, None, self.prompt.json_schema, self.prompt.rules, error_kind=kind)

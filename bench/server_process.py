@@ -244,8 +244,9 @@ def start_simulator(
     """Launch `python -m bench.sim` with this SimConfig (dataclass, DictConfig or dict) on a free port.
 
     Returns the running server (or, with start=False, one ready for `async with`).
-    The config goes through a temporary JSON file, removed on stop; `.base_url`
-    is "http://127.0.0.1:PORT".
+    The config goes through a temporary JSON file that the simulator deletes once
+    read (so it does not outlive a SIGKILLed harness) and stop() removes if still
+    there; `.base_url` is "http://127.0.0.1:PORT".
     """
     port = free_port()
     data = _as_dict(sim)
@@ -253,7 +254,8 @@ def start_simulator(
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
     server = _SimProcess(
-        [sys.executable, "-m", "bench.sim", "--port", str(port), "--config", cfg_path, "--exit-with-parent"],
+        [sys.executable, "-m", "bench.sim", "--port", str(port), "--config", cfg_path, "--exit-with-parent",
+         "--delete-config"],
         health_url=f"http://127.0.0.1:{port}/health",
         log_path=log_path,
         startup_timeout_s=startup_timeout_s,
@@ -278,7 +280,7 @@ def _as_dict(sim: object) -> dict[str, object]:
 
 
 class _SimProcess(ManagedServer):
-    """ManagedServer that also removes its temporary config file on stop."""
+    """ManagedServer that also removes its temporary config file on stop (if the simulator did not)."""
 
     def __init__(self, *args: object, config_path: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -202,3 +202,16 @@ def test_a_missing_judge_key_stops_before_the_run(tmp_path, monkeypatch):
         cfg = compose(config_name="config", overrides=overrides(tmp_path, ds, "judge=gemini-2.5-pro"))
     assert run(cfg, summary=False) == 2
     assert not (tmp_path / "runs").exists()  # nothing was run, nothing was paid for
+
+
+def test_a_server_that_is_down_stops_the_run_early(tmp_path):
+    from bench.server_process import free_port
+
+    ds = make_dataset(tmp_path / "ds", 20)
+    code, run_dir = run_bench(f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}",
+                              "runner.progress=false", "model=openai_compatible", "model.name=x",
+                              f"model.base_url=http://127.0.0.1:{free_port()}/v1", "runner.concurrency=1",
+                              "runner.retry.base_delay_s=0.01")
+    assert code == 1
+    records = load_records(run_dir)
+    assert 1 <= len(records) <= 3 and all(r["error"]["kind"] == "connection" for r in records)

@@ -39,6 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 import bench
 from bench.config import JudgeConfig
 from bench.dataset import resolve_dataset_dir
+from bench.load import NO_CAPTION_CATEGORIES, NO_CAPTION_SCORE, judge_score_all
 from bench.score.cache import JudgeCache
 from bench.score.canonical import CANONICAL_VERSION, canonical_text, caption_json, field_text, schema_fields
 from bench.score.judge import EncodeSettings, Judge, JudgeItem, rubric_id
@@ -197,7 +198,7 @@ def _summarise(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], f
     }
     if judge_block is not None:
         summary["judge"] = {**judge_block, **_judge_summary(rows, seed, replicates)}
-    summary["by_content_type"] = _by_content_type(rows, seed, replicates)
+    summary["by_content_type"] = _by_content_type(rows, seed, replicates, judged=judge_block is not None)
     return summary
 
 
@@ -226,10 +227,9 @@ def _overlap_summary(scored: list[dict[str, Any]], fields: tuple[str, ...], seed
     return out
 
 
-# A frame whose model gave no caption at all scores the rubric's minimum in the "all" view,
-# as invalid outputs score 0 on overlap: a model that fails often must not look better for it.
-NO_CAPTION_SCORE = 1.0
-_NO_CAPTION = frozenset({"transport_error", "bad_input", "refused", "not_json", "truncated"})
+# A frame whose model gave no caption at all scores the rubric's minimum in the "all" view (NO_CAPTION_SCORE,
+# defined in bench.load so that compare, the gate and the report use the same convention).
+_NO_CAPTION = NO_CAPTION_CATEGORIES
 
 
 def _judge_summary(rows: list[dict[str, Any]], seed: int, replicates: int) -> dict[str, Any]:
@@ -243,7 +243,9 @@ def _judge_summary(rows: list[dict[str, Any]], seed: int, replicates: int) -> di
     overall, valid = bootstrap_means(table, replicates=replicates, seed=seed) if scored else [
         {"mean": None, "ci95": None, "n": 0, "method": None}] * 2
     with_rouge = [r for r in scored if r["overlap"] is not None]
+    valid = {**valid, "label": "schema-valid outputs only"}
     return {"mean": overall["mean"], "ci95": overall["ci95"], "n": overall["n"], "method": overall["method"],
+            "label": f"all: every judged frame, a frame with no caption scores {NO_CAPTION_SCORE:g}",
             "valid_only": valid, "failures": len(failures), "failure_rate": rate(len(failures), len(judged)),
             "failure_reasons": dict(Counter(str(r["judge"]["failure"])[:80] for r in failures)),
             "not_judged": len(rows) - len(judged), "no_caption_scored_as": NO_CAPTION_SCORE,
@@ -254,15 +256,17 @@ def _judge_summary(rows: list[dict[str, Any]], seed: int, replicates: int) -> di
             "corr_method": "spearman"}
 
 
-def _by_content_type(rows: list[dict[str, Any]], seed: int, replicates: int) -> dict[str, Any]:
+def _by_content_type(rows: list[dict[str, Any]], seed: int, replicates: int, *, judged: bool) -> dict[str, Any]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault(r.get("content_type") or "unknown", []).append(r)
     out = {}
     nan = float("nan")
     for ct, rs in sorted(groups.items()):
-        table = [[r["overlap"]["rougeL"] if r["overlap"] else nan,
-                  (r["judge"] or {}).get("score") if (r["judge"] or {}).get("score") is not None else nan] for r in rs]
+        # judge: the "all" view, as the headline (a frame with no caption scores NO_CAPTION_SCORE)
+        judge_all = [judge_score_all(r["judge"], r.get("category")) if judged else None for r in rs]
+        table = [[r["overlap"]["rougeL"] if r["overlap"] else nan, nan if j is None else j]
+                 for r, j in zip(rs, judge_all, strict=True)]
         rouge, judged = bootstrap_means(np.array(table, dtype=float), replicates=replicates, seed=seed)
         out[ct] = {"frames": len(rs), "rougeL": rouge, "judge": judged}
     return out

@@ -7,9 +7,10 @@ same reference (overlap metrics) or by the same judge and rubric (judge
 score). Frames are paired by id; frames scored in only one run are counted
 and left out. Per metric: mean of A, mean of B, difference A - B with a 95%
 paired-bootstrap interval, and the two-sided p-value of a sign-flip
-permutation test (bench.stats.paired_test). "all" view by default (invalid
-outputs score 0, as in the run's headline); valid_only=true pairs only frames
-valid in both runs.
+permutation test (bench.stats.paired_test). "all" view by default, as in the
+run's headline: invalid outputs score 0 on overlap, and a frame the model gave
+no caption for scores NO_CAPTION_SCORE (1) from the judge (bench.load.judge_score_all);
+valid_only=true pairs only frames valid in both runs (labelled "valid only").
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.load import judge_score_all
 from bench.score.references import ScoreError
 from bench.stats import paired_test
 
@@ -44,9 +46,13 @@ def _load(run_dir: str | Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any
     return rows, summary
 
 
-def _value(row: dict[str, Any], metric: str) -> float | None:
+VIEW_LABELS = {"all": "all: invalid = 0, no caption judged 1",
+               "valid_only": "valid only: frames schema-valid in both runs"}
+
+
+def _value(row: dict[str, Any], metric: str, judged: bool) -> float | None:
     if metric == "judge":
-        return (row.get("judge") or {}).get("score")
+        return judge_score_all(row.get("judge"), row.get("category")) if judged else None
     return (row.get("overlap") or {}).get(metric)
 
 
@@ -78,13 +84,14 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, metrics: list[str] | N
         raise ScoreError(f"{run_a} and {run_b} share no scored frame: not the same frames")
     if valid_only:
         shared = [f for f in shared if rows_a[f].get("valid") and rows_b[f].get("valid")]
-    result: dict[str, Any] = {"a": str(run_a), "b": str(run_b), "view": "valid_only" if valid_only else "all",
+    view = "valid_only" if valid_only else "all"
+    result: dict[str, Any] = {"a": str(run_a), "b": str(run_b), "view": view, "view_label": VIEW_LABELS[view],
                               "frames_shared": len(shared), "only_in_a": len(set(rows_a) - set(rows_b)),
                               "only_in_b": len(set(rows_b) - set(rows_a)), "alpha": ALPHA, "notes": notes,
                               "reference": {"kind": ref_a.get("kind"), "source": ref_a.get("source")},
                               "metrics": {}}
     for m in wanted:
-        pairs = [(_value(rows_a[f], m), _value(rows_b[f], m)) for f in shared]
+        pairs = [(_value(rows_a[f], m, bool(judge_a)), _value(rows_b[f], m, bool(judge_b))) for f in shared]
         pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
         if not pairs:
             continue
@@ -96,7 +103,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, metrics: list[str] | N
 
 def format_comparison(c: dict[str, Any]) -> str:
     lines = [f"A = {c['a']}", f"B = {c['b']}",
-             f"paired frames: {c['frames_shared']} ({c['view']}); only in A: {c['only_in_a']}, only in B: "
+             f"paired frames: {c['frames_shared']} ({c.get('view_label', c['view'])}); only in A: {c['only_in_a']}, only in B: "
              f"{c['only_in_b']}; reference: {c['reference']['kind']} {c['reference']['source']}",
              f"{'metric':<8} {'mean A':>8} {'mean B':>8} {'A - B':>8} {'95% CI':>20} {'p':>8}  verdict"]
     for m, t in c["metrics"].items():

@@ -1,9 +1,12 @@
 """CLI: python -m bench.sim --port N [--host 127.0.0.1] [--config FILE] [--set key=value ...] [--exit-with-parent]
+[--delete-config]
 
 Prints one JSON line {"event": "ready", "host": ..., "port": ...} to stdout
 once listening (port 0 picks a free port) and runs until SIGTERM/SIGINT.
 Keys are SimConfig fields; the config file is YAML or JSON, either the
 SimConfig mapping itself or a model config with a `sim:` section.
+--delete-config removes the config file once read (the harness's temporary
+file must not outlive a harness killed with SIGKILL).
 """
 
 from __future__ import annotations
@@ -83,12 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", help="YAML or JSON file with SimConfig fields")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the launching process dies")
+    parser.add_argument("--delete-config", action="store_true", help="delete the --config file once it is read")
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, args.overrides)
     except (OSError, ValueError, yaml.YAMLError, OmegaConfBaseException) as exc:
         print(f"sim: bad configuration: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if args.delete_config and args.config:
+            Path(args.config).unlink(missing_ok=True)
     try:
         asyncio.run(serve(cfg, args.host, args.port, args.exit_with_parent))
     except ValueError as exc:  # e.g. fault rates summing over 1
