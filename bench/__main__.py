@@ -23,6 +23,7 @@ def conf_dir() -> str:
 
 
 register()
+_SWEEP_CODES: list[int] = []  # exit code of each job of a -m sweep, in job order
 
 
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
@@ -31,9 +32,20 @@ def main(cfg: DictConfig) -> None:
 
     code = run(cfg)
     # In a multirun sweep one model's failure must not stop the others; a single run exits with its code.
-    if HydraConfig.get().mode != RunMode.MULTIRUN and code:
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        _SWEEP_CODES.append(code)
+    elif code:
         sys.exit(code)
 
 
-if __name__ == "__main__":
+def cli() -> None:
     main()
+    failed = [(job, code) for job, code in enumerate(_SWEEP_CODES) if code]
+    if failed:  # the sweep went on past them; say so, and exit with the worst code
+        print(f"sweep: {len(failed)} of {len(_SWEEP_CODES)} jobs failed: "
+              + ", ".join(f"job {job} (exit {code})" for job, code in failed), file=sys.stderr)
+        sys.exit(max(code for _, code in failed))
+
+
+if __name__ == "__main__":
+    cli()

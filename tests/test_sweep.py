@@ -24,3 +24,14 @@ def test_multirun_over_three_protocols(tmp_path):
     # the sweep folder leads the report to exactly the sweep's runs
     (sweep,) = (tmp_path / "runs" / "multirun").iterdir()
     assert sorted(p.parent.name for p in find_run_dirs([sweep])) == ["sim", "sim_anthropic", "sim_gemini"]
+
+
+def test_a_sweep_goes_on_past_a_failing_job_and_exits_with_its_code(tmp_path):
+    ds = make_dataset(tmp_path / "ds", 2)
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OPENAI_API_KEY"}
+    out = subprocess.run([sys.executable, "-m", "bench", "-m", "model=sim,gpt-4.1,sim_noisy", f"dataset.path={ds}",
+                          "dataset.name=t", f"runs_dir={tmp_path / 'runs'}", "runner.progress=false"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
+    assert out.returncode == 2, out.stderr
+    assert "1 of 3 jobs failed: job 1 (exit 2)" in out.stderr
+    assert {p.parent.parent.name for p in (tmp_path / "runs").glob("t/*/*/metrics.json")} == {"sim", "sim_noisy"}
