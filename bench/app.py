@@ -9,10 +9,13 @@ dataset, 130 interrupted (re-run the same command to resume).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import math
 import os
 import signal
 import threading
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,10 @@ def check_config(cfg: Config | DictConfig) -> None:
         if missing:
             raise ConfigError("invalid config:\n  " + "\n  ".join(
                 f"{key} needs a value: add {key}=VALUE to the command" for key in missing))
+        unknown = _unknown_keys(cfg, Config)
+        if unknown:  # e.g. Hydra's hint "+model.sampling.temprature=0.2" followed to the letter
+            raise ConfigError("invalid config:\n  " + "\n  ".join(
+                f"{key} is not a setting capbench knows (a typo?); see `python -m bench --cfg job`" for key in unknown))
     problems = []
     if cfg.model.backend not in PROTOCOLS:
         problems.append(f"model.backend={cfg.model.backend!r}: choose one of {', '.join(PROTOCOLS)}")
@@ -67,6 +74,17 @@ def check_config(cfg: Config | DictConfig) -> None:
         problems.append(f"runner.mode={cfg.runner.mode!r}: use closed or open")
     if cfg.runner.mode == "open" and not (cfg.runner.rate and cfg.runner.rate > 0):
         problems.append("runner.mode=open needs runner.rate=<requests per second>")
+    if not 16 <= cfg.dataset.max_side <= 8192:
+        problems.append(f"dataset.max_side={cfg.dataset.max_side}: pixels of the long side, 16 to 8192")
+    if not 1 <= cfg.dataset.jpeg_quality <= 100:
+        problems.append(f"dataset.jpeg_quality={cfg.dataset.jpeg_quality}: 1 to 100")
+    for key in ("input_per_million", "output_per_million"):
+        value = cfg.model.price[key]
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            problems.append(f"model.price.{key}={value}: a price in $ per 1M tokens, 0 or more")
+    hourly = cfg.model.gpu.hourly_usd
+    if hourly is not None and not (math.isfinite(hourly) and hourly >= 0):
+        problems.append(f"model.gpu.hourly_usd={hourly}: $ per GPU-hour, 0 or more")
     if cfg.runner.concurrency < 1:
         problems.append("runner.concurrency must be at least 1")
     if cfg.runner.retry.max_attempts < 1:
@@ -80,6 +98,23 @@ def check_config(cfg: Config | DictConfig) -> None:
             problems.append(f"model.sim.{name}={value}: a rate in [0, 1]")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def _unknown_keys(node: DictConfig, schema: type, prefix: str = "") -> list[str]:
+    """Keys the structured config does not define (free-form dicts such as extra_body excepted)."""
+    hints = typing.get_type_hints(schema)
+    out = []
+    for key in node.keys():
+        if key not in hints:
+            out.append(f"{prefix}{key}")
+            continue
+        kind = hints[key]
+        inner = [a for a in typing.get_args(kind) if a is not type(None)]
+        sub = kind if dataclasses.is_dataclass(kind) else (inner[0] if len(inner) == 1 else None)
+        if (sub is not None and dataclasses.is_dataclass(sub) and not OmegaConf.is_interpolation(node, key)
+                and isinstance(node[key], DictConfig)):
+            out += _unknown_keys(node[key], sub, f"{prefix}{key}.")
+    return out
 
 
 def _missing_keys(node: DictConfig, prefix: str = "") -> list[str]:

@@ -64,6 +64,24 @@ def test_required_values_are_named():
         check_config(_compose("model=cliptagger_bf16"))
 
 
+@pytest.mark.parametrize("override", ["+model.sampling.temprature=0.2", "+runner.concurency=3", "+banana=1"])
+def test_keys_added_with_plus_are_still_checked(override):
+    with pytest.raises(ConfigError, match="not a setting capbench knows"):
+        check_config(_compose(override))
+
+
+def test_free_form_dicts_take_any_key():
+    check_config(_compose("+model.extra_body.top_k=20", "+model.extra_headers.X-Team=vision"))
+
+
+@pytest.mark.parametrize("override, key", [("dataset.max_side=0", "dataset.max_side"),
+                                           ("model.price.input_per_million=nan", "model.price.input_per_million"),
+                                           ("model.gpu.hourly_usd=-1", "model.gpu.hourly_usd")])
+def test_numbers_out_of_range_are_named(override, key):
+    with pytest.raises(ConfigError, match=key):
+        check_config(_compose(override))
+
+
 def test_wrong_type_fails():
     with pytest.raises(ConfigCompositionException):
         _compose("runner.concurrency=lots")
