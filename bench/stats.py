@@ -19,7 +19,8 @@ def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tup
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # Rounded: float noise must not print a bound of 1.4e-17 where the answer is 0.
+    return (round(max(0.0, centre - half), 12), round(min(1.0, centre + half), 12))
 
 
 def rate(successes: int, n: int) -> dict[str, float | int | None]:

@@ -111,7 +111,8 @@ class OpenAIChatBackend:
         async with self.client.chat.completions.with_streaming_response.create(
                 **params, stream=True, stream_options={"include_usage": True}) as response:
             simulated = says_simulated(response.headers)
-            chunks, done = 0, False
+            chunks, done, received = 0, False, 0
+            limit = max(100_000, 40 * params["max_tokens"])  # a token is a few characters, never 40
             async for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue  # comments, event names and blank separators
@@ -138,6 +139,10 @@ class OpenAIChatBackend:
                     clock.chunk(text)
                     if text:
                         parts.append(text)
+                        received += len(text)
+                        if received > limit:  # a runaway server must not fill the disk
+                            raise BackendError("protocol", f"{self.name}: answer longer than {limit:,} characters, "
+                                               "far beyond max_tokens; cut off")
                     finish_reason = _str(choice.get("finish_reason")) or finish_reason
             if not chunks:  # a 200 that is not an event stream (a proxy's HTML page, say)
                 kind = response.headers.get("content-type", "?")
