@@ -1,8 +1,12 @@
+import io
+import json
+
+import numpy as np
 import pytest
 from PIL import Image
 
 from bench.config import DatasetConfig
-from bench.dataset import DatasetError, FrameError, encode_frame, load_frames
+from bench.dataset import DatasetError, Frame, FrameError, encode_frame, load_frames
 
 from .conftest import write_image, write_manifest
 
@@ -82,3 +86,61 @@ def test_limit_and_png_rgba_are_handled(tmp_path):
     frames = load_frames(_cfg(ds, limit=2))
     assert [f.id for f in frames] == ["f0", "f1"]
     assert _encode(frames[0]).mime == "image/jpeg"
+
+
+def test_limit_below_one_is_a_dataset_error(tmp_path):
+    ds = tmp_path / "ds"
+    write_image(ds / "a.jpg")
+    write_manifest(ds, [{"id": "f0", "image": "a.jpg"}, {"id": "f1", "image": "a.jpg"}])
+    for limit in (0, -3):
+        with pytest.raises(DatasetError, match="limit must be >= 1"):
+            load_frames(_cfg(ds, limit=limit))
+        with pytest.raises(DatasetError, match="limit must be >= 1"):
+            load_frames(_cfg(ds, kind="folder", limit=limit))
+    assert [f.id for f in load_frames(_cfg(ds, limit=1))] == ["f0"]
+
+
+def test_bom_and_non_utf8_lines(tmp_path):
+    ds = tmp_path / "ds"
+    write_image(ds / "a.jpg")
+    (ds / "manifest.jsonl").write_bytes(
+        b"\xef\xbb\xbf" + json.dumps({"id": "first", "image": "a.jpg"}).encode() + b"\n"
+        + b'{"id": "caf\xe9", "image": "a.jpg"}\n'  # Latin-1, not UTF-8
+        + json.dumps({"id": "last", "image": "a.jpg"}).encode() + b"\n"
+    )
+    frames = load_frames(_cfg(ds))
+    assert [f.id for f in frames] == ["first", "line2", "last"]
+    assert frames[0].error is None and frames[2].error is None
+    with pytest.raises(FrameError, match="line 2: not UTF-8"):
+        _encode(frames[1])
+
+
+def _mean_sent(image) -> float:
+    return float(np.asarray(Image.open(io.BytesIO(image.data)).convert("L"), dtype=np.float64).mean())
+
+
+@pytest.mark.parametrize(("fmt", "dtype", "full_scale"), [
+    ("PNG", np.uint16, 65535.0),  # opens as I;16
+    ("TIFF", np.int32, 65535.0),  # mode I holding 16-bit values
+    ("TIFF", np.float32, None),  # mode F: scaled by its own max
+])
+def test_high_bit_depth_grey_is_scaled_not_clipped_to_white(tmp_path, fmt, dtype, full_scale):
+    ramp = np.tile(np.linspace(12000, 40000, 96), (64, 1)).astype(dtype)
+    path = tmp_path / f"grey.{fmt.lower()}"
+    Image.fromarray(ramp).save(path, format=fmt)
+    assert Image.open(path).mode in ("I;16", "I", "F")
+    expected = float(ramp.mean()) / (full_scale or float(ramp.max())) * 255
+    sent = _mean_sent(_encode(Frame(id="g", image_path=path)))
+    assert abs(sent - expected) < 3, (sent, expected)
+
+
+def test_max_pixels_above_pillows_own_limit_is_honoured(tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000)  # stands in for Pillow's ~89.5 MP default
+    path = write_image(tmp_path / "a.png", size=(100, 100), fmt="PNG")  # 10x Pillow's limit
+    frame = Frame(id="a", image_path=path)
+    assert _encode(frame, max_pixels=50_000).width == 100
+    assert Image.MAX_IMAGE_PIXELS == 1_000  # restored after the open
+    for max_pixels in (9_000, 4_000):  # over the limit; over twice the limit (Pillow raises itself)
+        with pytest.raises(FrameError, match=f"exceeds dataset.max_pixels={max_pixels}"):
+            _encode(frame, max_pixels=max_pixels)
+    assert Image.MAX_IMAGE_PIXELS == 1_000

@@ -46,7 +46,8 @@ def test_start_simulator_serves_and_stops(tmp_path: Path) -> None:
         r = c.chat.completions.create(model="cliptagger-12b", messages=openai_messages(sample_frames()["red"]))
         assert r.choices[0].finish_reason == "stop"
         config_path = Path(srv.config_path)  # type: ignore[attr-defined]
-        assert config_path.exists()
+        assert config_path.name.startswith("capbench-sim-")
+        assert not config_path.exists()  # the simulator deletes it once read (--delete-config)
     assert pid is not None and not _alive(pid)
     assert not config_path.exists()
     text = log.read_text()
@@ -178,6 +179,7 @@ def test_simulator_exits_when_its_launcher_is_killed(tmp_path: Path) -> None:
         from bench.server_process import start_simulator
         srv = start_simulator(SimConfig(), {str(tmp_path / "sim.log")!r})
         print(srv.pid, flush=True)
+        print(srv.config_path, flush=True)
         time.sleep(60)
         """
         )
@@ -186,6 +188,7 @@ def test_simulator_exits_when_its_launcher_is_killed(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         sim_pid = int(proc.stdout.readline())
+        config_path = Path(proc.stdout.readline().strip())
         assert _alive(sim_pid)
         proc.kill()
         proc.wait()
@@ -196,6 +199,7 @@ def test_simulator_exits_when_its_launcher_is_killed(tmp_path: Path) -> None:
         # PR_SET_PDEATHSIG (Linux) or the simulator's own parent watch, whichever comes first.
         log = (tmp_path / "sim.log").read_text()
         assert "parent process exited" in log or "shutting down" in log
+        assert not config_path.exists()  # no /tmp/capbench-sim-*.json left behind without stop()
     finally:
         if proc.poll() is None:
             proc.kill()

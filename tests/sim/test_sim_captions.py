@@ -116,6 +116,23 @@ def test_references_nearest_and_fallback(manifest: Path, caption_schema: dict) -
     assert src == "stats"
 
 
+def test_unusable_manifest_lines_are_skipped_not_fatal(
+    manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One bad line must not stop the simulator: the harness records it as a failed frame."""
+    good = manifest.read_bytes()
+    manifest.write_bytes(
+        b"\xef\xbb\xbf"  # UTF-8 BOM before line 1
+        + good
+        + b"{not json\n[1, 2]\n\"text\"\n{\"id\": \"x\", \"image\": 5, \"reference\": {}}\n"
+        + b"{\"id\": \"\xff\"}\n"
+    )
+    refs = cap.load_references(str(manifest))
+    assert sorted(r.id for r in refs) == ["a", "b"]  # the BOM line ("a") still counts
+    err = capsys.readouterr().err
+    assert err.count("sim: skipped 5 unusable line(s)") == 1 and "(line 5, 6, 7, 8, 9)" in err
+
+
 def test_quality_degrades_monotonically(caption_schema: dict) -> None:
     ref = _reference(0)
     scores = {}

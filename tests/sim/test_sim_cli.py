@@ -78,3 +78,32 @@ def test_cli_bad_config_exits_2() -> None:
         [sys.executable, "-m", "bench.sim", "--set", "malformed_rate=2"], capture_output=True, text=True, timeout=30
     )
     assert r.returncode == 2 and "malformed_rate" in r.stderr
+
+
+def test_cli_delete_config_removes_the_file_once_read(tmp_path: Path) -> None:
+    cfg = tmp_path / "sim.json"
+    cfg.write_text(json.dumps({"seed": 3}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.sim", "--port", "0", "--config", str(cfg), "--delete-config"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline())["event"] == "ready"
+        assert not cfg.exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    cfg.write_text(json.dumps({"malformed_rate": 2}))  # a bad config is deleted too
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.sim", "--config", str(cfg), "--delete-config"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert r.returncode == 2 and not cfg.exists()
+    cfg.write_text(json.dumps({"seed": 3}))  # without the flag the file is left alone
+    assert load_config(str(cfg), []).seed == 3 and cfg.exists()

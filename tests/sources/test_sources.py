@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from bench.config import DatasetConfig
-from bench.dataset import DatasetError, FrameError, encode_frame, load_frames
+from bench.dataset import _ID_OK, DatasetError, FrameError, encode_frame, load_frames
+from bench.sources.folder import stable_id
 
 from .conftest import CUTS, DISSOLVE, scene_video
 
@@ -86,7 +87,8 @@ def test_folder_ids_are_relative_paths_and_stable(tmp_path):
     (d / "readme.txt").write_text("x")
     cfg = DatasetConfig(name="f", kind="folder", path=str(d))
     ids = [f.id for f in load_frames(cfg)]
-    assert ids == ["a.jpg", "b.png", "sub/c_d.webp", "sub/x.JPEG"]
+    assert ids[:2] == ["a.jpg", "b.png"] and ids[3] == "sub/x.JPEG"
+    assert ids[2].startswith("sub/c_d.webp~")  # a space is not allowed in an id: sanitised + hash
     assert [f.id for f in load_frames(cfg)] == ids
     assert [f.id for f in load_frames(DatasetConfig(name="f", kind="folder", path=str(d), limit=2))] == ids[:2]
     assert all(encode_frame(f, 1024, 90, 50_000_000).mime == "image/jpeg" for f in load_frames(cfg))
@@ -94,3 +96,26 @@ def test_folder_ids_are_relative_paths_and_stable(tmp_path):
         load_frames(DatasetConfig(name="f", kind="folder", path=str(d), extensions=[".tif"]))
     with pytest.raises(DatasetError, match="does not exist"):
         load_frames(DatasetConfig(name="f", kind="folder", path=str(tmp_path / "missing")))
+
+
+def test_folder_ids_never_collide_and_never_move(tmp_path):
+    d = tmp_path / "imgs"
+    d.mkdir()
+    names = ["a b.jpg", "a_b.jpg", "a?b.jpg", "caf\u00e9.jpg", "caf_.jpg"]
+    for name in names:
+        Image.new("RGB", (8, 8)).save(d / name, format="JPEG")
+    both = {f.meta["path"]: f.id for f in load_frames(DatasetConfig(name="f", kind="folder", path=str(d)))}
+    assert len(set(both.values())) == len(names)  # injective
+    assert both["a_b.jpg"] == "a_b.jpg" and both["caf_.jpg"] == "caf_.jpg"  # valid paths are their own id
+    assert both["a b.jpg"].startswith("a_b.jpg~") and both["a?b.jpg"].startswith("a_b.jpg~")
+    for name in names:  # an id depends on its own path only, not on which other files exist
+        (d / name).unlink()
+    for name in names:
+        Image.new("RGB", (8, 8)).save(d / name, format="JPEG")
+        (frame,) = load_frames(DatasetConfig(name="f", kind="folder", path=str(d)))
+        assert frame.id == both[name]
+        (d / name).unlink()
+    long_ids = {stable_id("x" * 300 + s) for s in ("1", "2")}
+    assert len(long_ids) == 2 and all(len(i) <= 200 for i in long_ids)
+    assert not _ID_OK.fullmatch(stable_id("a b.jpg"))  # hashed ids can never equal a valid path
+    assert stable_id("a.jpg\n") != "a.jpg\n"
