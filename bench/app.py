@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.backends import PROTOCOLS, make_backend
-from bench.backends.base import Sampling
+from bench.backends.base import SESSION_HEADER, Sampling
 from bench.config import Config
 from bench.dataset import DatasetError, load_frames
 from bench.metrics import compute_metrics
@@ -269,7 +269,9 @@ def _terminate(signum: int, frame: Any) -> None:
 
 async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, base_url: str | None,
                       api_key: str, on_record: Any) -> None:
-    backend = make_backend(cfg.model, base_url=base_url, api_key=api_key,
+    # The simulator draws faults per session: a resumed run is a fresh draw, not a replay.
+    headers = {SESSION_HEADER: str(session)} if cfg.model.serve == "sim" else {}
+    backend = make_backend(cfg.model, base_url=base_url, api_key=api_key, headers=headers,
                            timeout_s=cfg.runner.request_timeout_s + 5.0)
     s = cfg.model.sampling
     runner = Runner(

@@ -215,3 +215,14 @@ def test_a_server_that_is_down_stops_the_run_early(tmp_path):
     assert code == 1
     records = load_records(run_dir)
     assert 1 <= len(records) <= 3 and all(r["error"]["kind"] == "connection" for r in records)
+
+
+def test_retry_failed_on_the_embedded_simulator_is_a_fresh_draw(tmp_path):
+    ds = make_dataset(tmp_path / "ds", 30)
+    flaky = overrides(tmp_path, ds, "model.sim.server_error_rate=0.3", "runner.retry.max_attempts=1")
+    code, run_dir = run_bench(*flaky)
+    failed_before = {r["frame_id"] for r in load_records(run_dir) if r["status"] == "failed"}
+    code, again = run_bench(*flaky, "retry_failed=true")
+    assert code == 0 and again == run_dir and failed_before
+    failed_after = {r["frame_id"] for r in load_records(run_dir) if r["status"] == "failed"}
+    assert failed_after != failed_before and len(failed_after) < len(failed_before)

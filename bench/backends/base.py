@@ -77,6 +77,9 @@ class CaptionResponse:
 # Every simulator response carries this header, so a run pointed at the simulator
 # through a real model's config is still labelled simulated.
 SIMULATOR_HEADER = "x-capbench-simulated"
+# Sent by the harness to the simulator it starts: the run's session number (the simulator keys
+# its faults on it too, so a resumed run is a fresh draw, not the same failures replayed).
+SESSION_HEADER = "x-capbench-session"
 
 
 def says_simulated(headers: Any) -> bool:

@@ -90,10 +90,11 @@ class FaultPlanner:
         self._seen: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()  # for /sim/stats and tests
 
-    def decide(self, sha256: str) -> Attempt:
+    def decide(self, sha256: str, session: str = "") -> Attempt:
         n = self._seen[sha256]
         self._seen[sha256] += 1
-        rng = random.Random(f"attempt:{self.cfg.seed}:{sha256}:{n}")
+        salt = f"{session}:" if session else ""  # no session: the same keys as before
+        rng = random.Random(f"attempt:{self.cfg.seed}:{salt}{sha256}:{n}")
         u = rng.random()
         outcome, edge = "ok", 0.0
         for name in FAULTS:

@@ -24,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench.backends.base import SESSION_HEADER
 from bench.config import SimConfig
 from bench.sim import captions as cap
 from bench.sim import judge as sim_judge
@@ -102,9 +103,9 @@ def _drop(request: web.Request) -> None:
         request.transport.close()
 
 
-def _plan(state: SimState, req: SimRequest, sha: str, caption: cap.Caption) -> Generation:
+def _plan(state: SimState, req: SimRequest, sha: str, caption: cap.Caption, session: str = "") -> Generation:
     """Decide this attempt (on the loop, so attempt numbers never race) and build exactly what will be emitted."""
-    attempt = state.planner.decide(sha)
+    attempt = state.planner.decide(sha, session)
     cfg = state.cfg
     text = json.dumps(caption, indent=2, ensure_ascii=False)
     if attempt.outcome == "malformed":
@@ -167,7 +168,9 @@ async def _handle(request: web.Request, proto: WireProtocol) -> web.StreamRespon
     except cap.ImageDecodeError as exc:
         info["outcome"] = "bad_request"
         return proto.error(400, f"Could not process image: {exc}")
-    gen = _plan(state, req, sha, caption)
+    # A harness session number keys the faults too, so a resumed run (retry_failed) is a fresh
+    # draw rather than the same failures replayed; without the header, behaviour is as before.
+    gen = _plan(state, req, sha, caption, request.headers.get(SESSION_HEADER, ""))
     a = gen.attempt
     info.update(attempt=a.n, outcome=a.outcome, source=source)
     if a.outcome == "rate_limit":
