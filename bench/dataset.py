@@ -111,7 +111,7 @@ def _parse_line(line: str, lineno: int, root: Path, manifest_name: str) -> Frame
     if not isinstance(entry, dict):
         return Frame(id=f"line{lineno}", image_path=None, error=f"{where}: expected a JSON object")
     frame_id = entry.get("id")
-    if not isinstance(frame_id, str) or not _ID_OK.match(frame_id):
+    if not isinstance(frame_id, str) or not _ID_OK.fullmatch(frame_id):
         return Frame(id=f"line{lineno}", image_path=None,
                      error=f"{where}: missing or invalid 'id' (1-200 chars of letters, digits, . _ : / -)")
     image = entry.get("image")

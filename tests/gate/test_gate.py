@@ -33,9 +33,14 @@ def test_sim_noisy_fails_against_a_sim_baseline(sim_runs, tmp_path, capsys):
     code = main([str(sim_runs["sim_noisy"]), "--baseline", str(sim_runs["sim"]), "--junit", str(junit)])
     out = capsys.readouterr().out
     assert code == 1, out
-    assert "FAILED" in out and "schema_valid floor" in out
+    assert "FAILED" in out
     cases = junit_cases(junit)
-    assert cases["schema_valid floor"] == "fail"
+    # sim_noisy's captions are degraded (quality 0.5): ROUGE-L always drops significantly. Its
+    # malformed/truncated answers are a random draw, so the validity floor fails exactly when the
+    # draw took the run under 95%.
+    assert cases["rougeL drop"] == "fail"
+    rate = json.loads((sim_runs["sim_noisy"] / "metrics.json").read_text())["schema_valid_rate"]
+    assert cases["schema_valid floor"] == ("fail" if rate < 0.95 else "pass")
     assert set(cases) == {"schema_valid floor", "schema_valid drop", "judge score drop", "rougeL drop", "p95 latency",
                           "cost per 1M"}
 
