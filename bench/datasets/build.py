@@ -69,7 +69,8 @@ class BuildReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        # a check that could not verify a frame has not shown the dataset is right: not OK
+        return not self.failures and not self.unverified
 
     def summary(self) -> str:
         mb = self.downloaded_bytes / 1e6
@@ -88,7 +89,7 @@ class BuildReport:
             lines.append(f"  rebuilt byte-identical: {self.rebuilt_ok}, "
                          f"hash-checked only (no .deb in cache): {self.hashed_only}")
             if self.unverified:
-                lines.append(f"  not verified (no .deb and no image here; build it first): {self.unverified}")
+                lines.append(f"  not verified (no .deb and no image here): {self.unverified}")
         if len(self.composition) > 1:
             lines.append("  content types: " + ", ".join(
                 f"{k} {v}" for k, v in sorted(self.composition.items(), key=lambda kv: (-kv[1], kv[0]))))
@@ -97,7 +98,16 @@ class BuildReport:
             lines.append(f"  warning: {w}")
         for f in self.failures:
             lines.append(f"  FAILED: {f}")
-        lines.append("  result: " + ("OK" if self.ok else f"{len(self.failures)} failure(s)"))
+        if self.ok:
+            result = "OK"
+        elif self.failures:
+            result = f"{len(self.failures)} failure(s)"
+        else:
+            result = f"NOT VERIFIED ({self.unverified} of {self.frames} frames)"
+        if self.unverified:
+            result += (f"; {self.unverified} frame(s) have neither an image nor a cached .deb to check: build the "
+                       f"dataset first (python -m bench.datasets build {self.dataset}), then run --check again")
+        lines.append("  result: " + result)
         return "\n".join(lines)
 
 

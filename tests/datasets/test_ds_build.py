@@ -343,3 +343,22 @@ def test_corrupt_manifest_and_references_are_reported_not_crashes(world):
     (world.dir / "references.jsonl").write_text("{broken\n")
     rep = _build(world)
     assert not rep.ok and any("references.jsonl" in f for f in rep.failures)
+
+
+def test_check_with_nothing_to_verify_is_not_ok(world, capsys, monkeypatch):
+    """No images and no .debs (e.g. frames1k before its first build): nothing verified, so not OK, and the
+    summary says to build first."""
+    assert _build(world).ok
+    shutil.rmtree(world.cache)
+    shutil.rmtree(world.dir / "images")
+    rep = _build(world, check=True)
+    assert rep.unverified == 4 and not rep.failures
+    assert not rep.ok
+    summary = rep.summary()
+    assert "result: OK" not in summary and "NOT VERIFIED (4 of 4 frames)" in summary
+    assert "build the dataset first (python -m bench.datasets build mini)" in summary
+    monkeypatch.setattr("bench.datasets.__main__.build",
+                        lambda spec, cache_dir, **kw: build(spec, cache_dir, downloader=world.dl, **kw))
+    assert cli_main(["build", "mini", "--check", "--root", str(world.dir.parent), "--cache-dir",
+                     str(world.cache)]) == 1
+    assert "NOT VERIFIED" in capsys.readouterr().out
