@@ -301,8 +301,16 @@ def run_row(run: RunData) -> dict[str, Any]:
         "cost_per_million_usd": _num(m.get("cost_per_million_usd")), "cost_basis": _get(m, "cost.basis"),
         "temperature": _num(_get(c, "model.sampling.temperature")),
         "response_format": _get(c, "model.sampling.response_format"),
-        "runner_mode": _get(c, "runner.mode"), "concurrency": _num(_get(c, "runner.concurrency")),
-        "rate": _num(_get(c, "runner.rate")),
+        "runner_mode": _get(m, "throughput.mode") or _get(c, "runner.mode"),
+        "concurrency": _num(_get(c, "runner.concurrency")), "rate": _num(_get(c, "runner.rate")),
+        # open loop: the send rate asked for, scheduled (the Poisson draw) and achieved; latency from schedule
+        "target_rate": _num(_get(m, "throughput.target_rate")),
+        "scheduled_rate": _num(_get(m, "throughput.scheduled_rate")),
+        "achieved_rate": _num(_get(m, "throughput.achieved_rate")),
+        "saturated": _get(m, "throughput.saturated"),
+        "ttft_from_scheduled_p50_s": _num(_get(m, "latency.ttft_from_scheduled_s.p50")),
+        "e2el_from_scheduled_p50_s": _num(_get(m, "latency.e2el_from_scheduled_s.p50")),
+        "e2el_from_scheduled_p95_s": _num(_get(m, "latency.e2el_from_scheduled_s.p95")),
     }
     row.update(score_summary(run))
     return row
@@ -327,7 +335,7 @@ def frame_rows(run: RunData) -> list[dict[str, Any]]:
             "input_tokens": _num(u.get("input_tokens")), "output_tokens": _num(u.get("output_tokens")),
             "cost_usd": _num(r.get("cost_usd")),
         }
-        for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s"):
+        for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s", "ttft_from_scheduled_s", "e2el_from_scheduled_s"):
             row[key] = _num(t.get(key))
         s = scores.get(fid) or {}
         row["judge_score"] = s.get("judge_score", math.nan)  # "all" view: no caption scores NO_CAPTION_SCORE

@@ -4,7 +4,9 @@ A baseline file (`python -m bench.gate RUN --write-baseline FILE`) is small
 enough to commit: the run's identity, its headline numbers, and per frame only
 the values the paired tests need (validity rungs, judge score, overlap
 scores), as columns. Both sides go through `from_run`, so a baseline file and
-the run folder it came from gate identically.
+the run folder it came from gate identically. The judge score per frame is the
+scorer's "all" view (bench.load.judge_score_all: a frame with no caption scores
+1), so the gate's n and mean are the ones in metrics.json.
 """
 
 from __future__ import annotations

@@ -13,15 +13,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 import bench
-from bench.dataset import resolve_dataset_dir
-from bench.load import FIELDS, RunData, _get, frame_scores, is_run_dir, runs_frame
+from bench.config import DatasetConfig
+from bench.dataset import Frame, load_frames, resolve_dataset_dir
+from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, frame_scores, is_run_dir, runs_frame
 from bench.report.thumbs import thumbnail_uri
 from bench.stats import paired_test
 
 RAW_TEXT_LIMIT = 4000  # characters of an unparsable answer shown in the explorer
 RATIONALE_LIMIT = 2000
-QUALITY_LABELS = {"judge": "judge score (1-5)", "rougeL": "ROUGE-L vs reference", "schema_valid": "schema validity"}
+QUALITY_LABELS = {"judge": f"judge score (1-5; no caption = {NO_CAPTION_SCORE:g})", "rougeL": "ROUGE-L vs reference",
+                  "schema_valid": "schema validity"}
 
 
 def _f(x: Any) -> float | None:
@@ -35,31 +39,50 @@ def _f(x: Any) -> float | None:
 
 
 # ---- references and thumbnails ----------------------------------------------------------------
-def _manifest(path: Path) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    if not path.is_file():
+_DATASET_KEYS = set(DatasetConfig.__dataclass_fields__)
+
+
+def dataset_frames(run: RunData) -> dict[str, Frame]:
+    """The run's dataset frames by id (in dataset order), found again through the harness's own loader, so
+    manifest, folder and video datasets alike; {} when the dataset is not here or cannot be loaded (the
+    explorer then shows "no image")."""
+    section = run.config.get("dataset") if isinstance(run.config, dict) else None
+    if not isinstance(section, dict) or not section.get("path"):
+        return {}
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(DatasetConfig),
+                                 {k: v for k, v in section.items() if k in _DATASET_KEYS})
+        cfg = OmegaConf.to_object(merged)
+        return {f.id: f for f in load_frames(cfg) if f.error is None}  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - a moved, changed or unreadable dataset must not stop the report
+        return _manifest_only(section)
+
+
+def _manifest_only(section: dict[str, Any]) -> dict[str, Frame]:
+    """A manifest whose images are not here (e.g. not built yet) still gives references and content types."""
+    if (section.get("kind") or "manifest") != "manifest":
+        return {}
+    path = resolve_dataset_dir(str(section["path"])) / str(section.get("manifest") or "manifest.jsonl")
+    out: dict[str, Frame] = {}
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
         return out
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in lines:
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue
         if isinstance(entry, dict) and entry.get("id") is not None:
-            out[str(entry["id"])] = entry
+            ref = entry.get("reference")
+            out[str(entry["id"])] = Frame(id=str(entry["id"]), image_path=None,
+                                          reference=ref if isinstance(ref, dict) else None,
+                                          meta={"content_type": entry.get("content_type")})
     return out
 
 
-def dataset_entries(run: RunData) -> tuple[Path | None, dict[str, dict[str, Any]]]:
-    """(dataset folder, manifest entries by frame id) of a run, or (None, {}) when it is not here."""
-    ds_path = _get(run.config, "dataset.path")
-    if not ds_path:
-        return None, {}
-    folder = resolve_dataset_dir(str(ds_path))
-    return folder, _manifest(folder / str(_get(run.config, "dataset.manifest") or "manifest.jsonl"))
-
-
-def reference_captions(run: RunData, manifest: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    """The captions the run was scored against: a teacher run folder named by the scores, else the manifest's."""
+def reference_captions(run: RunData, frames: dict[str, Frame]) -> tuple[str, dict[str, Any]]:
+    """The captions the run was scored against: a teacher run folder named by the scores, else the dataset's."""
     source = None
     ref = _get(run.metrics, "scores.reference") or {}
     if not ref and run.scores:
@@ -72,7 +95,7 @@ def reference_captions(run: RunData, manifest: dict[str, dict[str, Any]]) -> tup
         caps = {str(r["frame_id"]): r.get("caption") for r in load_records(Path(str(source)))
                 if isinstance(r.get("caption"), dict)}
         return f"{ref.get('kind') or 'run'}: {Path(str(source)).name}", caps
-    caps = {fid: e["reference"] for fid, e in manifest.items() if isinstance(e.get("reference"), dict)}
+    caps = {fid: f.reference for fid, f in frames.items() if isinstance(f.reference, dict)}
     return ("manifest reference" if caps else ""), caps
 
 
@@ -145,6 +168,8 @@ def _frame_entry(run: RunData, rec: dict[str, Any], scores: dict[str, Any], ref:
         "ff": [str(x) for x in (v.get("failed_fields") or [])], "e2el": _f(t.get("e2el_s")),
         "ttft": _f(t.get("ttft_s")), "judge": _f(s.get("judge_score")), "rl": _f(s.get("rougeL")),
     }
+    if s.get("judge_no_caption"):
+        entry["judge_nc"] = True  # scored NO_CAPTION_SCORE without a verdict
     if caption is not None:
         entry["cap"] = caption
         if ref:
@@ -179,24 +204,29 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
     order: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
     ref_labels = set()
+    loaded: dict[str, dict[str, Frame]] = {}  # the same dataset config is loaded once
     for i, run in enumerate(runs):
-        folder, manifest = dataset_entries(run)
-        ref_label, refs = reference_captions(run, manifest)
+        ds_key = json.dumps(run.config.get("dataset") if isinstance(run.config, dict) else None, sort_keys=True,
+                            default=str)
+        if ds_key not in loaded:
+            loaded[ds_key] = dataset_frames(run)
+        ds_frames = loaded[ds_key]
+        ref_label, refs = reference_captions(run, ds_frames)
         if ref_label:
             ref_labels.add(ref_label)
         scores = frame_scores(run)
-        manifest_pos = {fid: n for n, fid in enumerate(manifest)}
+        dataset_pos = {fid: n for n, fid in enumerate(ds_frames)}
         for rec in run.records:
             fid = str(rec.get("frame_id"))
             key = f"{run.dataset}/{fid}" if multi_ds else fid
             frame = order.get(key)
             if frame is None:
-                entry = manifest.get(fid) or {}
+                source = ds_frames.get(fid)
                 thumb = None
-                if thumbnails and folder is not None and isinstance(entry.get("image"), str):
-                    thumb = thumbnail_uri(str(folder / entry["image"]), thumb_size)
-                ct = rec.get("content_type") or entry.get("content_type") or "unknown"
-                frame = order[key] = {"_pos": (i, manifest_pos.get(fid, len(manifest_pos))), "id": key, "ct": ct,
+                if thumbnails and source is not None and source.image_path is not None:
+                    thumb = thumbnail_uri(str(source.image_path), thumb_size)
+                ct = rec.get("content_type") or (source.meta.get("content_type") if source else None) or "unknown"
+                frame = order[key] = {"_pos": (i, dataset_pos.get(fid, len(dataset_pos))), "id": key, "ct": ct,
                                       "thumb": thumb, "ref": refs.get(fid), "runs": [None] * len(runs)}
             elif frame["ref"] is None and refs.get(fid):
                 frame["ref"] = refs.get(fid)
@@ -205,11 +235,20 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
     if any(r.simulated for r in runs):
         sims = ", ".join(lab for lab, r in zip(labels, runs, strict=True) if r.simulated)
         notes.append(f"SIMULATED runs ({sims}): the embedded simulator, not a model; their numbers test the harness.")
+    has = {c: (not frames_df.empty and c in frames_df and bool(frames_df[c].notna().any()))
+           for c in ("judge_score", "rougeL")}
     if metric == "schema_valid":
-        notes.append("No run has judge or ROUGE scores for every model: the quality axis and the significance "
-                     "matrix use schema validity. Score the runs (bench.score) to compare caption quality.")
+        which = "Not every run has" if has["judge_score"] or has["rougeL"] else "No run has"
+        notes.append(f"{which} judge or ROUGE scores: the quality axis and the significance matrix use schema "
+                     "validity. Score the runs (bench.score) to compare caption quality.")
     elif metric == "rougeL":
-        notes.append("Not every run has judge scores: the quality axis and the significance matrix use ROUGE-L.")
+        which = "Not every run has" if has["judge_score"] else "No run has"
+        notes.append(f"{which} judge scores: the quality axis and the significance matrix use ROUGE-L.")
+    for rec in runs_df.to_dict("records") if not runs_df.empty else []:
+        if rec.get("saturated") is True:
+            notes.append(f"Open-loop run {rec['run']} was SATURATED: it sent {_f(rec.get('achieved_rate')) or 0:.2f} "
+                         f"req/s of the {_f(rec.get('target_rate')) or 0:.2f} req/s asked for (the server could not "
+                         "keep up); its latency from the scheduled time includes the backlog.")
     if multi_ds:
         notes.append(f"The runs cover several datasets ({', '.join(datasets)}): compare numbers within a dataset.")
 

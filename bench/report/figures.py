@@ -60,7 +60,7 @@ def pareto(points: list[tuple[float, float, str]]) -> list[tuple[float, float, s
     return front
 
 
-def cost_quality(runs_df: Any, labels: list[str], metric: str, col: dict[str, str]) -> dict[str, Any]:
+def cost_quality(runs_df: Any, labels: list[str], metric: str, col: dict[str, str]) -> dict[str, Any] | None:
     ycol = {"judge": "judge_mean", "rougeL": "rougeL", "schema_valid": "schema_valid_rate"}[metric]
     fig = go.Figure()
     points = []
@@ -82,25 +82,32 @@ def cost_quality(runs_df: Any, labels: list[str], metric: str, col: dict[str, st
                                  marker={"size": 14, "color": col[rec["run"]],
                                          "symbol": "diamond-open" if rec.get("simulated") else "circle"},
                                  hovertemplate="%{text}<br>$%{x:,.0f} per 1M<br>%{y:.3f}<extra></extra>"))
+    if not points:
+        return None  # no run has both a cost and a quality value
     front = pareto(points)
     if len(front) > 1:
         fig.add_trace(go.Scatter(x=[p[0] for p in front], y=[p[1] for p in front], mode="lines", name="Pareto frontier",
                                  line={"dash": "dot", "color": "#444", "shape": "hv"}, hoverinfo="skip"))
     xs = [p[0] for p in points if p[0] > 0]
     log = bool(xs) and max(xs) / min(xs) > 20
-    note = "" if points else " (no run has both)"
-    return _fig(fig, f"Cost vs quality{note}",
+    return _fig(fig, "Cost vs quality",
                 xaxis={"title": "$ per 1M generations", "type": "log" if log else "linear"},
                 yaxis={"title": esc({"judge": "judge score (1-5)", "rougeL": "ROUGE-L",
                                      "schema_valid": "schema validity rate"}[metric])}, showlegend=True)
 
 
-def latency_cdf(frames_df: Any, labels: list[str], col: dict[str, str]) -> dict[str, Any]:
+def latency_cdf(frames_df: Any, labels: list[str], col: dict[str, str], open_loop: set[str] | None = None
+                ) -> dict[str, Any] | None:
+    """E2EL and TTFT per run; for open-loop runs also E2EL from the scheduled send time (queueing included)."""
     fig = go.Figure()
+    open_loop = open_loop or set()
     for lab in labels:
         g = frames_df[frames_df["run"] == lab] if not frames_df.empty else frames_df
-        for key, dash, name in (("e2el_s", "solid", "E2EL"), ("ttft_s", "dot", "TTFT")):
-            vals = np.sort(g[key].dropna().to_numpy(dtype=float)) if len(g) else np.array([])
+        curves = [("e2el_s", "solid", "E2EL"), ("ttft_s", "dot", "TTFT")]
+        if lab in open_loop:
+            curves.append(("e2el_from_scheduled_s", "dash", "E2EL from scheduled"))
+        for key, dash, name in curves:
+            vals = np.sort(g[key].dropna().to_numpy(dtype=float)) if len(g) and key in g else np.array([])
             if not vals.size:
                 continue
             y = np.arange(1, vals.size + 1) / vals.size
@@ -108,8 +115,13 @@ def latency_cdf(frames_df: Any, labels: list[str], col: dict[str, str]) -> dict[
                                      name=esc(f"{lab} {name}"), legendgroup=esc(lab),
                                      line={"color": col[lab], "dash": dash, "shape": "hv"},
                                      hovertemplate=esc(f"{lab} {name}") + ": %{x:.3f} s (%{y:.0%})<extra></extra>"))
-    return _fig(fig, "Latency distribution (CDF): end-to-end solid, time to first token dotted",
-                xaxis={"title": "seconds"}, yaxis={"title": "share of frames", "tickformat": ".0%", "range": [0, 1.02]})
+    if not fig.data:
+        return None  # no frame has a latency (every request failed): the page says so instead of empty axes
+    title = "Latency distribution (CDF): end-to-end solid, time to first token dotted"
+    if open_loop:
+        title = "Latency (CDF): end-to-end solid, first token dotted, open loop: end-to-end from scheduled dashed"
+    return _fig(fig, title, xaxis={"title": "seconds"},
+                yaxis={"title": "share of frames", "tickformat": ".0%", "range": [0, 1.02]})
 
 
 def validity_ladder(runs: list[RunData], labels: list[str], col: dict[str, str]) -> dict[str, Any]:
@@ -174,6 +186,8 @@ def per_field_overlap(frames_df: Any, labels: list[str], col: dict[str, str]) ->
     cols = [f"rougeL.{f}" for f in FIELDS if f"rougeL.{f}" in frames_df.columns]
     if not cols:
         return None
+    if not frames_df[cols].notna().to_numpy().any():
+        return None
     fig = go.Figure()
     for lab in labels:
         g = frames_df[frames_df["run"] == lab]
@@ -183,27 +197,48 @@ def per_field_overlap(frames_df: Any, labels: list[str], col: dict[str, str]) ->
     return _fig(fig, "ROUGE-L per field vs reference", barmode="group", yaxis={"title": "ROUGE-L (0-100)"})
 
 
-def significance_matrix(sig: dict[str, Any]) -> dict[str, Any]:
+NOT_SIGNIFICANT = "#d9d9d9"
+
+
+def significance_matrix(sig: dict[str, Any]) -> dict[str, Any] | None:
+    """Row − column differences: coloured (red/blue) where p < 0.05, grey where not; None with fewer than two
+    runs or no shared scored frame (the page says "not enough data" instead of an empty plot)."""
     labels = sig["labels"]
-    z, text = [], []
+    cells = [c for row in sig["cells"] for c in row if c is not None and c["diff"] is not None and c["n"]]
+    if len(labels) < 2 or not cells:
+        return None
+    z_sig, z_grey, text = [], [], []
     for row in sig["cells"]:
-        zr, tr = [], []
+        zs, zg, tr = [], [], []
         for cell in row:
             if cell is None or cell["diff"] is None:
-                zr.append(None)
+                zs.append(None)
+                zg.append(None)
                 tr.append("")
                 continue
             significant = cell["p"] is not None and cell["p"] < 0.05
-            zr.append(cell["diff"] if significant else 0.0)
-            tr.append(f"{cell['diff']:+.3g}<br>p={cell['p']:.2g}{' *' if significant else ''}<br>n={cell['n']}")
-        z.append(zr)
+            zs.append(cell["diff"] if significant else None)
+            zg.append(None if significant else 0.0)
+            p = "n/a" if cell["p"] is None else f"{cell['p']:.2g}"
+            tr.append(f"{cell['diff']:+.3g}<br>p={p}{' *' if significant else ''}<br>n={cell['n']}")
+        z_sig.append(zs)
+        z_grey.append(zg)
         text.append(tr)
-    vals = [abs(v) for r in z for v in r if v]
+    vals = [abs(v) for r in z_sig for v in r if v]
     lim = max(vals) if vals else 1.0
-    fig = go.Figure(go.Heatmap(z=z, x=[esc(lab) for lab in labels], y=[esc(lab) for lab in labels], text=text,
-                               texttemplate="%{text}", colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim,
-                               colorbar={"title": "diff"}, hoverinfo="skip"))
-    return _fig(fig, f"Paired differences, row − column, of {sig['label']} (* p<0.05, else white)",
+    axis = [esc(lab) for lab in labels]
+    def only(z: list[list[float | None]]) -> list[list[str]]:  # each layer labels its own cells
+        return [[t if v is not None else "" for t, v in zip(tr, zr, strict=True)] for tr, zr in zip(text, z,
+                                                                                                     strict=True)]
+
+    fig = go.Figure([
+        go.Heatmap(z=z_grey, x=axis, y=axis, text=only(z_grey), texttemplate="%{text}",
+                   colorscale=[[0, NOT_SIGNIFICANT], [1, NOT_SIGNIFICANT]], showscale=False, hoverinfo="skip"),
+        go.Heatmap(z=z_sig, x=axis, y=axis, text=only(z_sig), texttemplate="%{text}", colorscale="RdBu", zmid=0,
+                   zmin=-lim, zmax=lim, colorbar={"title": "diff"}, showscale=bool(vals), hoverinfo="skip"),
+    ])
+    return _fig(fig, f"Paired differences, row − column, of {sig['label']} (coloured: p<0.05, marked *; "
+                     "grey: not significant)",
                 height=max(260, 140 + 60 * len(labels)), yaxis={"autorange": "reversed"},
                 xaxis={"side": "bottom"})
 
@@ -218,25 +253,30 @@ def content_heatmap(frames_df: Any, labels: list[str], metric: str) -> dict[str,
         g = frames_df[frames_df["run"] == lab]
         row, tr = [], []
         for ct in cts:
-            s = g[g["content_type"] == ct][col].astype(float)
+            s = g[g["content_type"] == ct][col].astype(float).dropna()  # the count is of the frames averaged
             m = _num(s.mean()) if len(s) else None
             row.append(m)
             tr.append("" if m is None else (f"{m:.0%}" if metric == "schema_valid" else f"{m:.2f}") + f" ({len(s)})")
         z.append(row)
         text.append(tr)
+    if all(v is None for r in z for v in r):
+        return None
     fig = go.Figure(go.Heatmap(z=z, x=[esc(c) for c in cts], y=[esc(lab) for lab in labels], text=text,
                                texttemplate="%{text}", colorscale="Viridis", hoverinfo="skip",
                                colorbar={"title": esc(metric)}))
-    return _fig(fig, f"By content type: {'schema validity' if metric == 'schema_valid' else metric} (frames)",
+    return _fig(fig, f"By content type: {'schema validity' if metric == 'schema_valid' else metric} "
+                     "(frames with a value)",
                 height=max(240, 130 + 40 * len(labels)), yaxis={"autorange": "reversed"})
 
 
 def build_figures(runs: list[RunData], runs_df: Any, frames_df: Any, labels: list[str], metric: str,
                   sig: dict[str, Any]) -> dict[str, Any]:
     col = colors(labels)
+    open_loop = {rec["run"] for rec in runs_df.to_dict("records")
+                 if rec.get("runner_mode") == "open" or _num(rec.get("target_rate")) is not None}
     figs = {
         "cost_quality": cost_quality(runs_df, labels, metric, col),
-        "latency_cdf": latency_cdf(frames_df, labels, col),
+        "latency_cdf": latency_cdf(frames_df, labels, col, open_loop),
         "ladder": validity_ladder(runs, labels, col),
         "categories": categories(runs, labels),
         "field_failures": field_failures(runs, labels),

@@ -18,6 +18,10 @@ Definitions:
   separately and leaves invalid outputs out.
 - judge "all" view: frames the model gave no caption for (not JSON, refused,
   transport failure) score 1, the rubric's minimum; "valid_only" leaves them out.
+  bench.load.judge_score_all is the one definition (compare, gate and report use it).
+- judge cost: "tokens"/"cost_usd" are what the verdicts used cost (cached verdicts at
+  the usage stored with them, so a re-scoring from the cache reports the same);
+  "sent" is what this scoring sent and spent (requests, tokens, cost).
 - a per-field score is null (left out of that field's mean) when both the
   reference and the candidate field are empty (e.g. no logos on either side).
 - mean scores: 95% percentile-bootstrap interval over frames; rates: Wilson.
@@ -144,7 +148,13 @@ def _judge(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], field
             "simulated": bool(j.cfg.model.simulated), "rubric_version": j.cfg.rubric.version,
             "rubric": rubric_id(j.cfg), "repeats": j.cfg.repeats, "with_reference": j.cfg.with_reference,
             "requests_sent": j.stats.requests_sent, "cache_hits": j.stats.cache_hits,
-            "tokens": {"input": j.stats.input_tokens, "output": j.stats.output_tokens}, "cost_usd": j.stats.cost_usd,
+            # what the verdicts used cost (cached ones at their stored usage): stable across re-scorings
+            "tokens": {"input": j.stats.verdict_input_tokens, "output": j.stats.verdict_output_tokens},
+            "cost_usd": j.stats.verdict_cost_usd,
+            # what this scoring sent and spent (0 when every verdict came from the cache)
+            "sent": {"requests": j.stats.requests_sent,
+                     "tokens": {"input": j.stats.input_tokens, "output": j.stats.output_tokens},
+                     "cost_usd": j.stats.cost_usd},
             "price": OmegaConf.to_container(cfg.model.price), "cache": str(cache.path), "warnings": warnings}
 
 
@@ -160,9 +170,9 @@ def _carry_over(run: RunFolder, rows: list[dict[str, Any]]) -> dict[str, Any] | 
     for row in rows:
         row["judge"] = (old_rows.get(row["frame_id"]) or {}).get("judge")
     keep = ("model", "model_name", "backend", "simulated", "rubric_version", "rubric", "repeats", "with_reference",
-            "cache", "price")
-    return {**{k: old.get(k) for k in keep}, "requests_sent": 0, "cache_hits": 0, "tokens": {"input": 0, "output": 0},
-            "cost_usd": 0.0, "carried_over": True,
+            "cache", "price", "tokens", "cost_usd")  # tokens, cost_usd: what the carried-over verdicts cost
+    return {**{k: old.get(k) for k in keep}, "requests_sent": 0, "cache_hits": 0,
+            "sent": {"requests": 0, "tokens": {"input": 0, "output": 0}, "cost_usd": 0.0}, "carried_over": True,
             "warnings": ["judge verdicts carried over from the previous scoring (pass judge=NAME to re-judge)"]}
 
 

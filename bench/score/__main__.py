@@ -97,6 +97,14 @@ def _fmt(stat: dict[str, Any] | None) -> str:
     return f"{stat['mean']:.1f} ({ci[0]:.1f}–{ci[1]:.1f})" if ci else f"{stat['mean']:.1f}"
 
 
+def _tokens(t: dict[str, Any] | None) -> str:
+    return f"{t.get('input', 0)} in / {t.get('output', 0)} out tokens" if isinstance(t, dict) else "tokens unknown"
+
+
+def _usd(x: float | None) -> str:
+    return "$—" if x is None else f"${x:.4f}"
+
+
 def print_scores(console: Console, run_dir: str, s: dict[str, Any]) -> None:
     ref = s["reference"]
     table = Table(title=f"scores: {run_dir}" + ("  [yellow]PARTIAL[/yellow]" if s["partial"] else ""),
@@ -122,12 +130,16 @@ def print_scores(console: Console, run_dir: str, s: dict[str, Any]) -> None:
         console.print(f"[yellow]partial:[/yellow] {reason}", highlight=False)
     j = s.get("judge")
     if j:
-        cost = f"${j['cost_usd']:.4f}" if j.get("cost_usd") is not None else "—"
         sim = " (SIMULATED judge)" if j.get("simulated") else ""
-        console.print(f"judge {j['model']}{sim}, rubric v{j['rubric_version']}: {_fmt(j)} (1-5) over {j['n']} frames; "
-                      f"failures {j['failures']}; not judged (no caption) {j['not_judged']}; requests sent "
-                      f"{j['requests_sent']}, cache hits {j['cache_hits']}; judge tokens {j['tokens']['input']} in / "
-                      f"{j['tokens']['output']} out, {cost}", highlight=False)
+        valid = j.get("valid_only") or {}
+        console.print(f"judge {j['model']}{sim}, rubric v{j['rubric_version']}: {_fmt(j)} (1-5) over {j['n']} frames "
+                      f"(all: no caption scores {j.get('no_caption_scored_as', 1):g}, {j.get('no_caption', 0)} such); "
+                      f"valid only {_fmt(valid)} over {valid.get('n', 0)}; judge failures {j['failures']}; not "
+                      f"judged {j['not_judged']}", highlight=False)
+        sent = j.get("sent") or {}
+        console.print(f"judge cost of these verdicts: {_tokens(j.get('tokens'))}, {_usd(j.get('cost_usd'))}; sent "
+                      f"this time: {j['requests_sent']} requests (cache hits {j['cache_hits']}), "
+                      f"{_tokens(sent.get('tokens'))}, {_usd(sent.get('cost_usd'))}", highlight=False)
         if j.get("agreement"):
             a = j["agreement"]
             console.print(f"judge agreement over {a['repeats']} repeats: identical {a['identical_share']:.0%}, "

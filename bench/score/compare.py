@@ -103,8 +103,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, metrics: list[str] | N
 
 def format_comparison(c: dict[str, Any]) -> str:
     lines = [f"A = {c['a']}", f"B = {c['b']}",
-             f"paired frames: {c['frames_shared']} ({c.get('view_label', c['view'])}); only in A: {c['only_in_a']}, only in B: "
-             f"{c['only_in_b']}; reference: {c['reference']['kind']} {c['reference']['source']}",
+             f"paired frames: {c['frames_shared']} ({c.get('view_label', c['view'])}); only in A: {c['only_in_a']}, "
+             f"only in B: {c['only_in_b']}; reference: {c['reference']['kind']} {c['reference']['source']}",
              f"{'metric':<8} {'mean A':>8} {'mean B':>8} {'A - B':>8} {'95% CI':>20} {'p':>8}  verdict"]
     for m, t in c["metrics"].items():
         lo, hi = t["ci95"]

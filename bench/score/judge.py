@@ -73,11 +73,17 @@ class EncodeSettings:
 
 @dataclass
 class JudgeStats:
+    # sent this time: every request of this scoring (retries and unparsable verdicts included)
     requests_sent: int = 0
     cache_hits: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
+    # what the verdicts used cost when they were obtained: cached (their stored usage) and new alike,
+    # so re-scoring from the cache reports the same judging cost
+    verdict_input_tokens: int = 0
+    verdict_output_tokens: int = 0
+    verdict_cost_usd: float | None = None
     image_mismatches: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -173,6 +179,7 @@ class Judge:
                 if hit is not None:
                     answers[(item.frame_id, r)] = {"verdict": hit["verdict"], "cached": True}
                     self.stats.cache_hits += 1
+                    self._add_verdict_usage(hit.get("usage"))
                 else:
                     misses.append((item, r, key, parts))
         if misses:
@@ -277,16 +284,25 @@ class Judge:
                 problem = str(exc)
                 continue
             usage = {"input_tokens": spent_in, "output_tokens": spent_out}
+            self._add_verdict_usage(usage)
             if item.image_sha256:
                 self.cache.put(key, parts, verdict, usage)
             return {"verdict": verdict, "cached": False}
         return {"failure": f"unparsable verdict after {1 + max(0, self.cfg.parse_retries)} requests: {problem}"}
 
     # ---- results ---------------------------------------------------------------------------------
+    def _add_verdict_usage(self, usage: dict[str, Any] | None) -> None:
+        usage = usage if isinstance(usage, dict) else {}
+        self.stats.verdict_input_tokens += int(usage.get("input_tokens") or 0)
+        self.stats.verdict_output_tokens += int(usage.get("output_tokens") or 0)
+
     def _price(self) -> None:
         price = self.cfg.model.price
         if price.input_per_million is not None and price.output_per_million is not None:
-            self.stats.cost_usd = cost_of_generation(self.stats.input_tokens, self.stats.output_tokens,
+            st = self.stats
+            st.cost_usd = cost_of_generation(st.input_tokens, st.output_tokens, price.input_per_million,
+                                             price.output_per_million)
+            st.verdict_cost_usd = cost_of_generation(st.verdict_input_tokens, st.verdict_output_tokens,
                                                      price.input_per_million, price.output_per_million)
 
     @staticmethod

@@ -137,3 +137,21 @@ def test_missing_key_is_reported_before_sending(setup: Any, monkeypatch: pytest.
     with pytest.raises(ScoreError, match="OPENAI_API_KEY"):
         judge.judge(items)
     assert backend.requests == []
+
+
+def test_verdict_cost_is_kept_apart_from_what_was_sent(setup: Any) -> None:
+    """Re-scoring from the cache sends nothing, but the verdicts used still cost what they cost."""
+    items, make = setup
+    judge, _, _ = make(["not json", GOOD, "nope", "nope", "nope"], concurrency=1)
+    judge.judge(items)  # f0: a verdict after one retry (2 requests); f1: no verdict after 3 requests
+    st = judge.stats
+    assert (st.input_tokens, st.output_tokens) == (500, 100)  # sent: every request
+    assert (st.verdict_input_tokens, st.verdict_output_tokens) == (200, 40)  # the one verdict used
+    assert st.verdict_cost_usd == pytest.approx((200 * 2.0 + 40 * 8.0) / 1e6)
+    judge2, backend2, _ = make([], concurrency=1)
+    judge2.judge(items)  # f0 from the cache (its stored usage), f1 asked again: one request
+    st2 = judge2.stats
+    assert st2.cache_hits == 1 and len(backend2.requests) == 1
+    assert (st2.input_tokens, st2.output_tokens) == (100, 20)
+    assert (st2.verdict_input_tokens, st2.verdict_output_tokens) == (300, 60)
+    assert st2.verdict_cost_usd == pytest.approx((300 * 2.0 + 60 * 8.0) / 1e6)

@@ -46,16 +46,21 @@ def test_judged_run_then_zero_requests(runs: dict[str, Any], capsys: pytest.Capt
     first = json.loads((runs["sim"] / "metrics.json").read_text())["scores"]["judge"]
     assert first["requests_sent"] == 27 and first["cache_hits"] == 0 and first["failures"] == 0
     assert first["tokens"]["input"] > 0 and first["cost_usd"] > 0 and first["simulated"] is True
+    assert first["sent"] == {"requests": 27, "tokens": first["tokens"], "cost_usd": first["cost_usd"]}
     log = runs["sim"] / "judge_server.log"
     log_size = log.stat().st_size
     capsys.readouterr()
     assert score_main(args) == 0  # the same command again
     second = json.loads((runs["sim"] / "metrics.json").read_text())["scores"]["judge"]
     assert second["requests_sent"] == 0 and second["cache_hits"] == 27
-    assert second["tokens"] == {"input": 0, "output": 0} and second["cost_usd"] == 0
+    # nothing sent this time, but the verdicts used still cost what they cost when they were obtained
+    assert second["sent"] == {"requests": 0, "tokens": {"input": 0, "output": 0}, "cost_usd": 0}
+    assert second["tokens"] == first["tokens"] and second["cost_usd"] == pytest.approx(first["cost_usd"])
     assert log.stat().st_size == log_size  # no judge server was even started
     assert (second["mean"], second["ci95"]) == (first["mean"], first["ci95"])
-    assert "requests sent 0, cache hits 27" in capsys.readouterr().out.replace("\n", " ")
+    out = " ".join(capsys.readouterr().out.split())
+    assert "sent this time: 0 requests (cache hits 27), 0 in / 0 out tokens, $0.0000" in out
+    assert f"judge cost of these verdicts: {first['tokens']['input']} in / {first['tokens']['output']} out" in out
     rows = [json.loads(x) for x in (runs["sim"] / "scores.jsonl").read_text().splitlines()]
     assert all(r["judge"]["cached"] and 1 <= r["judge"]["score"] <= 5 for r in rows)
 
@@ -88,3 +93,4 @@ def test_teacher_run_reference_keeps_earlier_verdicts(runs: dict[str, Any]) -> N
     ref = s["reference"]
     assert ref["kind"] == "run" and ref["frames_with_reference"] == 27 and ref["missing_candidate"] == 0
     assert s["judge"] is not None  # verdicts of the earlier judged scoring are kept when judge= is not given
+    assert s["judge"]["sent"]["requests"] == 0 and s["judge"]["cost_usd"] > 0  # ... and what they cost
