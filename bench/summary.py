@@ -94,4 +94,9 @@ def _score_rows(scores: dict[str, Any] | None) -> list[tuple[str, str]]:
     if judge and judge.get("mean") is not None:
         sim = " (SIMULATED judge)" if judge.get("simulated") else ""
         rows.append((f"judge {judge.get('model', '')}{sim}", f"{_mean(judge, '{:.2f}')} of 5, n={judge.get('n')}"))
+        sent = judge.get("sent") or {}
+        cost = judge.get("cost_usd")
+        if cost is not None:  # the judge's own bill, apart from the model's
+            rows.append(("judge cost", f"${cost:,.4f} for the verdicts used; {sent.get('requests', 0)} requests "
+                                       "sent now (the rest from the cache)"))
     return rows
