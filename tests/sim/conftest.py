@@ -3,47 +3,29 @@ in-thread simulator factory (real TCP on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from omegaconf import OmegaConf
 
 from bench.config import SimConfig
 from bench.sim.server import SimServer
 from bench.sim.testing import FAST, sample_frames
 
-# The ClipTagger schema (seed 000): all keys required, at most 10 objects and 5 actions.
-CAPTION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": [
-        "description",
-        "objects",
-        "actions",
-        "environment",
-        "content_type",
-        "specific_style",
-        "production_quality",
-        "summary",
-        "logos",
-    ],
-    "properties": {
-        "description": {"type": "string", "minLength": 1},
-        "objects": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
-        "actions": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
-        "environment": {"type": "string"},
-        "content_type": {"type": "string"},
-        "specific_style": {"type": "string"},
-        "production_quality": {"type": "string"},
-        "summary": {"type": "string", "minLength": 1},
-        "logos": {"type": "array", "items": {"type": "string"}},
-    },
-    "additionalProperties": False,
-}
-
 
 @pytest.fixture(scope="session")
 def caption_schema() -> dict[str, Any]:
-    return CAPTION_SCHEMA
+    """The prompt's own JSON Schema (conf/prompt/cliptagger.yaml), its counting rules folded in."""
+    prompt = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[2] / "conf/prompt/cliptagger.yaml"))
+    schema = copy.deepcopy(prompt["json_schema"])
+    for name, limit in prompt["rules"]["max_items"].items():
+        schema["properties"][name]["maxItems"] = limit
+    for name in prompt["rules"]["non_empty"]:
+        schema["properties"][name]["minLength"] = 1
+    return schema
 
 
 @pytest.fixture(scope="session")
