@@ -70,6 +70,9 @@ def check_config(cfg: Config | DictConfig) -> None:
     if cfg.model.sampling.response_format not in ("json_object", "json_schema", "none"):
         problems.append(f"model.sampling.response_format={cfg.model.sampling.response_format!r}: "
                         "use json_object, json_schema or none")
+    if cfg.model.sampling.response_format == "json_schema" and not cfg.prompt.json_schema:
+        problems.append(f"model.sampling.response_format=json_schema: prompt {cfg.prompt.name!r} has no json_schema "
+                        "to constrain decoding with; use json_object or a prompt with a schema")
     if cfg.runner.mode not in ("closed", "open"):
         problems.append(f"runner.mode={cfg.runner.mode!r}: use closed or open")
     if cfg.runner.mode == "open" and not (cfg.runner.rate and cfg.runner.rate > 0):

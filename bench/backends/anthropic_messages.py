@@ -23,6 +23,7 @@ from bench.backends.base import (
     StreamClock,
     Usage,
     normalize_finish_reason,
+    required_schema,
     says_simulated,
     token_count,
 )
@@ -48,9 +49,7 @@ def build_params(model: str, request: CaptionRequest) -> dict[str, Any]:
     if sampling:
         params["extra_body"] = sampling
     if s.response_format == "json_schema":
-        if not request.schema:
-            raise BackendError("bad_request", "response_format json_schema needs the prompt's json_schema")
-        params["output_config"] = {"format": {"type": "json_schema", "schema": request.schema}}
+        params["output_config"] = {"format": {"type": "json_schema", "schema": required_schema(request)}}
     return params
 
 

@@ -51,6 +51,14 @@ def token_count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+def required_schema(request: CaptionRequest) -> dict[str, Any]:
+    """The schema to constrain decoding with (response_format=json_schema); bench.app checks
+    the prompt has one before a run starts, so this only guards direct callers."""
+    if not request.schema:
+        raise BackendError("bad_request", "response_format json_schema needs the prompt's json_schema")
+    return request.schema
+
+
 @dataclass
 class Usage:
     """Token counts exactly as the server reported them (never re-tokenized)."""

@@ -27,6 +27,7 @@ from bench.backends.base import (
     StreamClock,
     Usage,
     normalize_finish_reason,
+    required_schema,
     says_simulated,
     token_count,
 )
@@ -47,9 +48,7 @@ def build_config(request: CaptionRequest) -> types.GenerateContentConfig:
     if s.response_format in ("json_object", "json_schema"):
         kwargs["response_mime_type"] = "application/json"
     if s.response_format == "json_schema":
-        if not request.schema:
-            raise BackendError("bad_request", "response_format json_schema needs the prompt's json_schema")
-        kwargs["response_json_schema"] = request.schema
+        kwargs["response_json_schema"] = required_schema(request)
     return types.GenerateContentConfig(**kwargs)
 
 

@@ -22,6 +22,7 @@ from bench.backends.base import (
     StreamClock,
     Usage,
     normalize_finish_reason,
+    required_schema,
     says_simulated,
     token_count,
 )
@@ -48,9 +49,8 @@ def response_format(request: CaptionRequest) -> dict[str, Any] | None:
     if kind == "json_object":
         return {"type": "json_object"}
     if kind == "json_schema":
-        if not request.schema:
-            raise BackendError("bad_request", "response_format json_schema needs the prompt's json_schema")
-        return {"type": "json_schema", "json_schema": {"name": "caption", "schema": request.schema, "strict": False}}
+        return {"type": "json_schema",
+                "json_schema": {"name": "caption", "schema": required_schema(request), "strict": False}}
     return None
 
 

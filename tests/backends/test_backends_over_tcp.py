@@ -2,6 +2,7 @@
 onto one vocabulary (clean answer, retry-after, 5xx, hang, dropped connection, safety block, bad key,
 unknown model)."""
 
+import contextlib
 import hashlib
 import json
 import random
@@ -29,8 +30,14 @@ def _request(response_format="json_object"):
                           sampling=Sampling(response_format=response_format), schema={"type": "object"})
 
 
-def _backend(protocol, server, key="sim-key", model="capbench-sim"):
-    return BACKENDS[protocol](model, server.base_url + BASE_URL_SUFFIX[protocol], key)
+@contextlib.asynccontextmanager
+async def _connected(protocol, server, key="sim-key", model="capbench-sim"):
+    """A backend of this protocol pointed at the simulator, closed afterwards."""
+    backend = BACKENDS[protocol](model, server.base_url + BASE_URL_SUFFIX[protocol], key)
+    try:
+        yield backend
+    finally:
+        await backend.aclose()
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -44,11 +51,8 @@ def _serve(**knobs):
 
 async def test_clean_answer_with_server_usage_and_ttft(protocol, prompt):
     with _serve(ttft_s=0.02, per_token_s=0.001) as server:
-        backend = _backend(protocol, server)
-        try:
+        async with _connected(protocol, server) as backend:
             out = await backend.generate(_request())
-        finally:
-            await backend.aclose()
     assert out.finish_reason == "stop" and out.simulated  # the simulator says so in a header
     assert out.usage.input_tokens > 256 and out.usage.output_tokens > 10
     assert out.t_sent < out.t_first_token <= out.t_last_token
@@ -64,12 +68,9 @@ async def test_clean_answer_with_server_usage_and_ttft(protocol, prompt):
 ])
 async def test_transport_faults_map_to_one_vocabulary(protocol, knobs, kind):
     with _serve(**knobs) as server:
-        backend = _backend(protocol, server)
-        try:
+        async with _connected(protocol, server) as backend:
             with pytest.raises(BackendError) as exc:
                 await backend.generate(_request())
-        finally:
-            await backend.aclose()
     assert exc.value.kind == kind and exc.value.retryable
     if kind == "rate_limit":
         assert exc.value.retry_after == pytest.approx(0.3, abs=0.01)
@@ -78,12 +79,9 @@ async def test_transport_faults_map_to_one_vocabulary(protocol, knobs, kind):
 async def test_retry_after_is_waited_then_the_retry_succeeds(protocol):
     # The simulator decides faults per (image, attempt number): over a few attempts one gets through.
     with _serve(rate_limit_rate=0.5, retry_after_s=0.05, seed=3) as server:
-        backend = _backend(protocol, server)
-        try:
+        async with _connected(protocol, server) as backend:
             out = await call_with_retry(lambda: backend.generate(_request()), RetryConfig(max_attempts=8), 5.0,
                                         random.Random(0))
-        finally:
-            await backend.aclose()
     assert out.response is not None
     failed = [a for a in out.attempts if not a.ok]
     assert all(a.error_kind == "rate_limit" for a in failed)
@@ -92,23 +90,17 @@ async def test_retry_after_is_waited_then_the_retry_succeeds(protocol):
 
 async def test_hung_request_hits_the_timeout(protocol):
     with _serve(hang_rate=1.0, hang_s=30.0) as server:
-        backend = _backend(protocol, server)
-        try:
+        async with _connected(protocol, server) as backend:
             out = await call_with_retry(lambda: backend.generate(_request()), RetryConfig(max_attempts=1), 0.5,
                                         random.Random(0))
-        finally:
-            await backend.aclose()
     assert out.response is None and out.error.kind == "timeout"
     assert 0.45 < out.attempts[0].duration_s < 3.0
 
 
 async def test_safety_block_is_a_refusal_not_a_crash(protocol, prompt):
     with _serve(block_rate=1.0) as server:
-        backend = _backend(protocol, server)
-        try:
+        async with _connected(protocol, server) as backend:
             out = await backend.generate(_request())
-        finally:
-            await backend.aclose()
     assert out.finish_reason == "content_filter"
     verdict, _ = assess(out.text, out.finish_reason, prompt.json_schema, prompt.rules)
     assert verdict.category == "refused"
@@ -117,23 +109,17 @@ async def test_safety_block_is_a_refusal_not_a_crash(protocol, prompt):
 async def test_wrong_key_and_unknown_model_are_fatal(protocol):
     with _serve(require_api_key="right-key", model_names=["capbench-sim"]) as server:
         for key, model, kind in (("wrong-key", "capbench-sim", "auth"), ("right-key", "no-such-model", "not_found")):
-            backend = _backend(protocol, server, key=key, model=model)
-            try:
+            async with _connected(protocol, server, key=key, model=model) as backend:
                 with pytest.raises(BackendError) as exc:
                     await backend.generate(_request())
-            finally:
-                await backend.aclose()
             assert exc.value.kind == kind and exc.value.fatal
             assert protocol.split("_")[0] in str(exc.value)  # the provider is named
 
 
 async def test_json_schema_mode_sends_the_schema(protocol):
     with _serve() as server:
-        backend = _backend(protocol, server)
-        try:
+        async with _connected(protocol, server) as backend:
             out = await backend.generate(_request("json_schema"))
-        finally:
-            await backend.aclose()
         assert json.loads(out.text)
 
 
