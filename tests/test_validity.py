@@ -136,3 +136,28 @@ def test_complete_caption_at_the_token_limit_is_valid_and_flagged(prompt, captio
     assert v.category == "truncated" and v.finish_length
     v, _ = assess(json.dumps(caption), "stop", prompt.json_schema, prompt.rules)
     assert not v.finish_length
+
+
+def test_metrics_count_valid_at_the_token_limit_apart_from_truncations(prompt, caption):
+    from bench.metrics import compute_metrics
+
+    def rec(fid, text, finish):
+        v, parsed = assess(text, finish, prompt.json_schema, prompt.rules)
+        return {"frame_id": fid, "status": "ok", "validity": v.to_dict(), "timing": {}, "attempts": []}
+
+    whole = json.dumps(caption)
+    records = [rec("a", whole, "length"), rec("b", whole, "stop"), rec("c", whole[:100], "length")]
+    m = compute_metrics(records, frames_total=3, model={}, runner={}, simulated=False)
+    assert m["validity"]["valid_but_length"] == 1
+    assert m["validity"]["categories"] == {"valid": 2, "truncated": 1}
+    assert m["validity"]["finish_length"] == {"valid": 1, "truncated": 1}
+    assert m["schema_valid_rate"] == 2 / 3
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from bench.summary import print_summary
+
+    console = Console(record=True, width=200)
+    print_summary(console, {**m, "run": {"dataset": "d"}}, label="x", run_dir=Path("r"), status="complete")
+    assert "valid but stopped at the token limit │ 1" in console.export_text()
