@@ -176,6 +176,9 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
         console.print(f"[red]error:[/red] cannot use the run folder: {escape(str(exc))}", highlight=False)
         return EXIT_USAGE
     _point_sweep_job_at(store.path)
+    for name, count in store.set_aside.items():  # never silently dropped: say where the lines went
+        console.print(f"set aside {count} unusable or repeated record line(s) of generations.jsonl in "
+                      f"{store.path / name}", highlight=False)
     if cfg.get("retry_failed"):
         # Transport failures are worth another try; a bad image will fail the same way again.
         failed = [fid for fid, r in store.records.items()

@@ -144,8 +144,10 @@ class RulesConfig:
 
     max_items: dict[str, int] = field(default_factory=dict)  # field -> max array length
     max_sentences: dict[str, int] = field(default_factory=dict)  # field -> max sentences
-    banned_leadins: list[str] = field(default_factory=list)  # case-insensitive prefixes
+    banned_leadins: list[str] = field(default_factory=list)  # may not start a leadin_fields value
     leadin_fields: list[str] = field(default_factory=list)
+    banned_phrases: list[str] = field(default_factory=list)  # may not occur anywhere in a phrase_fields value
+    phrase_fields: list[str] = field(default_factory=list)  # strings and string items of arrays
     non_empty: list[str] = field(default_factory=list)  # string fields that must not be blank
 
 

@@ -29,6 +29,18 @@ from bench.config import DatasetConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _ID_OK = re.compile(r"^[A-Za-z0-9._:/-]{1,200}$")
+
+
+def standin_id(lineno: int) -> str:
+    """The id of a manifest line that has no usable id of its own. '#' never occurs in a valid id
+    (_ID_OK), so a stand-in can neither collide with a real frame nor take a real frame's id."""
+    return f"#line{lineno}"
+
+
+def display_name(name: str | Path) -> str:
+    """A path as text that can be printed and written as UTF-8, losslessly: a byte that is not
+    UTF-8 (held as a surrogate escape by Python) is shown as \\xNN."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 # Image.MAX_IMAGE_PIXELS and the warnings filters are process-wide; encode_frame runs in worker threads.
 _OPEN_LOCK = threading.Lock()
 
@@ -81,9 +93,10 @@ def load_frames(cfg: DatasetConfig) -> list[Frame]:
             try:
                 line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a BOM may only start the file
             except UnicodeDecodeError as exc:
-                frames.append(Frame(id=f"line{lineno}", image_path=None,
+                preview = raw.rstrip(b"\r\n")[:120].decode("utf-8", "backslashreplace")
+                frames.append(Frame(id=standin_id(lineno), image_path=None,
                                     error=f"{manifest.name} line {lineno}: not UTF-8 ({exc.reason} at byte "
-                                          f"{exc.start}); fix or remove the line"))
+                                          f"{exc.start}: {preview}); fix or remove the line"))
                 continue
             if not line.strip():
                 continue
@@ -106,13 +119,13 @@ def _parse_line(line: str, lineno: int, root: Path, manifest_name: str) -> Frame
     try:
         entry = json.loads(line)
     except json.JSONDecodeError as exc:
-        return Frame(id=f"line{lineno}", image_path=None,
+        return Frame(id=standin_id(lineno), image_path=None,
                      error=f"{where}: not valid JSON ({exc.msg}); fix or remove the line")
     if not isinstance(entry, dict):
-        return Frame(id=f"line{lineno}", image_path=None, error=f"{where}: expected a JSON object")
+        return Frame(id=standin_id(lineno), image_path=None, error=f"{where}: expected a JSON object")
     frame_id = entry.get("id")
     if not isinstance(frame_id, str) or not _ID_OK.fullmatch(frame_id):
-        return Frame(id=f"line{lineno}", image_path=None,
+        return Frame(id=standin_id(lineno), image_path=None,
                      error=f"{where}: missing or invalid 'id' (1-200 chars of letters, digits, . _ : / -)")
     image = entry.get("image")
     if not isinstance(image, str) or not image:
@@ -122,7 +135,7 @@ def _parse_line(line: str, lineno: int, root: Path, manifest_name: str) -> Frame
     path = Path(os.path.normpath(root / image))
     if not path.is_relative_to(root):
         return Frame(id=frame_id, image_path=None,
-                     error=f"frame {frame_id!r}: image path {image!r} escapes the dataset folder {root}")
+                     error=f"frame {frame_id!r}: image path {image!r} escapes the dataset folder {display_name(root)}")
     meta = {k: entry.get(k) for k in ("content_type", "video", "shot", "timestamp_s", "run", "source", "sha256")
             if k in entry}
     reference = entry.get("reference")
@@ -135,10 +148,11 @@ def encode_frame(frame: Frame, max_side: int, jpeg_quality: int, max_pixels: int
         raise FrameError(frame.error)
     assert frame.image_path is not None
     path = frame.image_path
+    name = display_name(path.name)  # a file name need not be UTF-8; the error record must be
     if not path.exists():
-        raise FrameError(f"frame {frame.id!r}: image {path} does not exist")
+        raise FrameError(f"frame {frame.id!r}: image {display_name(path)} does not exist")
     if path.stat().st_size == 0:
-        raise FrameError(f"frame {frame.id!r}: image {path} is empty (0 bytes)")
+        raise FrameError(f"frame {frame.id!r}: image {display_name(path)} is empty (0 bytes)")
     too_big = f"exceeds dataset.max_pixels={max_pixels} (decompression-bomb guard)"
     try:
         # dataset.max_pixels is the only size limit: Pillow's own MAX_IMAGE_PIXELS (~89.5 MP) would
@@ -166,11 +180,11 @@ def encode_frame(frame: Frame, max_side: int, jpeg_quality: int, max_pixels: int
     except FrameError:
         raise
     except Image.DecompressionBombError as exc:  # over twice the limit: Pillow refuses before we see the size
-        raise FrameError(f"frame {frame.id!r}: {path.name} {too_big}: {exc}") from exc
+        raise FrameError(f"frame {frame.id!r}: {name} {too_big}: {display_name(str(exc))}") from exc
     except UnidentifiedImageError as exc:
-        raise FrameError(f"frame {frame.id!r}: {path.name} is not an image Pillow can read") from exc
+        raise FrameError(f"frame {frame.id!r}: {name} is not an image Pillow can read") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise FrameError(f"frame {frame.id!r}: {path.name} is corrupt or truncated ({exc})") from exc
+        raise FrameError(f"frame {frame.id!r}: {name} is corrupt or truncated ({display_name(str(exc))})") from exc
     if max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     buf = io.BytesIO()

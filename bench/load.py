@@ -290,7 +290,9 @@ def run_row(run: RunData) -> dict[str, Any]:
         "gpu": _get(c, "model.gpu.name") or None, "status": status, "created": run.meta.get("created"),
         "fingerprint": run.meta.get("fingerprint"),
         "frames": _num(m.get("frames", len(run.records))), "completed": _num(m.get("completed")),
-        "failed": _num(m.get("failed")),
+        "failed": _num(m.get("failed")), "bad_inputs": _num(_get(m, "bad_inputs.count")),
+        # rates are over the frames sent; this one counts bad inputs as failures (older runs: the only view)
+        "schema_valid_rate_all_frames": _num(m.get("schema_valid_rate_all_frames", m.get("schema_valid_rate"))),
         "schema_valid_rate": _num(m.get("schema_valid_rate")), "schema_valid_ci_low": _num(ci[0]),
         "schema_valid_ci_high": _num(ci[1]), "json_parse_rate": _num(m.get("json_parse_rate")),
         "json_lenient_rate": _num(m.get("json_lenient_rate")), "rules_ok_rate": _num(m.get("rules_ok_rate")),

@@ -6,8 +6,10 @@ Definitions (MISSION.md, "Yardsticks"):
 - Request throughput = completed / wall duration; output-token throughput =
   sum of output tokens / wall duration. Wall duration is summed over the
   run's sessions (a resumed run does not count the time it was stopped).
-- Validity rates are over *all* frames (failures count against them), each
-  with a 95% Wilson interval.
+- Validity rates are over the frames *sent* (transport failures count against
+  them; bad inputs, frames whose image or manifest line could not be used, are
+  counted and listed apart), each with a 95% Wilson interval. The all-frames
+  view is kept as `validity.ladder_all_frames`.
 - Cost per 1M generations from mean server-reported tokens per frame,
   retried attempts included.
 """
@@ -23,16 +25,37 @@ from bench.stats import describe, rate
 LADDER = ("json_strict", "json_lenient", "schema_valid", "rules_ok")
 
 
+# Listed by id in metrics.json (all are counted); the rest are in generations.jsonl.
+BAD_INPUTS_LISTED = 1000
+
+
+def is_bad_input(record: dict[str, Any]) -> bool:
+    """A frame that was never sent: its image or manifest line could not be used (not the model's fault)."""
+    return (record.get("validity") or {}).get("category") == "bad_input" \
+        or (record.get("error") or {}).get("kind") == "bad_input"
+
+
+def sent_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The frames the model was asked about: what its rates are over."""
+    return [r for r in records if not is_bad_input(r)]
+
+
 def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: dict[str, Any],
                     runner: dict[str, Any], simulated: bool) -> dict[str, Any]:
     n = len(records)
-    ok = [r for r in records if r["status"] == "ok"]
-    failed = [r for r in records if r["status"] != "ok"]
+    bad = [r for r in records if is_bad_input(r)]
+    sent = sent_records(records)
+    ok = [r for r in sent if r["status"] == "ok"]
+    failed = [r for r in sent if r["status"] != "ok"]
 
-    ladder = {rung: rate(sum(1 for r in records if r["validity"].get(rung)), n) for rung in LADDER}
+    # The model's rates are over the frames it was sent; the all-frames view counts bad inputs as failures.
+    ladder = {rung: rate(sum(1 for r in sent if r["validity"].get(rung)), len(sent)) for rung in LADDER}
+    ladder_all = {rung: rate(sum(1 for r in records if r["validity"].get(rung)), n) for rung in LADDER}
     categories = Counter(r["validity"]["category"] for r in records)
+    # Complete captions that ended at the token limit: counted at their rungs, flagged here.
+    finish_length = Counter(r["validity"]["category"] for r in sent if r["validity"].get("finish_length"))
     field_failures: dict[str, int] = Counter()
-    for r in records:
+    for r in sent:
         for f in set(r["validity"].get("failed_fields", [])):
             field_failures[f] += 1
     errors = Counter(r["error"]["kind"] for r in failed if r.get("error"))
@@ -61,8 +84,12 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
         "frames": frames_total,
         "recorded": n,
         "pending": frames_total - n,
+        "sent": len(sent),
         "completed": len(ok),
-        "failed": len(failed),
+        "failed": len(failed),  # frames sent that got no answer (bad inputs are counted apart)
+        "bad_inputs": {"count": len(bad), "listed": min(len(bad), BAD_INPUTS_LISTED),
+                       "frames": [{"frame_id": r["frame_id"], "reason": (r.get("error") or {}).get("message")}
+                                  for r in bad[:BAD_INPUTS_LISTED]]},
         "complete": n == frames_total,
         "schema_valid_rate": ladder["schema_valid"]["rate"],
         "json_parse_rate": ladder["json_strict"]["rate"],
@@ -76,13 +103,16 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
         "mean_input_tokens": cost["mean_input_tokens"],
         "mean_output_tokens": cost["mean_output_tokens"],
         "cost_per_million_usd": cost["cost_per_million_usd"],
-        "validity": {"ladder": ladder, "categories": dict(categories), "field_failures": dict(field_failures)},
+        "schema_valid_rate_all_frames": ladder_all["schema_valid"]["rate"],
+        "validity": {"ladder": ladder, "over": "frames sent (bad inputs excluded)", "ladder_all_frames": ladder_all,
+                     "categories": dict(categories), "field_failures": dict(field_failures),
+                     "valid_but_length": finish_length["valid"], "finish_length": dict(finish_length)},
         "errors": dict(errors),
         "retried_attempts": retried_attempts,
         "latency": latency,
         "throughput": throughput,
         "cost": cost,
-        "by_content_type": _by_content_type(records),
+        "by_content_type": _by_content_type(sent),
     }
     return metrics
 

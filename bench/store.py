@@ -8,8 +8,10 @@
 
 Resuming: re-running the same command finds the newest unfinished run whose
 config fingerprint matches and continues it. Frames already recorded are
-skipped; a torn last line (a kill mid-write) is cut off; a frame is never
-recorded twice.
+skipped; a torn last line (a kill mid-write) or a damaged line moves to
+generations.corrupt.jsonl, a second record of a frame to
+generations.duplicates.jsonl (both counted in run.json "set_aside"); a frame
+is never recorded twice.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class RunStore:
     meta: dict[str, Any] = field(default_factory=dict)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     resumed: bool = False
+    set_aside: dict[str, int] = field(default_factory=dict)  # file -> lines moved there when this run was opened
 
     def _lock(self) -> None:
         """One process per run folder: a second `python -m bench` of the same command must not
@@ -196,17 +199,24 @@ class RunStore:
         return store
 
     def _load_records(self) -> dict[str, dict[str, Any]]:
-        """Read generations.jsonl: keep the first record per frame; a torn last line (a kill mid-write)
-        and any unreadable line are moved to generations.corrupt.jsonl, never silently dropped, and
-        the frames they held run again."""
+        """Read generations.jsonl: keep the first record per frame. A torn last line (a kill mid-write)
+        and any unreadable line move to generations.corrupt.jsonl and their frames run again; a second
+        record of an already recorded frame moves to generations.duplicates.jsonl. Nothing is silently
+        dropped: what was set aside is counted in run.json ("set_aside") and in `self.set_aside`."""
         path = self.generations_path
         if not path.exists():
             return {}
-        records, good, bad = _parse_lines(path.read_bytes())
-        if bad:
-            with (self.path / "generations.corrupt.jsonl").open("ab") as fh:
-                fh.writelines(line if line.endswith(b"\n") else line + b"\n" for line in bad)
+        records, good, bad, dups = _parse_lines(path.read_bytes())
+        for name, lines in ((CORRUPT_FILE, bad), (DUPLICATES_FILE, dups)):
+            if lines:
+                with (self.path / name).open("ab") as fh:
+                    fh.writelines(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+                self.set_aside[name] = len(lines)
+                totals = self.meta.setdefault("set_aside", {})
+                totals[name] = totals.get(name, 0) + len(lines)
+        if bad or dups:
             _atomic_write(path, b"".join(good).decode("utf-8"))
+            self.save_meta()
         return records
 
     # ---- writing -------------------------------------------------------
@@ -229,8 +239,14 @@ class RunStore:
         if frame_id in self.records:
             raise ValueError(f"frame {frame_id!r} is already recorded in {self.generations_path}")
         line = json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
-        with self.generations_path.open("a", encoding="utf-8") as fh:
-            fh.write(line)
+        try:
+            data = line.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (a file name that is not UTF-8, as Python holds it): JSON's \\u
+            # escapes write it as valid UTF-8 and read back the very same string.
+            data = (json.dumps(record, ensure_ascii=True, default=str, separators=(",", ":")) + "\n").encode()
+        with self.generations_path.open("ab") as fh:
+            fh.write(data)
             fh.flush()
         self.records[frame_id] = record
 
@@ -255,11 +271,16 @@ class RunStore:
         _atomic_write(self.path / "metrics.json", json.dumps(metrics, indent=2, default=str))
 
 
-def _parse_lines(raw: bytes) -> tuple[dict[str, dict[str, Any]], list[bytes], list[bytes]]:
-    """(first record per frame, good lines, unusable lines) of a generations.jsonl."""
+CORRUPT_FILE = "generations.corrupt.jsonl"
+DUPLICATES_FILE = "generations.duplicates.jsonl"
+
+
+def _parse_lines(raw: bytes) -> tuple[dict[str, dict[str, Any]], list[bytes], list[bytes], list[bytes]]:
+    """(first record per frame, good lines, unusable lines, later records of a recorded frame)."""
     records: dict[str, dict[str, Any]] = {}
     good: list[bytes] = []
     bad: list[bytes] = []
+    dups: list[bytes] = []
     for line in raw.splitlines(keepends=True):
         try:
             rec = json.loads(line) if line.endswith(b"\n") else None  # no newline: torn by a kill
@@ -270,7 +291,9 @@ def _parse_lines(raw: bytes) -> tuple[dict[str, dict[str, Any]], list[bytes], li
         elif rec["frame_id"] not in records:
             records[rec["frame_id"]] = rec
             good.append(line)
-    return records, good, bad
+        else:
+            dups.append(line)
+    return records, good, bad, dups
 
 
 def _find_resumable(parent: Path, fp: str, *, include_complete: bool = False) -> Path | None:
@@ -300,5 +323,5 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / "generations.jsonl"
     if not path.exists():
         return []
-    records, _, _ = _parse_lines(path.read_bytes())
+    records, _, _, _ = _parse_lines(path.read_bytes())
     return list(records.values())

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -30,7 +31,8 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
     ladder = m["validity"]["ladder"]
     lat, thr, cost = m["latency"], m["throughput"], m["cost"]
     rows = [
-        ("frames", f"{m['frames']} ({m['completed']} answered, {m['failed']} failed, {m['pending']} not run)"),
+        ("frames", _frames(m)),
+        *_bad_input_rows(m),
         ("JSON, strict", _pct(ladder["json_strict"])),
         ("JSON, lenient", _pct(ladder["json_lenient"])),
         ("schema valid", _pct(ladder["schema_valid"])),
@@ -46,6 +48,9 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         ("throughput", f"{_s(thr['requests_per_s'], 'req/s')}, {_s(thr['output_tokens_per_s'], 'tok/s')} "
                        f"over {thr['wall_duration_s']:.2f} s"),
     ]
+    if m["validity"].get("valid_but_length"):
+        rows.append(("valid but stopped at the token limit", f"{m['validity']['valid_but_length']} (finish reason "
+                                                             "\"length\"; counted valid, raise max_tokens)"))
     if thr.get("target_rate"):
         sat = "  SATURATED" if thr["saturated"] else ""
         rows.append(("send rate: achieved / scheduled / target",
@@ -68,6 +73,32 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
+
+
+def _frames(m: dict[str, Any]) -> str:
+    bad = (m.get("bad_inputs") or {}).get("count", 0)
+    bad_text = f", {bad} bad inputs (not sent)" if bad else ""
+    return f"{m['frames']} ({m['completed']} answered, {m['failed']} failed{bad_text}, {m['pending']} not run)"
+
+
+BAD_INPUTS_SHOWN = 10
+
+
+def _bad_input_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
+    """Frames whose image or manifest line could not be used, by name: the rates above leave them out."""
+    bad = m.get("bad_inputs") or {}
+    if not bad.get("count"):
+        return []
+    lines = [f"{escape(str(b['frame_id']))}: {escape(str(b.get('reason') or '?'))}"
+             for b in bad["frames"][:BAD_INPUTS_SHOWN]]
+    more = bad["count"] - len(lines)
+    if more:
+        lines.append(f"... and {more} more (metrics.json \"bad_inputs\", generations.jsonl)")
+    all_frames = (m["validity"].get("ladder_all_frames") or {}).get("schema_valid")
+    rows = [(f"bad inputs ({bad['count']}, not sent)", "\n".join(lines))]
+    if all_frames:
+        rows.append(("schema valid, all frames", _pct(all_frames) + "  (bad inputs counted as failures)"))
+    return rows
 
 
 def _mean(stat: dict[str, Any] | None, fmt: str = "{:.1f}") -> str:

@@ -2,15 +2,18 @@
 
 Each response climbs: strict JSON -> JSON after lenient extraction (code
 fences, leading/trailing prose) -> valid against the JSON Schema -> obeys the
-prompt's rules (counts, sentence limits, banned lead-ins). A rung counts only
-if every rung below it holds. Truncation (finish reason "length") and
-transport failures are categories of their own and are never dropped.
+prompt's rules (counts, sentence limits, banned lead-ins and phrases). A rung
+counts only if every rung below it holds. Truncation (finish reason "length"
+and no complete caption) and transport failures are categories of their own
+and are never dropped; a complete caption that ended at the token limit keeps
+its rungs and is flagged (`finish_length`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -34,6 +37,7 @@ class Validity:
     json_lenient: bool = False
     schema_valid: bool = False
     rules_ok: bool = False
+    finish_length: bool = False  # the server stopped at its token limit (finish reason "length")
     reasons: list[str] = field(default_factory=list)
     failed_fields: list[str] = field(default_factory=list)  # fields named in schema/rule failures
 
@@ -48,20 +52,27 @@ def extract_json(text: str) -> tuple[Any, bool]:
     prose); it never repairs it: a missing brace stays a failure.
     """
     try:
-        return json.loads(text), True
-    except (json.JSONDecodeError, TypeError):
+        return _STRICT.decode(text), True
+    except (ValueError, TypeError):  # JSONDecodeError, or NaN/Infinity (not JSON: RFC 8259 section 6)
         pass
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    decoder = json.JSONDecoder()
     for candidate in candidates:
         start = candidate.find("{")
         while start != -1:
             try:
-                value, _ = decoder.raw_decode(candidate, start)
+                value, _ = _STRICT.raw_decode(candidate, start)
                 return value, False
-            except json.JSONDecodeError:
+            except ValueError:
                 start = candidate.find("{", start + 1)
     raise ValueError("no JSON object found")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# json.loads accepts NaN, Infinity and -Infinity by default; strict JSON does not.
+_STRICT = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 # Why not a library: nltk's punkt needs a data download (no hub here) and
@@ -91,6 +102,27 @@ def count_sentences(text: str) -> int:
     return len(pieces)
 
 
+# Curly quotes, guillemets and primes as their ASCII forms, so '\u201cThis image shows' is caught.
+_QUOTES = str.maketrans({c: '"' for c in "\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033"}
+                        | {c: "'" for c in "\u2018\u2019\u201a\u201b\u2039\u203a\u2032`"})
+# What may stand before a lead-in without hiding it: quotes, brackets, markdown, dashes, colons.
+_LEADING_PUNCT = re.compile(r"^[\s\"'*_#>~:\-\u2013\u2014(\[{<]+")
+
+
+def normalise_text(text: str) -> str:
+    """For phrase checks: NFKC (full-width letters, no-break spaces), quotes made ASCII, every run of
+    white space one space, case folded."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return " ".join(text.split()).casefold()
+
+
+@lru_cache(maxsize=256)
+def _phrase_pattern(phrase: str, *, lead: bool) -> re.Pattern[str]:
+    """A banned phrase as whole words ("this frame" does not match "this framed poster")."""
+    body = re.escape(normalise_text(phrase))
+    return re.compile(("^" if lead else r"(?<!\w)") + body + r"(?!\w)")
+
+
 @lru_cache(maxsize=8)
 def _validator(schema_json: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_json))
@@ -109,14 +141,27 @@ def check_rules(caption: dict[str, Any], rules: RulesConfig) -> list[tuple[str, 
             n = count_sentences(value)
             if n > limit:
                 broken.append((name, f"{name}: {n} sentences, at most {limit}"))
-    banned = [b.lower() for b in rules.banned_leadins]
+    led: set[str] = set()  # fields already failed for their lead-in
     for name in rules.leadin_fields:
         value = caption.get(name)
         if isinstance(value, str):
-            head = value.strip().lower()
-            hit = next((b for b in banned if head.startswith(b)), None)
+            head = _LEADING_PUNCT.sub("", normalise_text(value))
+            hit = next((b for b in rules.banned_leadins if _phrase_pattern(b, lead=True).match(head)), None)
             if hit:
+                led.add(name)
                 broken.append((name, f"{name}: starts with banned lead-in {hit!r}"))
+    for name in rules.phrase_fields:
+        value = caption.get(name)
+        texts = [(name, value)] if isinstance(value, str) else \
+            [(f"{name}[{i}]", v) for i, v in enumerate(value) if isinstance(v, str)] if isinstance(value, list) else []
+        for where, text in texts:
+            norm = _LEADING_PUNCT.sub("", normalise_text(text))
+            for phrase in rules.banned_phrases:
+                starts = [m.start() for m in _phrase_pattern(phrase, lead=False).finditer(norm)]
+                if where in led:  # "This image shows..." is one broken rule (the lead-in), not two
+                    starts = [i for i in starts if i > 0]
+                if starts:
+                    broken.append((name, f"{where}: contains banned phrase {phrase!r} (the prompt bans it anywhere)"))
     for name in rules.non_empty:
         value = caption.get(name)
         if isinstance(value, str) and not value.strip():
@@ -141,14 +186,14 @@ def assess(
         return Validity(category="refused", reasons=["the provider blocked or refused the answer "
                                                      "(safety filter / refusal)"]), None
     v = Validity(category="not_json")
-    truncated = finish_reason in TRUNCATION_REASONS
-    if truncated:
-        v.reasons.append(f"finish reason {finish_reason!r}: output cut at the token limit")
+    v.finish_length = finish_reason in TRUNCATION_REASONS
+    if v.finish_length:
+        v.reasons.append(f"finish reason {finish_reason!r}: the server stopped at the token limit")
     try:
         parsed, v.json_strict = extract_json(text)
         v.json_lenient = True
     except ValueError:
-        v.category = "truncated" if truncated else "not_json"
+        v.category = "truncated" if v.finish_length else "not_json"
         v.reasons.append("no JSON object could be parsed" if text.strip() else "empty response")
         return v, None
     if not v.json_strict:
@@ -160,7 +205,9 @@ def assess(
         v.failed_fields.append(field_name)
         v.reasons.append(f"schema: {field_name}: {err.message}")
     if errors:
-        v.category = "truncated" if truncated else "schema_invalid"
+        # Cut at the limit and only a fragment parsed (an inner object found by lenient extraction):
+        # a real truncation. A whole text that parses strictly was not cut short; it is just invalid.
+        v.category = "truncated" if v.finish_length and not v.json_strict else "schema_invalid"
         return v, parsed
     v.schema_valid = True
 
@@ -169,10 +216,9 @@ def assess(
         v.failed_fields.append(field_name)
         v.reasons.append(f"rule: {reason}")
     v.rules_ok = not broken
-    if truncated:
-        v.category = "truncated"
-    else:
-        v.category = "valid" if v.rules_ok else "rule_violation"
+    # A complete caption that happens to end at the token limit counts at the rungs it reached;
+    # finish_length flags it (metrics count "valid_but_length").
+    v.category = "valid" if v.rules_ok else "rule_violation"
     return v, parsed
 
 

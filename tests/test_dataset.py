@@ -55,8 +55,8 @@ def test_every_kind_of_bad_frame_is_named_and_the_rest_load(tmp_path):
     assert "corrupt or truncated" in reasons["cut"]
     assert "does not exist" in reasons["missing"]
     assert "escapes the dataset folder" in reasons["escape"]
-    assert "line 7" in reasons["line7"] and "not valid JSON" in reasons["line7"]
-    assert "line 8" in reasons["line8"] and "'id'" in reasons["line8"]
+    assert "line 7" in reasons["#line7"] and "not valid JSON" in reasons["#line7"]
+    assert "line 8" in reasons["#line8"] and "'id'" in reasons["#line8"]
     assert "duplicate id" in reasons["good#line9"]
 
 
@@ -109,10 +109,42 @@ def test_bom_and_non_utf8_lines(tmp_path):
         + json.dumps({"id": "last", "image": "a.jpg"}).encode() + b"\n"
     )
     frames = load_frames(_cfg(ds))
-    assert [f.id for f in frames] == ["first", "line2", "last"]
+    assert [f.id for f in frames] == ["first", "#line2", "last"]
     assert frames[0].error is None and frames[2].error is None
-    with pytest.raises(FrameError, match="line 2: not UTF-8"):
+    with pytest.raises(FrameError, match="line 2: not UTF-8") as exc:
         _encode(frames[1])
+    assert "caf\\xe9" in str(exc.value)  # the line's bytes, shown losslessly
+
+
+def test_stand_in_ids_cannot_collide_with_or_take_real_ids(tmp_path):
+    # Issue 9: a bad line's stand-in id `lineN` could equal a real frame's id (a crash, then a run
+    # that stays incomplete forever) or take it (the real frame then looked like a duplicate).
+    ds = tmp_path / "ds"
+    write_image(ds / "a.jpg")
+    (ds / "manifest.jsonl").write_bytes(
+        json.dumps({"id": "line3", "image": "a.jpg"}).encode() + b"\n"
+        + b'{"id": "caf\xe9", "image": "a.jpg"}\n'  # not UTF-8: line 2
+        + b'{"id": "bad id!"}\n'  # invalid id: line 3
+        + json.dumps({"id": "line2", "image": "a.jpg"}).encode() + b"\n"
+    )
+    frames = {f.id: f for f in load_frames(_cfg(ds))}
+    assert len(frames) == 4
+    assert frames["line3"].error is None and frames["line2"].error is None  # the real frames keep their ids
+    assert "not UTF-8" in frames["#line2"].error and "'id'" in frames["#line3"].error
+
+
+def test_a_non_utf8_image_name_gives_a_printable_lossless_error(tmp_path):
+    # A manifest may name a file whose name is not UTF-8 (JSON "\udce9" = the byte 0xE9 on disk).
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    (ds / b"caf\xe9.jpg".decode("utf-8", "surrogateescape")).write_bytes(b"not an image")
+    (ds / "manifest.jsonl").write_text(json.dumps({"id": "cafe", "image": "caf\udce9.jpg"}) + "\n")
+    (frame,) = load_frames(_cfg(ds))
+    with pytest.raises(FrameError) as exc:
+        _encode(frame)
+    message = str(exc.value)
+    message.encode("utf-8")  # printable and writable as UTF-8
+    assert "caf\\xe9.jpg is not an image" in message
 
 
 def _mean_sent(image) -> float:

@@ -84,7 +84,9 @@ async def test_closed_loop_records_every_frame_once_and_respects_concurrency(tmp
     m = compute_metrics(list(store.records.values()), frames_total=len(frames),
                         model={"price": {"input_per_million": 0.30, "output_per_million": 0.50}},
                         runner={"mode": "closed"}, simulated=False)
-    assert m["completed"] == 6 and m["failed"] == 1 and m["schema_valid_rate"] == 6 / 7
+    # the bad image is a bad input, reported apart: the model's rates are over the 6 frames it was sent
+    assert m["completed"] == 6 and m["failed"] == 0 and m["bad_inputs"]["count"] == 1
+    assert m["schema_valid_rate"] == 1.0 and m["schema_valid_rate_all_frames"] == 6 / 7
     assert m["mean_input_tokens"] == 700 and m["mean_output_tokens"] == 250  # failed attempts had no usage
     assert m["cost_per_million_usd"] == pytest.approx(335)
     assert m["by_content_type"]["photo"]["frames"] == 3

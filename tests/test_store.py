@@ -112,3 +112,34 @@ def test_secrets_in_urls_and_command_lines_are_redacted():
     for secret in ("PASSWORDX", "QUERYKEYX", "VLLMKEYX", "TOKX"):
         assert secret not in text
     assert "127.0.0.1:8000/v1" in text and "x=1" in text and "bf16" in text
+
+
+def test_a_duplicate_record_line_is_set_aside_and_counted(tmp_path):
+    # Issue 9: the second record of a frame was dropped at load and kept nowhere.
+    cfg = _cfg(tmp_path)
+    store = RunStore.open(cfg, model_label="m")
+    store.append(_rec("a"))
+    store.append(_rec("b"))
+    store._lock_handle.close()
+    second_a = json.dumps({**_rec("a"), "status": "failed"}) + "\n"
+    with store.generations_path.open("a") as fh:
+        fh.write(second_a)
+    again = RunStore.open(cfg, model_label="m")
+    assert again.records["a"]["status"] == "ok"  # the first record wins, as before
+    assert (again.path / "generations.duplicates.jsonl").read_text() == second_a
+    assert [json.loads(x)["frame_id"] for x in again.generations_path.read_text().splitlines()] == ["a", "b"]
+    assert again.set_aside == {"generations.duplicates.jsonl": 1}
+    assert json.loads((again.path / "run.json").read_text())["set_aside"] == {"generations.duplicates.jsonl": 1}
+    again._lock_handle.close()
+    third = RunStore.open(cfg, model_label="m")  # nothing left to set aside, the count stays
+    assert third.set_aside == {} and third.meta["set_aside"] == {"generations.duplicates.jsonl": 1}
+
+
+def test_a_record_holding_a_non_utf8_file_name_is_written_and_read_back_exactly(tmp_path):
+    # Issue 9: a bad image named with a non-UTF-8 byte crashed writing its error record.
+    store = RunStore.open(_cfg(tmp_path), model_label="m")
+    name = b"caf\xe9.jpg".decode("utf-8", "surrogateescape")
+    store.append({**_rec("x"), "status": "failed", "error": {"kind": "bad_input", "message": name}})
+    store.append(_rec("y"))
+    store.generations_path.read_bytes().decode("utf-8")  # the file stays UTF-8
+    assert [r["error"]["message"] for r in load_records(store.path) if r["frame_id"] == "x"] == [name]

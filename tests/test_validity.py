@@ -80,3 +80,84 @@ def test_extract_json_skips_braces_in_prose():
     assert value == {"a": 1} and strict is False
     with pytest.raises(ValueError):
         extract_json("no json here")
+
+
+# Issue 9, "Rule checks": what the prompt (seed 000, conf/prompt/cliptagger.yaml) bans, where it bans it.
+@pytest.mark.parametrize("description", [
+    '"This image shows a dog on a floor.',          # quoted lead-in
+    "\u201cThis image shows a dog on a floor.\u201d",  # curly quotes
+    "  THIS   image\u00a0shows a dog on a floor.",   # case, runs of spaces, a no-break space
+    "**This keyframe** displays a dog on a floor.",  # markdown bold
+])
+def test_lead_in_is_caught_after_quotes_space_and_case_are_normalised(prompt, caption, description):
+    caption["description"] = description
+    v, _ = assess(json.dumps(caption), "stop", prompt.json_schema, prompt.rules)
+    assert v.category == "rule_violation" and v.failed_fields == ["description"], v.reasons
+    assert any("starts with banned lead-in" in r for r in v.reasons)
+
+
+@pytest.mark.parametrize("field, value, where, phrase", [
+    ("description", "A dog lies on a rug. This appears to be a living room.", "description", "this appears to be"),
+    ("environment", "Indoors; this looks like a kitchen with tiles.", "environment", "this looks like"),
+    ("objects", ["brown dog", "a rug that, in the image, is red"], "objects[1]", "in the image"),
+    ("summary", "A dog naps, as this image makes clear.", "summary", "this image"),
+])
+def test_banned_phrase_anywhere_names_the_field_and_phrase(prompt, caption, field, value, where, phrase):
+    caption[field] = value
+    v, _ = assess(json.dumps(caption), "stop", prompt.json_schema, prompt.rules)
+    assert v.schema_valid and v.category == "rule_violation" and v.failed_fields == [field]
+    assert f"rule: {where}: contains banned phrase {phrase!r} (the prompt bans it anywhere)" in v.reasons
+
+
+def test_phrases_are_whole_words_and_lead_ins_only_lead(prompt, caption):
+    caption["description"] = "A dog sits under this framed poster, which fills the frame."  # not "this frame"
+    caption["objects"] = ["poster reading 'this frame'"]  # a lead-in phrase, not banned mid-text
+    v, _ = assess(json.dumps(caption), "stop", prompt.json_schema, prompt.rules)
+    assert v.category == "valid", v.reasons
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_strict_rung_rejects_nan_and_infinity(prompt, caption, constant):
+    text = json.dumps(caption)[:-1] + f', "score": {constant}}}'
+    assert json.loads(text)  # what the old code accepted
+    v, parsed = assess(text, "stop", prompt.json_schema, prompt.rules)
+    assert not v.json_strict and not v.json_lenient and v.category == "not_json" and parsed is None
+    with pytest.raises(ValueError):
+        extract_json(f"Here: {{\"a\": {constant}}}")
+
+
+def test_complete_caption_at_the_token_limit_is_valid_and_flagged(prompt, caption):
+    v, parsed = assess(json.dumps(caption), "length", prompt.json_schema, prompt.rules)
+    assert v.category == "valid" and v.schema_valid and v.rules_ok and v.finish_length
+    assert parsed == caption and any("token limit" in r for r in v.reasons)
+    # a fragment lenient extraction finds inside cut text is still a truncation
+    cut = json.dumps({**caption, "objects": [{"x": 1}]})[:-40]
+    v, _ = assess(cut, "length", prompt.json_schema, prompt.rules)
+    assert v.category == "truncated" and v.finish_length
+    v, _ = assess(json.dumps(caption), "stop", prompt.json_schema, prompt.rules)
+    assert not v.finish_length
+
+
+def test_metrics_count_valid_at_the_token_limit_apart_from_truncations(prompt, caption):
+    from bench.metrics import compute_metrics
+
+    def rec(fid, text, finish):
+        v, parsed = assess(text, finish, prompt.json_schema, prompt.rules)
+        return {"frame_id": fid, "status": "ok", "validity": v.to_dict(), "timing": {}, "attempts": []}
+
+    whole = json.dumps(caption)
+    records = [rec("a", whole, "length"), rec("b", whole, "stop"), rec("c", whole[:100], "length")]
+    m = compute_metrics(records, frames_total=3, model={}, runner={}, simulated=False)
+    assert m["validity"]["valid_but_length"] == 1
+    assert m["validity"]["categories"] == {"valid": 2, "truncated": 1}
+    assert m["validity"]["finish_length"] == {"valid": 1, "truncated": 1}
+    assert m["schema_valid_rate"] == 2 / 3
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from bench.summary import print_summary
+
+    console = Console(record=True, width=200)
+    print_summary(console, {**m, "run": {"dataset": "d"}}, label="x", run_dir=Path("r"), status="complete")
+    assert "valid but stopped at the token limit │ 1" in console.export_text()

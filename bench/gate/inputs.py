@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import OVERLAP, RunData, RunLoadError, frame_scores, load_run, score_summary
+from bench.metrics import is_bad_input, sent_records
 
 FORMAT = "capbench-baseline/1"
 RUNGS = ("json_strict", "json_lenient", "schema_valid", "rules_ok")
@@ -74,17 +75,18 @@ def from_run(run: RunData) -> GateSide:
                     fingerprint=run.meta.get("fingerprint"), frames=int(m.get("frames") or len(run.records)),
                     e2el_p95_s=_clean(m.get("e2el_p95_s")), cost_per_million_usd=_clean(m.get("cost_per_million_usd")))
     records = run.records
+    sent = sent_records(records)  # validity is the model's: over the frames it was sent, not bad inputs
     for rung in RUNGS:
         if records:
-            side.validity[rung] = {"k": sum(1 for r in records if (r.get("validity") or {}).get(rung)),
-                                   "n": len(records)}
+            side.validity[rung] = {"k": sum(1 for r in sent if (r.get("validity") or {}).get(rung)),
+                                   "n": len(sent)}
         elif rung in ladder:
             side.validity[rung] = {"k": int(ladder[rung]["k"]), "n": int(ladder[rung]["n"])}
     fs = frame_scores(run)
     ids = [str(r["frame_id"]) for r in records]
     cols: dict[str, list[Any]] = {"frame_id": ids}
     for rung in RUNGS:
-        cols[rung] = [int(bool((r.get("validity") or {}).get(rung))) for r in records]
+        cols[rung] = [None if is_bad_input(r) else int(bool((r.get("validity") or {}).get(rung))) for r in records]
     summary = score_summary(run)
     for name in SCORES:
         key = "judge_score" if name == "judge" else name

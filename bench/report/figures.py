@@ -140,7 +140,7 @@ def validity_ladder(runs: list[RunData], labels: list[str], col: dict[str, str])
                              error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo},
                              hovertemplate=esc(lab) + " %{x}: %{y:.1%}<extra></extra>"))
     return _fig(fig, "Validity ladder (95% Wilson intervals)", barmode="group",
-                yaxis={"title": "share of all frames", "tickformat": ".0%", "range": [0, 1.05]})
+                yaxis={"title": "share of frames sent (bad inputs apart)", "tickformat": ".0%", "range": [0, 1.05]})
 
 
 def categories(runs: list[RunData], labels: list[str]) -> dict[str, Any]:
