@@ -4,8 +4,9 @@ Compares a run folder with a baseline (a run folder, or a JSON written by
 `python -m bench.gate RUN_DIR --write-baseline FILE`) under the thresholds in
 conf/gate/NAME.yaml, prints a table of the checks and writes JUnit XML.
 
-Exit codes: 0 every check holds (skipped checks included); 1 a check failed;
-2 unusable input (no such run, not a baseline, another dataset, bad config).
+Exit codes: 0 no check failed (skipped checks are counted apart); 1 a check failed;
+2 unusable input (no such run, not a baseline, another dataset, bad config, a run whose
+metrics.json its records do not confirm: see bench/gate/verify.py).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.config import GateConfig
-from bench.gate.checks import FAIL, PASS, SKIP, run_checks
-from bench.gate.inputs import GateInputError, load_side, write_baseline
+from bench.gate.checks import FAIL, PASS, SKIP, CheckResult, run_checks
+from bench.gate.inputs import GateInputError, write_baseline
 from bench.gate.junit import write_junit
+from bench.gate.verify import check_pairing, load_checked_side
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 _OVERRIDE = re.compile(r"^[+~]?[A-Za-z_][\w.]*=")
@@ -51,6 +53,16 @@ def load_gate_config(overrides: list[str]) -> GateConfig:
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except (HydraException, OmegaConfBaseException) as exc:
         raise GateInputError(f"gate config: {exc}".splitlines()[0]) from exc
+
+
+def verdict_line(results: list[CheckResult]) -> str:
+    """PASSED/FAILED with each outcome counted: a skipped check is never counted as one that held."""
+    counts = {status: [r.name for r in results if r.status == status] for status in (PASS, FAIL, SKIP)}
+    parts = [f"{len(counts[PASS])} passed"] + [f"{len(counts[s])} {w}" for s, w in ((FAIL, "failed"),
+                                                                                    (SKIP, "skipped")) if counts[s]]
+    verdict = "[red bold]FAILED[/red bold]" if counts[FAIL] else "[green bold]PASSED[/green bold]"
+    named = "".join(f"; {w}: {', '.join(counts[s])}" for s, w in ((FAIL, "failing"), (SKIP, "skipped")) if counts[s])
+    return f"{verdict}: {', '.join(parts)} of {len(results)} checks{named}"
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -83,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     started = time.monotonic()
     try:
-        run = load_side(paths[0])
+        run = load_checked_side(paths[0])  # metrics.json verified against the run's records
         if args.write_baseline:
             path = write_baseline(run, args.write_baseline, with_frames=not args.no_frames)
             out.print(f"baseline written: {path} ({run.model} on {run.dataset}, {run.frames} frames, "
@@ -93,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             err.print("[red]error:[/red] --baseline BASELINE is required (a run folder or a baseline JSON)")
             return EXIT_USAGE
         cfg = load_gate_config(overrides)
-        base = load_side(args.baseline)
+        base = load_checked_side(args.baseline)
+        check_pairing(run, base)
         results = run_checks(run, base, cfg)
     except GateInputError as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -121,9 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json_out).write_text(json.dumps({"gate": asdict(cfg), "run": run.source, "baseline": base.source,
                                                    "passed": not failed,
                                                    "checks": [asdict(r) for r in results]}, indent=2, default=str))
-    verdict = "[red bold]FAILED[/red bold]" if failed else "[green bold]PASSED[/green bold]"
-    out.print(f"{verdict}: {len(results) - len(failed)}/{len(results)} checks hold"
-              + (f"; failing: {', '.join(r.name for r in failed)}" if failed else "") + f"  (JUnit XML: {junit})")
+    out.print(f"{verdict_line(results)}  (JUnit XML: {junit})")
     return EXIT_FAIL if failed else EXIT_PASS
 
 

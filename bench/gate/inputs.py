@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.gate.baseline_schema import baseline_problem
 from bench.load import OVERLAP, RunData, RunLoadError, frame_scores, load_run, score_summary
 from bench.metrics import is_bad_input, sent_records
 
@@ -113,15 +114,17 @@ def from_json(path: Path) -> GateSide:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GateInputError(f"{path}: not a capbench baseline (expected \"format\": \"{FORMAT}\"); "
                              "write one with `python -m bench.gate RUN_DIR --write-baseline FILE`")
+    problem = baseline_problem(data)
+    if problem:
+        raise GateInputError(f"{path}: malformed baseline: {problem}. Fix the file or write it again with "
+                             "`python -m bench.gate RUN_DIR --write-baseline FILE`")
     known = GateSide.__dataclass_fields__
-    try:
-        return GateSide(**{k: v for k, v in data.items() if k in known})
-    except TypeError as exc:
-        raise GateInputError(f"{path}: malformed baseline ({exc})") from exc
+    return GateSide(**{k: v for k, v in data.items() if k in known})
 
 
 def load_side(path: str | Path) -> GateSide:
-    """A run folder or a baseline JSON file."""
+    """A run folder or a baseline JSON file, as it is: the gate itself loads with
+    bench.gate.verify.load_checked_side, which also checks metrics.json against the run's records."""
     p = Path(path)
     if p.is_file():
         return from_json(p)

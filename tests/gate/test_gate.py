@@ -77,14 +77,24 @@ def _copy(run: Path, to: Path) -> Path:
     return to
 
 
+def _rescore(run: Path, **kwargs) -> None:
+    """Replace the run's scores.jsonl with made-up scores (write_scores) and drop metrics.json's score
+    headlines, which the made-up file would contradict (the gate refuses a run whose headlines and
+    scores.jsonl disagree)."""
+    write_scores(run, **kwargs)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics.pop("scores", None)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+
+
 def test_scores_significant_judge_drop_fails_and_missing_scores_fail(sim_runs, tmp_path, capsys):
     base = _copy(sim_runs["sim"], tmp_path / "base")
     good = _copy(sim_runs["sim_rerun"], tmp_path / "good")
     worse = _copy(sim_runs["sim_rerun"], tmp_path / "worse")
     unscored = _copy(sim_runs["sim_rerun"], tmp_path / "unscored")
-    write_scores(base, judge_mean=4.0, rouge_mean=55, seed=1)
-    write_scores(good, judge_mean=4.0, rouge_mean=55, seed=1)
-    write_scores(worse, judge_mean=2.5, rouge_mean=40, seed=2)
+    _rescore(base, judge_mean=4.0, rouge_mean=55, seed=1)
+    _rescore(good, judge_mean=4.0, rouge_mean=55, seed=1)
+    _rescore(worse, judge_mean=2.5, rouge_mean=40, seed=2)
     assert main([str(good), "--baseline", str(base), "--junit", str(tmp_path / "g.xml")]) == 0
     assert main([str(worse), "--baseline", str(base), "--junit", str(tmp_path / "w.xml")]) == 1
     cases = junit_cases(tmp_path / "w.xml")
