@@ -10,7 +10,7 @@ from bench.backends.base import BackendError, CaptionResponse, Sampling, StreamC
 from bench.config import DatasetConfig, RetryConfig, RunnerConfig
 from bench.dataset import load_frames
 from bench.metrics import compute_metrics
-from bench.runner import EncodeSettings, FatalRunError, Prices, Runner
+from bench.runner import UNREACHABLE_AFTER, EncodeSettings, FatalRunError, Prices, Runner, ServerWatch
 from bench.store import RunStore
 
 from .conftest import SEED_CAPTION, write_image, write_manifest
@@ -65,7 +65,7 @@ def _setup(tmp_path, n=6, bad=True):
 
 
 def _runner(prompt, store, backend, **runner_kw):
-    rc = RunnerConfig(retry=RetryConfig(base_delay_s=0.0), **runner_kw)
+    rc = RunnerConfig(**{"retry": RetryConfig(base_delay_s=0.0), **runner_kw})
     return Runner(backend=backend, prompt=prompt, sampling=Sampling(), runner_cfg=rc,
                   encode=EncodeSettings(512, 85, 10_000_000), prices=Prices(0.30, 0.50), store=store, session=1)
 
@@ -115,3 +115,65 @@ async def test_open_loop_that_keeps_up_is_not_saturated(tmp_path, prompt):
                         simulated=False)
     assert m["throughput"]["saturated"] is False
     assert m["throughput"]["achieved_rate"] > 5  # Poisson over 12 arrivals: noisy, but the right order
+
+
+class ConnectionDropsBackend(ScriptedBackend):
+    """Refuses the connection on the first `refuse` calls, then answers; or hangs once `hang_after` calls came."""
+
+    def __init__(self, refuse=0, hang_after=None):
+        super().__init__(delay=0.0)
+        self.refuse, self.hang_after = refuse, hang_after
+
+    async def generate(self, request):
+        self.calls += 1
+        if self.calls <= self.refuse:
+            raise BackendError("connection", "connection refused")
+        if self.hang_after is not None and self.calls > self.hang_after:
+            await asyncio.sleep(60)  # in flight when the server dies
+        self.calls -= 1  # counted once, by the parent
+        return await super().generate(request)
+
+
+async def test_connection_failures_followed_by_an_answer_are_recorded_as_the_frames_own(tmp_path, prompt):
+    frames, store = _setup(tmp_path, bad=False)
+    backend = ConnectionDropsBackend(refuse=UNREACHABLE_AFTER - 1)
+    await _runner(prompt, store, backend, concurrency=1, retry=RetryConfig(max_attempts=1)).run(frames)
+    assert len(store.records) == 6  # a short streak: the server answered after it, so they count
+    failed = [r for r in store.records.values() if r["status"] == "failed"]
+    assert len(failed) == UNREACHABLE_AFTER - 1 and all(r["error"]["kind"] == "connection" for r in failed)
+
+
+async def test_connection_failures_in_a_row_stop_the_run_and_are_not_recorded(tmp_path, prompt):
+    frames, store = _setup(tmp_path, bad=False)
+    backend = ConnectionDropsBackend(refuse=100)
+    runner = Runner(backend=backend, prompt=prompt, sampling=Sampling(),
+                    runner_cfg=RunnerConfig(concurrency=1, retry=RetryConfig(max_attempts=1)),
+                    encode=EncodeSettings(512, 85, 10_000_000), prices=Prices(None, None), store=store, session=1,
+                    server=ServerWatch("http://user:secret@127.0.0.1:9/v1"))
+    with pytest.raises(FatalRunError, match="3 frames in a row failed to connect") as exc:
+        await runner.run(frames)
+    assert backend.calls == UNREACHABLE_AFTER and store.records == {}  # they resume, not burnt as failures
+    assert "127.0.0.1:9" in str(exc.value) and "secret" not in str(exc.value)
+
+
+async def test_a_dead_server_process_stops_the_run_and_leaves_in_flight_frames_unrecorded(tmp_path, prompt):
+    frames, store = _setup(tmp_path, n=8, bad=False)
+    backend = ConnectionDropsBackend(hang_after=3)
+    state = {"dead": False}
+
+    async def kill_later():
+        while len(store.records) < 3:
+            await asyncio.sleep(0.01)
+        state["dead"] = True
+
+    runner = Runner(backend=backend, prompt=prompt, sampling=Sampling(), runner_cfg=RunnerConfig(concurrency=2),
+                    encode=EncodeSettings(512, 85, 10_000_000), prices=Prices(None, None), store=store, session=1,
+                    server=ServerWatch(None, lambda: "simulator (pid 1) was killed by signal 9" if state["dead"]
+                                       else None))
+    killer = asyncio.ensure_future(kill_later())
+    t0 = asyncio.get_running_loop().time()
+    with pytest.raises(FatalRunError, match="killed by signal 9"):
+        await runner.run(frames)
+    await killer
+    assert asyncio.get_running_loop().time() - t0 < 10  # not the 60 s the hung requests would take
+    assert len(store.records) == 3 and all(r["status"] == "ok" for r in store.records.values())
