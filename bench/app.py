@@ -73,6 +73,14 @@ def check_config(cfg: Config | DictConfig) -> None:
     if cfg.model.sampling.response_format == "json_schema" and not cfg.prompt.json_schema:
         problems.append(f"model.sampling.response_format=json_schema: prompt {cfg.prompt.name!r} has no json_schema "
                         "to constrain decoding with; use json_object or a prompt with a schema")
+    if cfg.model.sampling.response_format == "json_schema" and cfg.prompt.json_schema \
+            and cfg.model.backend == "openai_chat":
+        from bench.backends.openai_chat import strict_schema_problems
+
+        schema = OmegaConf.to_container(cfg.prompt.json_schema) if isinstance(cfg, DictConfig) \
+            else cfg.prompt.json_schema
+        problems += [f"prompt {cfg.prompt.name!r} json_schema is sent with strict: true, which OpenAI refuses "
+                     f"unless {p}" for p in strict_schema_problems(schema)]
     if cfg.runner.mode not in ("closed", "open"):
         problems.append(f"runner.mode={cfg.runner.mode!r}: use closed or open")
     if cfg.runner.mode == "open" and not (cfg.runner.rate and cfg.runner.rate > 0):

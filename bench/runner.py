@@ -287,11 +287,13 @@ class Runner:
             "served_by_simulator": response.simulated,
             "usage": {"input_tokens": response.usage.input_tokens, "output_tokens": out_tokens,
                       "raw": response.usage.raw},
-            "t_sent": response.t_sent,
+            "streamed": response.streamed,  # False: one JSON body, its TTFT is when the body arrived
+            "t_first_sent": outcome.attempts[0].t_sent,  # the frame's first attempt
+            "t_sent": response.t_sent,  # the attempt that answered (the last one)
             "t_first_token": t_first,
             "t_last_token": response.t_last_token,
-            "timing": _timing(base["t_scheduled"], response.t_sent, t_first, response.t_last_token, out_tokens,
-                              outcome.attempts[0].t_sent),
+            "timing": _timing(base["t_scheduled"], outcome.attempts[0].t_sent, response.t_sent, t_first,
+                              response.t_last_token, out_tokens),
         })
         return record
 
@@ -300,17 +302,24 @@ class Runner:
         self.on_record(record)
 
 
-def _timing(scheduled: float, sent: float, first: float | None, last: float, out_tokens: int | None,
-            first_attempt_sent: float) -> dict[str, float | None]:
-    """MISSION.md definitions, for the successful attempt; *_from_scheduled include queueing and retries."""
+def _timing(scheduled: float, first_sent: float, sent: float, first: float | None, last: float,
+            out_tokens: int | None) -> dict[str, float | None]:
+    """MISSION.md definitions. Three clocks, each from a stamp in the record:
+    - queue_s: t_first_sent - t_scheduled (the wait before the frame was first sent);
+    - ttft_s / e2el_s / tpot_s: the attempt that answered, from its own send (t_sent): the server's speed;
+    - ttft_user_s / e2el_user_s: from the first send (t_first_sent), failed attempts and backoff included:
+      the latency the user felt ("felt latency"); equal to the per-attempt ones when nothing was retried;
+    - *_from_scheduled_s: from t_scheduled, queueing and retries included (coordinated omission)."""
     ttft = (first - sent) if first is not None else None
     e2el = last - sent
     tpot = (e2el - ttft) / (out_tokens - 1) if ttft is not None and out_tokens and out_tokens > 1 else None
     return {
-        "queue_s": first_attempt_sent - scheduled,
+        "queue_s": first_sent - scheduled,
         "ttft_s": ttft,
         "e2el_s": e2el,
         "tpot_s": tpot,
+        "ttft_user_s": (first - first_sent) if first is not None else None,
+        "e2el_user_s": last - first_sent,
         "ttft_from_scheduled_s": (first - scheduled) if first is not None else None,
         "e2el_from_scheduled_s": last - scheduled,
     }

@@ -177,3 +177,62 @@ async def test_a_dead_server_process_stops_the_run_and_leaves_in_flight_frames_u
     await killer
     assert asyncio.get_running_loop().time() - t0 < 10  # not the 60 s the hung requests would take
     assert len(store.records) == 3 and all(r["status"] == "ok" for r in store.records.values())
+
+
+class RetryThenAnswerBackend(ScriptedBackend):
+    """Every frame's first attempt is a 429 asking to wait `wait_s`; answers come whole (not streamed)
+    when `streamed` is False."""
+
+    def __init__(self, wait_s=0.2, streamed=True):
+        super().__init__(delay=0.02)
+        self.wait_s, self.streamed, self.seen = wait_s, streamed, set()
+
+    async def generate(self, request):
+        if request.image.sha256 not in self.seen:
+            self.seen.add(request.image.sha256)
+            raise BackendError("rate_limit", "slow down", status=429, retry_after=self.wait_s)
+        out = await super().generate(request)
+        out.streamed = self.streamed
+        return out
+
+
+def _summary_text(m, tmp_path):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bench.summary import print_summary
+
+    out = StringIO()
+    m["run"] = {"dataset": "t"}
+    print_summary(Console(file=out, width=200), m, label="m", run_dir=tmp_path, status="complete")
+    return out.getvalue()
+
+
+async def test_retried_frames_keep_per_attempt_and_felt_latency_apart(tmp_path, prompt):
+    frames, store = _setup(tmp_path, n=3, bad=False)
+    await _runner(prompt, store, RetryThenAnswerBackend(wait_s=0.2), concurrency=1).run(frames)
+    for r in store.records.values():
+        t = r["timing"]
+        assert r["n_attempts"] == 2 and r["t_first_sent"] == r["attempts"][0]["t_sent"] < r["t_sent"]
+        assert t["queue_s"] == pytest.approx(r["t_first_sent"] - r["t_scheduled"])  # before the first send
+        assert t["e2el_s"] == pytest.approx(r["t_last_token"] - r["t_sent"])  # the answering attempt
+        assert t["e2el_user_s"] == pytest.approx(r["t_last_token"] - r["t_first_sent"])  # what the user felt
+        assert t["e2el_user_s"] >= t["e2el_s"] + 0.2  # the backoff the server asked for is in it
+        assert t["ttft_user_s"] == pytest.approx(r["t_first_token"] - r["t_first_sent"])
+    m = compute_metrics(list(store.records.values()), frames_total=3, model={}, runner={"mode": "closed"},
+                        simulated=False)
+    assert m["latency"]["e2el_user_s"]["p50"] >= m["latency"]["e2el_s"]["p50"] + 0.2
+    assert m["non_streamed_answers"] == 0
+    text = _summary_text(m, tmp_path)
+    assert "felt E2EL" in text and f"{m['latency']['e2el_user_s']['p50']:.3f} s" in text
+
+
+async def test_answers_that_came_whole_are_flagged_and_counted(tmp_path, prompt):
+    frames, store = _setup(tmp_path, n=2, bad=False)
+    await _runner(prompt, store, RetryThenAnswerBackend(wait_s=0.0, streamed=False)).run(frames)
+    assert all(r["streamed"] is False for r in store.records.values())
+    m = compute_metrics(list(store.records.values()), frames_total=2, model={}, runner={"mode": "closed"},
+                        simulated=False)
+    assert m["non_streamed_answers"] == 2
+    assert "2 answers not streamed" in _summary_text(m, tmp_path)
