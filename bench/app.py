@@ -2,7 +2,7 @@
 
 `python -m bench` (bench/__main__.py) composes the config with Hydra and calls
 `run`. Exit codes: 0 done (failed frames are recorded, not fatal), 1 the run
-stopped on a systemic error (bad key, unknown model), 2 unusable config or
+stopped on a systemic error (bad key, unknown model, its server died or went away), 2 unusable config or
 dataset, 130 interrupted (re-run the same command to resume).
 """
 
@@ -30,9 +30,9 @@ from bench.dataset import DatasetError, load_frames
 from bench.metrics import compute_metrics
 from bench.prices import PriceLookupError, resolve_price
 from bench.progress import RunProgress
-from bench.runner import EncodeSettings, FatalRunError, Prices, Runner
+from bench.runner import EncodeSettings, FatalRunError, Prices, Runner, ServerWatch
 from bench.server_process import ServerStartError
-from bench.serving import ServingError, check_serving, serving
+from bench.serving import Endpoint, ServingError, check_serving, serving
 from bench.store import RunInUseError, RunStore
 from bench.summary import print_summary
 
@@ -73,6 +73,14 @@ def check_config(cfg: Config | DictConfig) -> None:
     if cfg.model.sampling.response_format == "json_schema" and not cfg.prompt.json_schema:
         problems.append(f"model.sampling.response_format=json_schema: prompt {cfg.prompt.name!r} has no json_schema "
                         "to constrain decoding with; use json_object or a prompt with a schema")
+    if cfg.model.sampling.response_format == "json_schema" and cfg.prompt.json_schema \
+            and cfg.model.backend == "openai_chat":
+        from bench.backends.openai_chat import strict_schema_problems
+
+        schema = OmegaConf.to_container(cfg.prompt.json_schema) if isinstance(cfg, DictConfig) \
+            else cfg.prompt.json_schema
+        problems += [f"prompt {cfg.prompt.name!r} json_schema is sent with strict: true, which OpenAI refuses "
+                     f"unless {p}" for p in strict_schema_problems(schema)]
     if cfg.runner.mode not in ("closed", "open"):
         problems.append(f"runner.mode={cfg.runner.mode!r}: use closed or open")
     if cfg.runner.mode == "open" and not (cfg.runner.rate and cfg.runner.rate > 0):
@@ -195,11 +203,11 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
     previous_term = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        with serving(cfg.model, store.path) as base_url:
+        with serving(cfg.model, store.path) as endpoint:
             current = [store.records[f.id] for f in frames if f.id in store.records]
             with RunProgress(len(frames), current, enabled=cfg.runner.progress,
                              console=console) as progress:
-                asyncio.run(_run_frames(cfg, frames, store, session, base_url, api_key, progress.update))
+                asyncio.run(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update))
     except (FatalRunError, ServerStartError) as exc:
         status, code = "failed", EXIT_FATAL
         console.print(f"[red]stopped early:[/red] {escape(str(exc))}\nNothing more was sent. Fix it and re-run "
@@ -273,11 +281,11 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, base_url: str | None,
+async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, endpoint: Endpoint,
                       api_key: str, on_record: Any) -> None:
     # The simulator draws faults per session: a resumed run is a fresh draw, not a replay.
     headers = {SESSION_HEADER: str(session)} if cfg.model.serve == "sim" else {}
-    backend = make_backend(cfg.model, base_url=base_url, api_key=api_key, headers=headers,
+    backend = make_backend(cfg.model, base_url=endpoint.base_url, api_key=api_key, headers=headers,
                            timeout_s=cfg.runner.request_timeout_s + 5.0)
     s = cfg.model.sampling
     runner = Runner(
@@ -291,6 +299,7 @@ async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, sessi
         store=store,
         session=session,
         on_record=on_record,
+        server=ServerWatch(endpoint.base_url, endpoint.gone),
     )
     try:
         await runner.run(frames)

@@ -2,7 +2,10 @@
 
 Definitions (MISSION.md, "Yardsticks"):
 - TTFT = first non-empty content chunk - send; E2EL = last chunk - send;
-  TPOT = (E2EL - TTFT) / (output tokens - 1); queue = send - scheduled.
+  TPOT = (E2EL - TTFT) / (output tokens - 1); queue = first send - scheduled.
+  TTFT/E2EL/TPOT are the answering attempt's; ttft_user_s / e2el_user_s ("felt")
+  run from the frame's first send, failed attempts and backoff included.
+  Percentiles: numpy's default (linear interpolation between order statistics).
 - Request throughput = completed / wall duration; output-token throughput =
   sum of output tokens / wall duration. Wall duration is summed over the
   run's sessions (a resumed run does not count the time it was stopped).
@@ -62,7 +65,8 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
     retried_attempts = sum(max(0, r.get("n_attempts", 0) - 1) for r in records)
 
     latency = {key: describe([r["timing"][key] for r in ok if r["timing"].get(key) is not None])
-               for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s", "ttft_from_scheduled_s", "e2el_from_scheduled_s")}
+               for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s", "ttft_user_s", "e2el_user_s",
+                           "ttft_from_scheduled_s", "e2el_from_scheduled_s")}
 
     # Reading, resizing and encoding the image, before the request is due (client-side work).
     latency["prep_s"] = describe([r["prep_s"] for r in records if r.get("prep_s") is not None])
@@ -109,6 +113,8 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
                      "valid_but_length": finish_length["valid"], "finish_length": dict(finish_length)},
         "errors": dict(errors),
         "retried_attempts": retried_attempts,
+        # Answers that came as one JSON body: their TTFT is when the whole body arrived.
+        "non_streamed_answers": sum(1 for r in ok if r.get("streamed") is False),
         "latency": latency,
         "throughput": throughput,
         "cost": cost,

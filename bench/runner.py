@@ -23,15 +23,28 @@ from bench.config import PromptConfig, RunnerConfig
 from bench.cost import cost_of_generation
 from bench.dataset import Frame, FrameError, encode_frame
 from bench.retry import RetryOutcome, call_with_retry
-from bench.store import RunStore
+from bench.store import RunStore, redact
 from bench.tasks import gather_all
 from bench.validity import assess
 
-UNREACHABLE_AFTER = 3  # frames whose every attempt failed to connect, before any answer: the server is down
+# Frames in a row (different frames, no answer in between) whose every attempt failed to connect:
+# the server is gone, not flaky. Three: one dropped connection is a fault worth recording, three
+# frames each failing all their attempts is an outage.
+UNREACHABLE_AFTER = 3
+WATCH_INTERVAL_S = 0.25  # how often a managed server's process is checked
 
 
 class FatalRunError(Exception):
-    """A systemic failure (bad key, unknown model, no quota): stop instead of failing every frame."""
+    """A systemic failure (bad key, unknown model, no quota, a dead server): stop instead of failing every frame."""
+
+
+@dataclass(frozen=True)
+class ServerWatch:
+    """What the runner knows of the server: its URL (for messages) and, when capbench started it,
+    a check that says why its process is gone (None while it runs)."""
+
+    base_url: str | None = None
+    gone: Callable[[], str | None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,8 @@ class Prices:
 class Runner:
     def __init__(self, *, backend: Backend, prompt: PromptConfig, sampling: Sampling, runner_cfg: RunnerConfig,
                  encode: EncodeSettings, prices: Prices, store: RunStore, session: int,
-                 on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_record: Callable[[dict[str, Any]], None] | None = None,
+                 server: ServerWatch | None = None) -> None:
         self.backend = backend
         self.prompt = prompt
         self.sampling = sampling
@@ -61,23 +75,34 @@ class Runner:
         self.session = session
         self.on_record = on_record or (lambda rec: None)
         self.rng = random.Random(runner_cfg.seed)
+        self.server = server or ServerWatch()
         self._fatal: BackendError | None = None
         self._stopping = asyncio.Event()
-        self._answered = self._unreachable = 0
+        self._in_flight: set[asyncio.Future[RetryOutcome]] = set()
+        self._abandoned = False  # the server is gone: requests in flight were cancelled, not failed
+        # Connection failures not recorded yet: recorded once an answer shows the server is up,
+        # left unrecorded (to resume) if the streak shows it is down.
+        self._held: list[dict[str, Any]] = []
         self._schema = dict(prompt.json_schema) or None
 
     async def run(self, frames: list[Frame]) -> None:
+        if self.cfg.mode not in ("closed", "open"):
+            raise ValueError(f"runner.mode must be 'closed' or 'open', not {self.cfg.mode!r}")
         pending = [f for f in frames if f.id not in self.store.records]
         if not pending:
             return
-        if self.cfg.mode == "closed":
-            await self._closed_loop(pending)
-        elif self.cfg.mode == "open":
-            await self._open_loop(pending)
-        else:
-            raise ValueError(f"runner.mode must be 'closed' or 'open', not {self.cfg.mode!r}")
+        watch = asyncio.ensure_future(self._watch_server())
+        try:
+            if self.cfg.mode == "closed":
+                await self._closed_loop(pending)
+            else:
+                await self._open_loop(pending)
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         if self._fatal is not None:
             raise FatalRunError(self._fatal.message)
+        self._flush_held()  # the run finished with the server up: those failures were the frames' own
 
     async def _closed_loop(self, pending: list[Frame]) -> None:
         queue: asyncio.Queue[Frame] = asyncio.Queue()
@@ -138,30 +163,78 @@ class Runner:
             return
         request = CaptionRequest(image=image, system=self.prompt.system, user=self.prompt.user,
                                  sampling=self.sampling, schema=self._schema)
-        outcome = await call_with_retry(lambda: self.backend.generate(request), self.cfg.retry,
-                                        self.cfg.request_timeout_s, self.rng)
-        if outcome.response is None and outcome.error is not None and outcome.error.fatal:
-            # Not recorded: the frame is fine, the setup is not. Resume after fixing it.
-            self._stop(outcome.error)
-            return
+        call = asyncio.ensure_future(call_with_retry(lambda: self.backend.generate(request), self.cfg.retry,
+                                                     self.cfg.request_timeout_s, self.rng))
+        self._in_flight.add(call)
+        try:
+            outcome = await call
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._abandoned and current is not None and not current.cancelling():
+                return  # the server died with this frame in flight: unrecorded, it resumes
+            raise
+        finally:
+            self._in_flight.discard(call)
+        if outcome.response is None:
+            error = outcome.error or BackendError("connection", "no response")
+            if error.fatal:
+                # Not recorded: the frame is fine, the setup is not. Resume after fixing it.
+                self._stop(error)
+                return
+            if self._stopping.is_set():
+                return  # failed while the run stops on a systemic error: not the model's failure
+            gone = self.server.gone()
+            if gone:  # checked before recording, not only by the watchdog: no race lets it through
+                self._server_gone(gone)
+                return
+            if error.kind == "connection":
+                self._hold(self._completed(base, image, outcome), error)
+                return
+        if outcome.response is not None or (outcome.error is not None and outcome.error.kind != "timeout"):
+            self._flush_held()  # the server answered (even with an error): it is up
         self._record(self._completed(base, image, outcome))
-        self._watch_reachability(outcome)
 
     def _stop(self, error: BackendError) -> None:
         self._fatal = self._fatal or error
         self._stopping.set()
 
-    def _watch_reachability(self, outcome: RetryOutcome) -> None:
-        """A server that has never answered and refuses every connection is down, not flaky: stop
-        after a few frames instead of failing them all (they resume with retry_failed=true)."""
-        if outcome.response is not None:
-            self._answered += 1
-        elif outcome.error is not None and outcome.error.kind == "connection" and not self._answered:
-            self._unreachable += 1
-            if self._unreachable >= UNREACHABLE_AFTER:
-                self._stop(BackendError("connection", f"{outcome.error.message}; no answer from the server for "
-                                        f"{self._unreachable} frames in a row: is it running? Once it is, re-run "
-                                        "with retry_failed=true to re-send those frames"))
+    def _server_gone(self, reason: str) -> None:
+        """The server is gone: stop now, cancel what is in flight (it cannot succeed), record none of it."""
+        if self._fatal is None:
+            left = len(self._held) + len(self._in_flight)
+            self._stop(BackendError("connection", f"{reason}\n{left} frames in flight or failing to connect "
+                                    "were left unrecorded, with every frame not yet sent"))
+        self._abandoned = True
+        self._held.clear()
+        for call in list(self._in_flight):
+            call.cancel()
+
+    async def _watch_server(self) -> None:
+        """Poll the managed server's process, so its death stops the run within a second, even while
+        requests wait out their retries."""
+        while not self._stopping.is_set():
+            gone = self.server.gone()
+            if gone:
+                self._server_gone(gone)
+                return
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=WATCH_INTERVAL_S)
+            except TimeoutError:
+                pass
+
+    def _hold(self, record: dict[str, Any], error: BackendError) -> None:
+        """A frame whose every attempt failed to connect: an outage if the next frames fail too."""
+        self._held.append(record)
+        if len(self._held) >= UNREACHABLE_AFTER:
+            where = redact(self.server.base_url) if self.server.base_url else "the server"
+            self._server_gone(f"no connection to {where}: {len(self._held)} frames in a row failed to connect "
+                              f"({error.message}). Is the server running? Once it is, re-run the same command "
+                              "to resume.")
+
+    def _flush_held(self) -> None:
+        held, self._held = self._held, []
+        for record in held:
+            self._record(record)
 
     def _failed(self, base: dict[str, Any], kind: str, message: str) -> dict[str, Any]:
         verdict, _ = assess(None, None, self.prompt.json_schema, self.prompt.rules, error_kind=kind)
@@ -214,11 +287,13 @@ class Runner:
             "served_by_simulator": response.simulated,
             "usage": {"input_tokens": response.usage.input_tokens, "output_tokens": out_tokens,
                       "raw": response.usage.raw},
-            "t_sent": response.t_sent,
+            "streamed": response.streamed,  # False: one JSON body, its TTFT is when the body arrived
+            "t_first_sent": outcome.attempts[0].t_sent,  # the frame's first attempt
+            "t_sent": response.t_sent,  # the attempt that answered (the last one)
             "t_first_token": t_first,
             "t_last_token": response.t_last_token,
-            "timing": _timing(base["t_scheduled"], response.t_sent, t_first, response.t_last_token, out_tokens,
-                              outcome.attempts[0].t_sent),
+            "timing": _timing(base["t_scheduled"], outcome.attempts[0].t_sent, response.t_sent, t_first,
+                              response.t_last_token, out_tokens),
         })
         return record
 
@@ -227,17 +302,24 @@ class Runner:
         self.on_record(record)
 
 
-def _timing(scheduled: float, sent: float, first: float | None, last: float, out_tokens: int | None,
-            first_attempt_sent: float) -> dict[str, float | None]:
-    """MISSION.md definitions, for the successful attempt; *_from_scheduled include queueing and retries."""
+def _timing(scheduled: float, first_sent: float, sent: float, first: float | None, last: float,
+            out_tokens: int | None) -> dict[str, float | None]:
+    """MISSION.md definitions. Three clocks, each from a stamp in the record:
+    - queue_s: t_first_sent - t_scheduled (the wait before the frame was first sent);
+    - ttft_s / e2el_s / tpot_s: the attempt that answered, from its own send (t_sent): the server's speed;
+    - ttft_user_s / e2el_user_s: from the first send (t_first_sent), failed attempts and backoff included:
+      the latency the user felt ("felt latency"); equal to the per-attempt ones when nothing was retried;
+    - *_from_scheduled_s: from t_scheduled, queueing and retries included (coordinated omission)."""
     ttft = (first - sent) if first is not None else None
     e2el = last - sent
     tpot = (e2el - ttft) / (out_tokens - 1) if ttft is not None and out_tokens and out_tokens > 1 else None
     return {
-        "queue_s": first_attempt_sent - scheduled,
+        "queue_s": first_sent - scheduled,
         "ttft_s": ttft,
         "e2el_s": e2el,
         "tpot_s": tpot,
+        "ttft_user_s": (first - first_sent) if first is not None else None,
+        "e2el_user_s": last - first_sent,
         "ttft_from_scheduled_s": (first - scheduled) if first is not None else None,
         "e2el_from_scheduled_s": last - scheduled,
     }

@@ -175,6 +175,18 @@ class ManagedServer:
         except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
             return None
 
+    def exit_report(self) -> str | None:
+        """Why the server is gone, if it exited after starting (exit code or signal, log tail); None while it runs.
+
+        Cheap (a waitpid with WNOHANG), so a run can poll it often to notice a dead server within a second.
+        """
+        proc = self.proc
+        code = proc.poll() if proc is not None else None
+        if proc is None or code is None:
+            return None
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        return f"{self.name} (pid {proc.pid}) {how} mid-run (log: {self.log_path})\n{self.log_tail(15)}"
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             with self.log_path.open("rb") as fh:

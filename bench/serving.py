@@ -16,6 +16,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,21 @@ def check_serving(model: ModelConfig | DictConfig) -> None:
         check_vllm_available(model.vllm)
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the backend sends requests, and the managed server behind it (None for an external one)."""
+
+    base_url: str | None
+    server: ManagedServer | None = None
+
+    def gone(self) -> str | None:
+        """Why our managed server is no longer running, or None (running, or not ours to watch)."""
+        return self.server.exit_report() if self.server is not None else None
+
+
 @contextlib.contextmanager
-def serving(model: ModelConfig | DictConfig, run_dir: Path) -> Iterator[str | None]:
-    """Yield the base URL the backend should use, with its server running if we manage one."""
+def serving(model: ModelConfig | DictConfig, run_dir: Path) -> Iterator[Endpoint]:
+    """Yield the endpoint the backend should use, with its server running if we manage one."""
     suffix = BASE_URL_SUFFIX[model.backend]
     if model.serve == "sim":
         sim = OmegaConf.to_object(model.sim) if isinstance(model.sim, DictConfig) else model.sim
@@ -98,16 +111,16 @@ def serving(model: ModelConfig | DictConfig, run_dir: Path) -> Iterator[str | No
             path = resolve_dataset_dir(sim.references)
             sim.references = str(path) if path.is_file() else None
         with start_simulator(sim, run_dir / "server.log") as server:
-            yield server.base_url + suffix
+            yield Endpoint(server.base_url + suffix, server)
     elif model.serve == "vllm":
-        with _vllm(model, run_dir) as base_url:
-            yield base_url
+        with _vllm(model, run_dir) as endpoint:
+            yield endpoint
     else:
-        yield model.base_url
+        yield Endpoint(model.base_url)
 
 
 @contextlib.contextmanager
-def _vllm(model: ModelConfig | DictConfig, run_dir: Path) -> Iterator[str]:
+def _vllm(model: ModelConfig | DictConfig, run_dir: Path) -> Iterator[Endpoint]:
     v = model.vllm
     version, gpus = check_vllm_available(v)
     port = v.port or free_port(v.host)
@@ -123,7 +136,7 @@ def _vllm(model: ModelConfig | DictConfig, run_dir: Path) -> Iterator[str]:
             info["healthy_after_s"] = (datetime.now(UTC)
                                        - datetime.fromisoformat(info["started"])).total_seconds()
             info_path.write_text(json.dumps(info, indent=2))
-            yield f"http://{v.host}:{port}/v1"
+            yield Endpoint(f"http://{v.host}:{port}/v1", server)
     finally:
         info["stopped"] = datetime.now(UTC).isoformat()
         info_path.write_text(json.dumps(info, indent=2))

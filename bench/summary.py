@@ -44,6 +44,10 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         ("E2EL p50 / p95 / p99", f"{_s(lat['e2el_s']['p50'])} / {_s(lat['e2el_s']['p95'])} / "
                                  f"{_s(lat['e2el_s']['p99'])}"),
         ("TPOT p50", _s(lat["tpot_s"]["p50"])),
+        ("felt E2EL p50 / p95 (first send, retries incl.)",
+         f"{_s(lat.get('e2el_user_s', {}).get('p50'))} / {_s(lat.get('e2el_user_s', {}).get('p95'))}"
+         + (f"  ({m['non_streamed_answers']} answers not streamed: their TTFT = whole body)"
+            if m.get("non_streamed_answers") else "")),
         ("queue p50", _s(lat["queue_s"]["p50"])),
         ("throughput", f"{_s(thr['requests_per_s'], 'req/s')}, {_s(thr['output_tokens_per_s'], 'tok/s')} "
                        f"over {thr['wall_duration_s']:.2f} s"),

@@ -100,3 +100,11 @@ def test_missing_key_names_the_variable(monkeypatch):
         api_key_for(_compose("model=gpt-4.1"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert api_key_for(_compose("model=gpt-4.1")) == "sk-test"
+
+
+def test_a_schema_openai_strict_mode_would_refuse_is_named_before_the_run():
+    cfg = _compose("model=gpt-4.1", "model.sampling.response_format=json_schema",
+                   "prompt.json_schema.additionalProperties=true")
+    with pytest.raises(ConfigError, match=r"strict: true.*\$: set additionalProperties: false"):
+        check_config(cfg)
+    check_config(_compose("model=gpt-4.1", "model.sampling.response_format=json_schema"))  # the shipped one is fine

@@ -213,8 +213,9 @@ def test_a_server_that_is_down_stops_the_run_early(tmp_path):
                               f"model.base_url=http://127.0.0.1:{free_port()}/v1", "runner.concurrency=1",
                               "runner.retry.base_delay_s=0.01")
     assert code == 1
-    records = load_records(run_dir)
-    assert 1 <= len(records) <= 3 and all(r["error"]["kind"] == "connection" for r in records)
+    # The frames that found it down are not the model's failures: unrecorded, they run on resume.
+    assert load_records(run_dir) == []
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
 
 
 def test_retry_failed_on_the_embedded_simulator_is_a_fresh_draw(tmp_path):
@@ -226,3 +227,102 @@ def test_retry_failed_on_the_embedded_simulator_is_a_fresh_draw(tmp_path):
     assert code == 0 and again == run_dir and failed_before
     failed_after = {r["frame_id"] for r in load_records(run_dir) if r["status"] == "failed"}
     assert failed_after != failed_before and len(failed_after) < len(failed_before)
+
+
+def _children(pid: int, marker: str) -> list[int]:
+    """Pids of `pid`'s child processes whose command line contains `marker` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and marker in cmdline:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _wait_for_records(runs: Path, pattern: str, at_least: int, proc: subprocess.Popen) -> Path:
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        found = list(runs.glob(pattern))
+        if found and len(found[0].read_text().splitlines()) >= at_least:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"the run never recorded {at_least} frames")
+
+
+def _assert_resumes_and_finishes(cmd: list[str], gens: Path, n: int) -> None:
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "resuming" in again.stderr  # the same run, continued: not a new one from zero
+    ids = [json.loads(line)["frame_id"] for line in gens.read_text().splitlines()]
+    assert sorted(ids) == [f"f{i:03d}" for i in range(n)]  # every frame once
+    records = load_records(gens.parent)
+    assert all(r["status"] == "ok" for r in records)  # no frame burnt as a connection failure
+    meta = json.loads((gens.parent / "run.json").read_text())
+    assert meta["status"] == "complete" and [s["status"] for s in meta["sessions"]] == ["failed", "complete"]
+
+
+def test_killing_the_simulator_mid_run_stops_the_run_and_the_same_command_resumes(tmp_path):
+    ds = make_dataset(tmp_path / "ds", 40)
+    cmd = [sys.executable, "-m", "bench", f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}",
+           "runner.progress=false", "runner.concurrency=2", "model.sim.per_token_s=0.002"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        gens = _wait_for_records(tmp_path / "runs", "t/sim/*/generations.jsonl", 6, proc)
+        (sim_pid,) = _children(proc.pid, "bench.sim")
+        os.kill(sim_pid, signal.SIGKILL)  # the server dies; the harness lives
+        killed = time.time()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.time() - killed < 15  # stopped within seconds, not after burning every frame's retries
+    assert proc.returncode == 1, err
+    assert "simulator" in err and "killed by signal 9" in err and "last log lines" in err  # cause + log tail
+    before = load_records(gens.parent)
+    assert 6 <= len(before) < 40
+    assert all(r["status"] == "ok" for r in before)  # in-flight and unsent frames left unrecorded
+    assert json.loads((gens.parent / "run.json").read_text())["status"] == "failed"
+    _assert_resumes_and_finishes(cmd, gens, 40)
+
+
+def test_an_external_endpoint_that_goes_away_stops_the_run_and_the_same_command_resumes(tmp_path):
+    from bench.server_process import free_port
+
+    ds = make_dataset(tmp_path / "ds", 40)
+    port = free_port()
+    sim_cmd = [sys.executable, "-m", "bench.sim", "--port", str(port), "--set", "ttft_s=0.01",
+               "--set", "per_token_s=0.002"]
+    cmd = [sys.executable, "-m", "bench", f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}",
+           "runner.progress=false", "runner.concurrency=2", "model=openai_compatible", "model.name=m",
+           f"model.base_url=http://127.0.0.1:{port}/v1", "runner.retry.base_delay_s=0.05"]
+    server = subprocess.Popen(sim_cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = None
+    try:
+        assert '"ready"' in server.stdout.readline()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        gens = _wait_for_records(tmp_path / "runs", "t/openai_compatible/*/generations.jsonl", 6, proc)
+        server.kill()  # the endpoint goes away mid-run
+        server.wait()
+        stopped = time.time()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        for p in (server, proc):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    assert time.time() - stopped < 30
+    assert proc.returncode == 1, err
+    assert "in a row" in err and f"127.0.0.1:{port}" in err
+    before = load_records(gens.parent)
+    assert 6 <= len(before) < 40 and all(r["status"] == "ok" for r in before)
+    server = subprocess.Popen(sim_cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert '"ready"' in server.stdout.readline()  # the endpoint is back
+        _assert_resumes_and_finishes(cmd, gens, 40)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

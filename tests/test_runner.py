@@ -10,7 +10,7 @@ from bench.backends.base import BackendError, CaptionResponse, Sampling, StreamC
 from bench.config import DatasetConfig, RetryConfig, RunnerConfig
 from bench.dataset import load_frames
 from bench.metrics import compute_metrics
-from bench.runner import EncodeSettings, FatalRunError, Prices, Runner
+from bench.runner import UNREACHABLE_AFTER, EncodeSettings, FatalRunError, Prices, Runner, ServerWatch
 from bench.store import RunStore
 
 from .conftest import SEED_CAPTION, write_image, write_manifest
@@ -65,7 +65,7 @@ def _setup(tmp_path, n=6, bad=True):
 
 
 def _runner(prompt, store, backend, **runner_kw):
-    rc = RunnerConfig(retry=RetryConfig(base_delay_s=0.0), **runner_kw)
+    rc = RunnerConfig(**{"retry": RetryConfig(base_delay_s=0.0), **runner_kw})
     return Runner(backend=backend, prompt=prompt, sampling=Sampling(), runner_cfg=rc,
                   encode=EncodeSettings(512, 85, 10_000_000), prices=Prices(0.30, 0.50), store=store, session=1)
 
@@ -117,3 +117,124 @@ async def test_open_loop_that_keeps_up_is_not_saturated(tmp_path, prompt):
                         simulated=False)
     assert m["throughput"]["saturated"] is False
     assert m["throughput"]["achieved_rate"] > 5  # Poisson over 12 arrivals: noisy, but the right order
+
+
+class ConnectionDropsBackend(ScriptedBackend):
+    """Refuses the connection on the first `refuse` calls, then answers; or hangs once `hang_after` calls came."""
+
+    def __init__(self, refuse=0, hang_after=None):
+        super().__init__(delay=0.0)
+        self.refuse, self.hang_after = refuse, hang_after
+
+    async def generate(self, request):
+        self.calls += 1
+        if self.calls <= self.refuse:
+            raise BackendError("connection", "connection refused")
+        if self.hang_after is not None and self.calls > self.hang_after:
+            await asyncio.sleep(60)  # in flight when the server dies
+        self.calls -= 1  # counted once, by the parent
+        return await super().generate(request)
+
+
+async def test_connection_failures_followed_by_an_answer_are_recorded_as_the_frames_own(tmp_path, prompt):
+    frames, store = _setup(tmp_path, bad=False)
+    backend = ConnectionDropsBackend(refuse=UNREACHABLE_AFTER - 1)
+    await _runner(prompt, store, backend, concurrency=1, retry=RetryConfig(max_attempts=1)).run(frames)
+    assert len(store.records) == 6  # a short streak: the server answered after it, so they count
+    failed = [r for r in store.records.values() if r["status"] == "failed"]
+    assert len(failed) == UNREACHABLE_AFTER - 1 and all(r["error"]["kind"] == "connection" for r in failed)
+
+
+async def test_connection_failures_in_a_row_stop_the_run_and_are_not_recorded(tmp_path, prompt):
+    frames, store = _setup(tmp_path, bad=False)
+    backend = ConnectionDropsBackend(refuse=100)
+    runner = Runner(backend=backend, prompt=prompt, sampling=Sampling(),
+                    runner_cfg=RunnerConfig(concurrency=1, retry=RetryConfig(max_attempts=1)),
+                    encode=EncodeSettings(512, 85, 10_000_000), prices=Prices(None, None), store=store, session=1,
+                    server=ServerWatch("http://user:secret@127.0.0.1:9/v1"))
+    with pytest.raises(FatalRunError, match="3 frames in a row failed to connect") as exc:
+        await runner.run(frames)
+    assert backend.calls == UNREACHABLE_AFTER and store.records == {}  # they resume, not burnt as failures
+    assert "127.0.0.1:9" in str(exc.value) and "secret" not in str(exc.value)
+
+
+async def test_a_dead_server_process_stops_the_run_and_leaves_in_flight_frames_unrecorded(tmp_path, prompt):
+    frames, store = _setup(tmp_path, n=8, bad=False)
+    backend = ConnectionDropsBackend(hang_after=3)
+    state = {"dead": False}
+
+    async def kill_later():
+        while len(store.records) < 3:
+            await asyncio.sleep(0.01)
+        state["dead"] = True
+
+    runner = Runner(backend=backend, prompt=prompt, sampling=Sampling(), runner_cfg=RunnerConfig(concurrency=2),
+                    encode=EncodeSettings(512, 85, 10_000_000), prices=Prices(None, None), store=store, session=1,
+                    server=ServerWatch(None, lambda: "simulator (pid 1) was killed by signal 9" if state["dead"]
+                                       else None))
+    killer = asyncio.ensure_future(kill_later())
+    t0 = asyncio.get_running_loop().time()
+    with pytest.raises(FatalRunError, match="killed by signal 9"):
+        await runner.run(frames)
+    await killer
+    assert asyncio.get_running_loop().time() - t0 < 10  # not the 60 s the hung requests would take
+    assert len(store.records) == 3 and all(r["status"] == "ok" for r in store.records.values())
+
+
+class RetryThenAnswerBackend(ScriptedBackend):
+    """Every frame's first attempt is a 429 asking to wait `wait_s`; answers come whole (not streamed)
+    when `streamed` is False."""
+
+    def __init__(self, wait_s=0.2, streamed=True):
+        super().__init__(delay=0.02)
+        self.wait_s, self.streamed, self.seen = wait_s, streamed, set()
+
+    async def generate(self, request):
+        if request.image.sha256 not in self.seen:
+            self.seen.add(request.image.sha256)
+            raise BackendError("rate_limit", "slow down", status=429, retry_after=self.wait_s)
+        out = await super().generate(request)
+        out.streamed = self.streamed
+        return out
+
+
+def _summary_text(m, tmp_path):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bench.summary import print_summary
+
+    out = StringIO()
+    m["run"] = {"dataset": "t"}
+    print_summary(Console(file=out, width=200), m, label="m", run_dir=tmp_path, status="complete")
+    return out.getvalue()
+
+
+async def test_retried_frames_keep_per_attempt_and_felt_latency_apart(tmp_path, prompt):
+    frames, store = _setup(tmp_path, n=3, bad=False)
+    await _runner(prompt, store, RetryThenAnswerBackend(wait_s=0.2), concurrency=1).run(frames)
+    for r in store.records.values():
+        t = r["timing"]
+        assert r["n_attempts"] == 2 and r["t_first_sent"] == r["attempts"][0]["t_sent"] < r["t_sent"]
+        assert t["queue_s"] == pytest.approx(r["t_first_sent"] - r["t_scheduled"])  # before the first send
+        assert t["e2el_s"] == pytest.approx(r["t_last_token"] - r["t_sent"])  # the answering attempt
+        assert t["e2el_user_s"] == pytest.approx(r["t_last_token"] - r["t_first_sent"])  # what the user felt
+        assert t["e2el_user_s"] >= t["e2el_s"] + 0.2  # the backoff the server asked for is in it
+        assert t["ttft_user_s"] == pytest.approx(r["t_first_token"] - r["t_first_sent"])
+    m = compute_metrics(list(store.records.values()), frames_total=3, model={}, runner={"mode": "closed"},
+                        simulated=False)
+    assert m["latency"]["e2el_user_s"]["p50"] >= m["latency"]["e2el_s"]["p50"] + 0.2
+    assert m["non_streamed_answers"] == 0
+    text = _summary_text(m, tmp_path)
+    assert "felt E2EL" in text and f"{m['latency']['e2el_user_s']['p50']:.3f} s" in text
+
+
+async def test_answers_that_came_whole_are_flagged_and_counted(tmp_path, prompt):
+    frames, store = _setup(tmp_path, n=2, bad=False)
+    await _runner(prompt, store, RetryThenAnswerBackend(wait_s=0.0, streamed=False)).run(frames)
+    assert all(r["streamed"] is False for r in store.records.values())
+    m = compute_metrics(list(store.records.values()), frames_total=2, model={}, runner={"mode": "closed"},
+                        simulated=False)
+    assert m["non_streamed_answers"] == 2
+    assert "2 answers not streamed" in _summary_text(m, tmp_path)

@@ -12,6 +12,7 @@ so `json_object` relies on the prompt alone. SDK retries are off
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import anthropic
@@ -22,6 +23,7 @@ from bench.backends.base import (
     CaptionResponse,
     StreamClock,
     Usage,
+    is_json_body,
     normalize_finish_reason,
     required_schema,
     says_simulated,
@@ -83,6 +85,10 @@ class AnthropicMessagesBackend:
         stop_reason = response_id = model = None
         stopped = False
         simulated = says_simulated(getattr(stream.response, "headers", None))
+        if is_json_body(getattr(stream.response, "headers", None)):  # stream=true ignored: one JSON body
+            async with stream:
+                body = await stream.response.aread()
+            return self._from_json_body(body, clock, simulated)
         async with stream:
             async for event in stream:
                 if event.type == "message_start":
@@ -117,3 +123,31 @@ class AnthropicMessagesBackend:
                                t_first_token=clock.t_first_token, t_last_token=t_end, response_id=response_id,
                                model=model, raw_finish_reason=stop_reason, simulated=simulated)
 
+    def _from_json_body(self, body: bytes, clock: StreamClock, simulated: bool) -> CaptionResponse:
+        """A Message sent as one JSON body: the answer it is, with its usage. Other JSON is an endpoint
+        that is not the Messages API: every frame would get the same (fatal)."""
+        t_end = clock.done()
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BackendError("protocol", f"{self.name}: application/json answer that is not JSON: "
+                                           f"{body[:80]!r}") from None
+        if isinstance(data, dict) and data.get("type") == "error":  # an error object sent with HTTP 200
+            err = data.get("error") if isinstance(data.get("error"), dict) else {}
+            raise BackendError("rate_limit" if err.get("type") == "rate_limit_error" else "server",
+                               f"{self.name}: error in a 200 answer: {err.get('message', data)}")
+        content = data.get("content") if isinstance(data, dict) else None
+        if not (isinstance(data, dict) and data.get("type") == "message" and isinstance(content, list)):
+            raise BackendError("misconfigured", f"{self.name}: the server answered a streamed Messages request with "
+                               f"JSON that is not a Message ({body[:120]!r}); check model.base_url")
+        text = "".join(b["text"] for b in content
+                       if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str))
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        stop = data.get("stop_reason") if isinstance(data.get("stop_reason"), str) else None
+        return CaptionResponse(text=text, finish_reason=normalize_finish_reason(stop),
+                               usage=Usage(token_count(usage.get("input_tokens")),
+                                           token_count(usage.get("output_tokens")), dict(usage)),
+                               t_sent=clock.t_sent, t_first_token=t_end, t_last_token=t_end,
+                               response_id=data.get("id") if isinstance(data.get("id"), str) else None,
+                               model=data.get("model") if isinstance(data.get("model"), str) else None,
+                               raw_finish_reason=stop, simulated=simulated, streamed=False)

@@ -80,6 +80,9 @@ class CaptionResponse:
     model: str | None = None
     raw_finish_reason: str | None = None  # the provider's own word, kept for the record
     simulated: bool = False  # the server said it is capbench's simulator (SIMULATOR_HEADER)
+    # False when the answer came as one JSON body (model.stream=false, or a server that ignored
+    # stream=true): then t_first_token is when the whole body arrived, not a real first token.
+    streamed: bool = True
 
 
 # Every simulator response carries this header, so a run pointed at the simulator
@@ -88,6 +91,15 @@ SIMULATOR_HEADER = "x-capbench-simulated"
 # Sent by the harness to the simulator it starts: the run's session number (the simulator keys
 # its faults on it too, so a resumed run is a fresh draw, not the same failures replayed).
 SESSION_HEADER = "x-capbench-session"
+
+
+def is_json_body(headers: Any) -> bool:
+    """The answer is one JSON document (application/json), not an event stream."""
+    try:  # case-insensitive: google-genai hands over the headers as a plain dict, case as sent
+        value = next((v for k, v in headers.items() if str(k).lower() == "content-type"), "")
+    except AttributeError:
+        return False
+    return str(value).split(";")[0].strip().lower() == "application/json"
 
 
 def says_simulated(headers: Any) -> bool:
@@ -118,13 +130,14 @@ class BackendError(Exception):
     """One failed attempt. `kind` is one vocabulary for every provider.
 
     kinds: rate_limit, server, timeout, connection, protocol (garbage answer),
-    bad_request, auth, not_found, quota, internal (a bug of ours).
-    `fatal` errors (auth, not_found, quota) stop the run early instead of
+    bad_request, auth, not_found, quota, misconfigured (the endpoint answers
+    in a shape that is not this API's: every frame would get the same),
+    internal (a bug of ours). `fatal` errors stop the run early instead of
     burning through every frame.
     """
 
     RETRYABLE = frozenset({"rate_limit", "server", "timeout", "connection", "protocol"})
-    FATAL = frozenset({"auth", "not_found", "quota", "internal"})
+    FATAL = frozenset({"auth", "not_found", "quota", "misconfigured", "internal"})
 
     def __init__(
         self,

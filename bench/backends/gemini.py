@@ -26,6 +26,7 @@ from bench.backends.base import (
     CaptionResponse,
     StreamClock,
     Usage,
+    is_json_body,
     normalize_finish_reason,
     required_schema,
     says_simulated,
@@ -95,10 +96,14 @@ class GeminiBackend:
                                                                       config=config)
         parts: list[str] = []
         finish = usage = response_id = model = None
-        blocked = simulated = False
+        blocked = simulated = whole = False
+        chunks = 0
         async for chunk in stream:
+            chunks += 1
+            headers = getattr(chunk.sdk_http_response, "headers", None)
             response_id = response_id or chunk.response_id
-            simulated = simulated or says_simulated(getattr(chunk.sdk_http_response, "headers", None))
+            simulated = simulated or says_simulated(headers)
+            whole = whole or is_json_body(headers)  # stream=true (alt=sse) ignored: the SDK read one JSON body
             model = model or chunk.model_version
             if chunk.usage_metadata is not None:
                 usage = chunk.usage_metadata
@@ -113,13 +118,19 @@ class GeminiBackend:
                 if candidate.finish_reason is not None:
                     finish = str(getattr(candidate.finish_reason, "value", candidate.finish_reason))
         t_end = clock.done()
+        if whole and finish is None and usage is None and not parts:
+            raise BackendError("misconfigured", f"{self.name}: the server answered with JSON that is not a "
+                               "GenerateContentResponse (no candidates, finish reason or usage); check "
+                               "model.base_url")
+        if not chunks:
+            raise BackendError("protocol", f"{self.name}: the answer held no response at all")
         raw = usage.model_dump(exclude_none=True, mode="json") if usage is not None else {}
         return CaptionResponse(text="".join(parts),
                                finish_reason="content_filter" if blocked else normalize_finish_reason(finish),
                                usage=Usage(token_count(raw.get("prompt_token_count")), _output_tokens(raw), raw),
-                               t_sent=clock.t_sent, t_first_token=clock.t_first_token, t_last_token=t_end,
-                               response_id=response_id, model=model, raw_finish_reason=finish,
-                               simulated=simulated)
+                               t_sent=clock.t_sent, t_first_token=t_end if whole else clock.t_first_token,
+                               t_last_token=t_end, response_id=response_id, model=model, raw_finish_reason=finish,
+                               simulated=simulated, streamed=not whole)
 
 
 def _output_tokens(raw: dict[str, Any]) -> int | None:

@@ -21,6 +21,7 @@ from bench.backends.base import (
     CaptionResponse,
     StreamClock,
     Usage,
+    is_json_body,
     normalize_finish_reason,
     required_schema,
     says_simulated,
@@ -49,9 +50,38 @@ def response_format(request: CaptionRequest) -> dict[str, Any] | None:
     if kind == "json_object":
         return {"type": "json_object"}
     if kind == "json_schema":
+        # strict: true is what makes OpenAI enforce the schema while decoding (with false it is a
+        # hint only); vLLM enforces a json_schema either way.
         return {"type": "json_schema",
-                "json_schema": {"name": "caption", "schema": required_schema(request), "strict": False}}
+                "json_schema": {"name": "caption", "schema": required_schema(request), "strict": True}}
     return None
+
+
+def strict_schema_problems(schema: Any, path: str = "$") -> list[str]:
+    """Why OpenAI's strict structured outputs would refuse this schema (empty: it accepts it).
+
+    Strict mode needs every object to set additionalProperties: false and to list every property
+    in `required` (https://platform.openai.com/docs/guides/structured-outputs, "Supported schemas";
+    read 2026-11). Checked before a run so a refused schema is one clear message, not a 400 a frame.
+    """
+    problems: list[str] = []
+    if isinstance(schema, dict):
+        if schema.get("type") == "object" or "properties" in schema:
+            props = schema.get("properties") or {}
+            if schema.get("additionalProperties") is not False:
+                problems.append(f"{path}: set additionalProperties: false")
+            missing = sorted(set(props) - set(schema.get("required") or []))
+            if missing:
+                problems.append(f"{path}: list every property in required (missing {', '.join(missing)})")
+            for name, sub in props.items():
+                problems += strict_schema_problems(sub, f"{path}.{name}")
+        for key in ("items", "anyOf", "allOf", "$defs", "definitions"):
+            sub = schema.get(key)
+            subs = sub.items() if isinstance(sub, dict) and key in ("$defs", "definitions") else (
+                enumerate(sub) if isinstance(sub, list) else [(key, sub)] if isinstance(sub, dict) else [])
+            for name, item in subs:
+                problems += strict_schema_problems(item, f"{path}.{key}" + (f"[{name}]" if name != key else ""))
+    return problems
 
 
 class OpenAIChatBackend:
@@ -111,6 +141,9 @@ class OpenAIChatBackend:
         async with self.client.chat.completions.with_streaming_response.create(
                 **params, stream=True, stream_options={"include_usage": True}) as response:
             simulated = says_simulated(response.headers)
+            if is_json_body(response.headers):  # the server ignored stream=true and sent the whole answer
+                body = await response.read()
+                return self._from_json_body(body, clock, simulated)
             chunks, done, received = 0, False, 0
             limit = max(100_000, 40 * params["max_tokens"])  # a token is a few characters, never 40
             async for line in response.iter_lines():
@@ -155,6 +188,31 @@ class OpenAIChatBackend:
                                t_last_token=t_end, response_id=response_id, model=model,
                                raw_finish_reason=finish_reason, simulated=simulated)
 
+    def _from_json_body(self, body: bytes, clock: StreamClock, simulated: bool) -> CaptionResponse:
+        """A chat.completion sent as one JSON body: the answer it is, with its usage. Anything else in
+        JSON is an endpoint that is not an OpenAI chat API: every frame would get the same (fatal)."""
+        t_end = clock.done()
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BackendError("protocol", f"{self.name}: application/json answer that is not JSON: "
+                                           f"{body[:80]!r}") from None
+        if isinstance(data, dict) and data.get("error"):  # an error object sent with HTTP 200
+            err = data["error"] if isinstance(data["error"], dict) else {"message": data["error"]}
+            raise BackendError("server", f"{self.name}: error in a 200 answer: {err.get('message', err)}")
+        choices = data.get("choices") if isinstance(data, dict) else None
+        message = choices[0].get("message") if isinstance(choices, list) and choices and isinstance(
+            choices[0], dict) else None
+        if not isinstance(message, dict) or not isinstance(message.get("content", ""), str | None):
+            raise BackendError("misconfigured", f"{self.name}: the server answered a streamed chat request with "
+                               f"JSON that is not a chat.completion ({body[:120]!r}); check model.base_url")
+        finish = _str(choices[0].get("finish_reason"))
+        return CaptionResponse(text=message.get("content") or "", finish_reason=normalize_finish_reason(finish),
+                               usage=_usage(data["usage"]) if isinstance(data.get("usage"), dict) else Usage(),
+                               t_sent=clock.t_sent, t_first_token=t_end, t_last_token=t_end,
+                               response_id=_str(data.get("id")), model=_str(data.get("model")),
+                               raw_finish_reason=finish, simulated=simulated, streamed=False)
+
     async def _whole(self, params: dict[str, Any]) -> CaptionResponse:
         clock = StreamClock()
         raw = await self.client.chat.completions.with_raw_response.create(**params)
@@ -166,9 +224,9 @@ class OpenAIChatBackend:
         return CaptionResponse(text=choice.message.content or "",
                                finish_reason=normalize_finish_reason(choice.finish_reason),
                                usage=_usage(completion.usage) if completion.usage else Usage(), t_sent=clock.t_sent,
-                               t_first_token=None, t_last_token=t_end, response_id=completion.id,
+                               t_first_token=t_end, t_last_token=t_end, response_id=completion.id,
                                model=completion.model, raw_finish_reason=choice.finish_reason,
-                               simulated=says_simulated(raw.headers))
+                               simulated=says_simulated(raw.headers), streamed=False)
 
 
 def _usage(u: Any) -> Usage:

@@ -150,3 +150,108 @@ async def test_a_server_answering_garbage_is_a_recorded_failure_not_a_crash(body
         await runner.cleanup()
     assert out.response is None
     assert out.error.kind == "protocol" and len(out.attempts) == 2  # retried, then given up
+
+
+@contextlib.asynccontextmanager
+async def _answering(path, body, content_type="application/json"):
+    """A local server answering every POST to `path` with `body` (HTTP 200), and the number of requests it saw."""
+    from aiohttp import web
+
+    seen = []
+
+    async def answer(request):
+        seen.append(await request.read())
+        return web.Response(body=json.dumps(body).encode() if not isinstance(body, bytes) else body,
+                            content_type=content_type)
+
+    app = web.Application()
+    app.router.add_post(path, answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
+    finally:
+        await runner.cleanup()
+
+
+CAPTION_TEXT = json.dumps({"description": "A red square.", "objects": ["square"]})
+NON_STREAMED = {
+    "openai_chat": ("/v1/chat/completions", {
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": CAPTION_TEXT}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 700, "completion_tokens": 250, "total_tokens": 950}}),
+    "anthropic": ("/v1/messages", {
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+        "content": [{"type": "text", "text": CAPTION_TEXT}], "stop_reason": "max_tokens", "stop_sequence": None,
+        "usage": {"input_tokens": 700, "output_tokens": 250}}),
+    "gemini": (r"/{version:v1|v1beta|v1alpha}/models/{model_action}", {
+        "candidates": [{"content": {"role": "model", "parts": [{"text": CAPTION_TEXT}]}, "finishReason": "STOP"}],
+        "usageMetadata": {"promptTokenCount": 700, "candidatesTokenCount": 250}, "responseId": "r1",
+        "modelVersion": "m"}),
+}
+
+
+async def _once(protocol, base_url):
+    backend = BACKENDS[protocol]("m", base_url + BASE_URL_SUFFIX[protocol], "k")
+    try:
+        return await call_with_retry(lambda: backend.generate(_request()), RetryConfig(max_attempts=3,
+                                                                                       base_delay_s=0.0), 5.0,
+                                     random.Random(0))
+    finally:
+        await backend.aclose()
+
+
+async def test_a_non_streamed_json_answer_to_a_streamed_request_is_the_answer(protocol):
+    path, body = NON_STREAMED[protocol]
+    async with _answering(path, body) as (base_url, seen):
+        out = await _once(protocol, base_url)
+    assert len(seen) == 1 and len(out.attempts) == 1  # read once, no retries burnt
+    r = out.response
+    assert r is not None and r.text == CAPTION_TEXT
+    assert r.usage.input_tokens == 700 and r.usage.output_tokens == 250
+    assert r.finish_reason == ("length" if protocol == "anthropic" else "stop")
+    assert r.streamed is False  # flagged: its TTFT is when the whole body arrived
+    assert r.t_sent < r.t_first_token == r.t_last_token
+
+
+@pytest.mark.parametrize("protocol", sorted(BACKENDS))
+async def test_a_json_answer_of_an_unknown_shape_stops_the_run_instead_of_burning_retries(protocol):
+    path, _ = NON_STREAMED[protocol]
+    async with _answering(path, {"detail": "this is not a caption API"}) as (base_url, seen):
+        out = await _once(protocol, base_url)
+    assert out.response is None and len(seen) == 1
+    assert out.error.kind == "misconfigured" and out.error.fatal and "JSON" in out.error.message
+
+
+async def test_openai_json_schema_is_sent_strict_with_the_prompts_schema(prompt):
+    from bench.backends.openai_chat import strict_schema_problems
+
+    schema = dict(prompt.json_schema)
+    assert strict_schema_problems(schema) == []  # the ClipTagger schema is strict-compatible as it is
+    request = CaptionRequest(image=IMAGE, system="s", user="u", sampling=Sampling(response_format="json_schema"),
+                             schema=schema)
+    path, body = NON_STREAMED["openai_chat"]
+    async with _answering(path, body) as (base_url, seen):
+        backend = OpenAIChatBackend("m", base_url + "/v1", "k")
+        try:
+            await backend.generate(request)
+        finally:
+            await backend.aclose()
+    sent = json.loads(seen[0])["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["strict"] is True  # enforced, not a hint
+    assert sent["json_schema"]["schema"] == schema
+
+
+def test_strict_schema_problems_name_what_openai_would_refuse():
+    from bench.backends.openai_chat import strict_schema_problems
+
+    schema = {"type": "object", "additionalProperties": False, "required": ["a"],
+              "properties": {"a": {"type": "string"}, "b": {"type": "array", "items": {
+                  "type": "object", "properties": {"c": {"type": "string"}}}}}}
+    assert strict_schema_problems(schema) == [
+        "$: list every property in required (missing b)",
+        "$.b.items: set additionalProperties: false",
+        "$.b.items: list every property in required (missing c)",
+    ]
