@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.backends import PROTOCOLS, make_backend
-from bench.backends.base import SESSION_HEADER, Sampling
+from bench.backends.base import SESSION_HEADER, Reasoning, Sampling
+from bench.backends.families import check_request_shape
 from bench.config import Config
 from bench.dataset import DatasetError, load_frames
 from bench.metrics import compute_metrics
@@ -73,6 +74,8 @@ def check_config(cfg: Config | DictConfig) -> None:
     if cfg.model.sampling.response_format == "json_schema" and not cfg.prompt.json_schema:
         problems.append(f"model.sampling.response_format=json_schema: prompt {cfg.prompt.name!r} has no json_schema "
                         "to constrain decoding with; use json_object or a prompt with a schema")
+    if cfg.model.check_request:  # a request shape the model refuses fails here, not on every frame
+        problems += check_request_shape(cfg.model.backend, cfg.model.name, cfg.model.sampling)
     if cfg.runner.mode not in ("closed", "open"):
         problems.append(f"runner.mode={cfg.runner.mode!r}: use closed or open")
     if cfg.runner.mode == "open" and not (cfg.runner.rate and cfg.runner.rate > 0):
@@ -288,6 +291,7 @@ async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, sessi
         store=store,
         session=session,
         on_record=on_record,
+        reasoning=Reasoning(effort=s.reasoning_effort, budget=s.thinking_budget, level=s.thinking_level),
     )
     try:
         await runner.run(frames)

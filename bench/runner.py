@@ -18,7 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.backends.base import Backend, BackendError, CaptionRequest, ImageInput, Sampling, StreamClock
+from bench.backends.base import (
+    Backend,
+    BackendError,
+    CaptionRequest,
+    CaptionResponse,
+    ImageInput,
+    Reasoning,
+    Sampling,
+    StreamClock,
+)
 from bench.config import PromptConfig, RunnerConfig
 from bench.cost import cost_of_generation
 from bench.dataset import Frame, FrameError, encode_frame
@@ -50,10 +59,12 @@ class Prices:
 class Runner:
     def __init__(self, *, backend: Backend, prompt: PromptConfig, sampling: Sampling, runner_cfg: RunnerConfig,
                  encode: EncodeSettings, prices: Prices, store: RunStore, session: int,
-                 on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_record: Callable[[dict[str, Any]], None] | None = None,
+                 reasoning: Reasoning | None = None) -> None:
         self.backend = backend
         self.prompt = prompt
         self.sampling = sampling
+        self.reasoning = reasoning or Reasoning()
         self.cfg = runner_cfg
         self.encode = encode
         self.prices = prices
@@ -137,7 +148,7 @@ class Runner:
             self._record(self._failed(base, "bad_input", error))
             return
         request = CaptionRequest(image=image, system=self.prompt.system, user=self.prompt.user,
-                                 sampling=self.sampling, schema=self._schema)
+                                 sampling=self.sampling, schema=self._schema, reasoning=self.reasoning)
         outcome = await call_with_retry(lambda: self.backend.generate(request), self.cfg.retry,
                                         self.cfg.request_timeout_s, self.rng)
         if outcome.response is None and outcome.error is not None and outcome.error.fatal:
@@ -184,7 +195,10 @@ class Runner:
         if known:
             spent_in = sum(a["input_tokens"] or 0 for a in attempts)
             spent_out = sum(a["output_tokens"] or 0 for a in attempts)
-            record["usage_all_attempts"] = {"input_tokens": spent_in, "output_tokens": spent_out}
+            # Reasoning is part of the output tokens (and priced with them); kept apart to be shown.
+            spent_reasoning = sum(a.get("reasoning_tokens") or 0 for a in attempts)
+            record["usage_all_attempts"] = {"input_tokens": spent_in, "output_tokens": spent_out,
+                                            "reasoning_tokens": spent_reasoning}
             if self.prices.input_per_million is not None and self.prices.output_per_million is not None:
                 record["cost_usd"] = cost_of_generation(spent_in, spent_out, self.prices.input_per_million,
                                                         self.prices.output_per_million)
@@ -201,6 +215,7 @@ class Runner:
         verdict, caption = assess(response.text, response.finish_reason, self.prompt.json_schema, self.prompt.rules)
         t_first = response.t_first_token
         out_tokens = response.usage.output_tokens
+        visible = _visible_tokens(response)
         record.update({
             "status": "ok",
             "error": None,
@@ -213,13 +228,17 @@ class Runner:
             "served_model": response.model,
             "served_by_simulator": response.simulated,
             "usage": {"input_tokens": response.usage.input_tokens, "output_tokens": out_tokens,
+                      "reasoning_tokens": response.usage.reasoning_tokens, "visible_output_tokens": visible,
                       "raw": response.usage.raw},
             "t_sent": response.t_sent,
+            "t_first_any": response.t_first_any,
             "t_first_token": t_first,
             "t_last_token": response.t_last_token,
-            "timing": _timing(base["t_scheduled"], response.t_sent, t_first, response.t_last_token, out_tokens,
+            "timing": _timing(base["t_scheduled"], response.t_sent, t_first, response.t_last_token, visible,
                               outcome.attempts[0].t_sent),
         })
+        record["timing"]["thinking_s"] = (t_first - response.t_first_any
+                                          if t_first is not None and response.t_first_any is not None else None)
         return record
 
     def _record(self, record: dict[str, Any]) -> None:
@@ -227,9 +246,21 @@ class Runner:
         self.on_record(record)
 
 
+def _visible_tokens(response: CaptionResponse) -> int | None:
+    """Output tokens of the answer itself: output minus reasoning. With no reasoning count from the
+    server and none seen in the stream, every output token is visible; with reasoning seen but not
+    counted (a server that does not split), the number is unknown."""
+    usage = response.usage
+    if usage.reasoning_tokens is not None:
+        return usage.visible_output_tokens
+    return usage.output_tokens if response.t_first_any is None else None
+
+
 def _timing(scheduled: float, sent: float, first: float | None, last: float, out_tokens: int | None,
             first_attempt_sent: float) -> dict[str, float | None]:
-    """MISSION.md definitions, for the successful attempt; *_from_scheduled include queueing and retries."""
+    """MISSION.md definitions, for the successful attempt; *_from_scheduled include queueing and retries.
+    TPOT is over the *visible* output tokens (`out_tokens`): reasoning is spent before the first visible
+    token, inside TTFT, so counting it would make a reasoning model look faster per token than it is."""
     ttft = (first - sent) if first is not None else None
     e2el = last - sent
     tpot = (e2el - ttft) / (out_tokens - 1) if ttft is not None and out_tokens and out_tokens > 1 else None

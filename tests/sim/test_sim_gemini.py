@@ -14,6 +14,7 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
+from bench.config import SimConfig
 from bench.sim.server import SimServer
 from bench.sim.testing import SYSTEM, USER, b64, expected_input_tokens
 
@@ -53,7 +54,9 @@ def test_non_stream(sim: Sim, frames: dict[str, bytes], caption_schema: dict) ->
     u = r.usage_metadata
     assert u.prompt_token_count == expected_input_tokens()
     assert u.candidates_token_count == -(-len(r.text) // 4)
-    assert u.total_token_count == u.prompt_token_count + u.candidates_token_count
+    # Gemini 2.5 Flash thinks by default: its thoughts are counted apart, and in the total.
+    assert u.thoughts_token_count == SimConfig().reasoning_tokens
+    assert u.total_token_count == u.prompt_token_count + u.candidates_token_count + u.thoughts_token_count
     assert r.sdk_http_response.headers["x-capbench-simulated"] == "true"
 
 
