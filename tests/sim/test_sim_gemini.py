@@ -81,7 +81,8 @@ def test_v1beta_path_and_json_array_stream(sim: Sim, frames: dict[str, bytes]) -
                 "parts": [{"inlineData": {"mimeType": "image/jpeg", "data": b64(frames["red"])}}, {"text": USER}],
             }
         ],
-        "generationConfig": {"maxOutputTokens": 5},
+        # Thinking off: a 2.5 Flash that thinks would spend the 5-token cap on its thoughts.
+        "generationConfig": {"maxOutputTokens": 5, "thinkingConfig": {"thinkingBudget": 0}},
     }
     r = httpx.post(f"{s.base_url}/v1beta/models/{MODEL}:generateContent", json=body, headers={"x-goog-api-key": "k"})
     assert r.status_code == 200 and r.json()["candidates"][0]["finishReason"] == "MAX_TOKENS"
