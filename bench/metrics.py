@@ -2,7 +2,9 @@
 
 Definitions (MISSION.md, "Yardsticks"):
 - TTFT = first non-empty content chunk - send; E2EL = last chunk - send;
-  TPOT = (E2EL - TTFT) / (output tokens - 1); queue = send - scheduled.
+  TPOT = (E2EL - TTFT) / (visible output tokens - 1); queue = send - scheduled.
+  A reasoning model thinks before its first visible token: TTFT includes the thinking, and
+  thinking_s = first visible - first token of any kind, where the stream shows the reasoning.
 - Request throughput = completed / wall duration; output-token throughput =
   sum of output tokens / wall duration. Wall duration is summed over the
   run's sessions (a resumed run does not count the time it was stopped).
@@ -56,6 +58,8 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
     }
 
     cost = _cost(records, model, requests_per_s)
+    reasoning = _reasoning(records, cost)
+    latency["thinking_s"] = describe([r["timing"]["thinking_s"] for r in ok if r["timing"].get("thinking_s") is not None])
     metrics: dict[str, Any] = {
         "simulated": simulated,
         "frames": frames_total,
@@ -76,6 +80,8 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
         "mean_input_tokens": cost["mean_input_tokens"],
         "mean_output_tokens": cost["mean_output_tokens"],
         "cost_per_million_usd": cost["cost_per_million_usd"],
+        "mean_reasoning_tokens": reasoning["mean_reasoning_tokens"],
+        "reasoning": reasoning,
         "validity": {"ladder": ladder, "categories": dict(categories), "field_failures": dict(field_failures)},
         "errors": dict(errors),
         "retried_attempts": retried_attempts,
@@ -166,6 +172,28 @@ def _cost(records: list[dict[str, Any]], model: dict[str, Any], requests_per_s: 
         out["cost_per_million_usd"] = cost_per_million(mean_in, mean_out or 0.0, price["input_per_million"],
                                                        price["output_per_million"])
     return out
+
+
+def _reasoning(records: list[dict[str, Any]], cost: dict[str, Any]) -> dict[str, Any]:
+    """Reasoning tokens apart from the visible answer: part of the output tokens, priced as output."""
+    spent = [r["usage_all_attempts"] for r in records if r.get("usage_all_attempts") and r.get("status") == "ok"]
+    mean = sum(u.get("reasoning_tokens") or 0 for u in spent) / len(spent) if spent else None
+    # Answers whose server showed reasoning but did not count it (the split is unknown).
+    uncounted = sum(1 for r in records if r.get("status") == "ok" and r.get("t_first_any") is not None
+                    and (r.get("usage") or {}).get("reasoning_tokens") is None)
+    visible = [(r.get("usage") or {}).get("visible_output_tokens") for r in records if r.get("status") == "ok"]
+    visible = [v for v in visible if v is not None]
+    price_out = (cost.get("price") or {}).get("output_per_million")
+    mean_out = cost.get("mean_output_tokens")
+    return {
+        "mean_reasoning_tokens": mean,
+        "mean_visible_output_tokens": sum(visible) / len(visible) if visible else None,
+        "share_of_output": mean / mean_out if mean is not None and mean_out else None,
+        # $ per 1M generations spent on reasoning (already inside cost_per_million_usd on a token basis).
+        "cost_per_million_usd": mean * price_out if mean is not None and price_out is not None
+        and cost.get("basis") == "tokens" else None,
+        "uncounted_answers": uncounted,
+    }
 
 
 def _by_content_type(records: list[dict[str, Any]]) -> dict[str, Any]:

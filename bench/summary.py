@@ -41,7 +41,7 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         ("TTFT p50 / p90", f"{_s(lat['ttft_s']['p50'])} / {_s(lat['ttft_s']['p90'])}"),
         ("E2EL p50 / p95 / p99", f"{_s(lat['e2el_s']['p50'])} / {_s(lat['e2el_s']['p95'])} / "
                                  f"{_s(lat['e2el_s']['p99'])}"),
-        ("TPOT p50", _s(lat["tpot_s"]["p50"])),
+        ("TPOT p50 (visible tokens)", _s(lat["tpot_s"]["p50"])),
         ("queue p50", _s(lat["queue_s"]["p50"])),
         ("throughput", f"{_s(thr['requests_per_s'], 'req/s')}, {_s(thr['output_tokens_per_s'], 'tok/s')} "
                        f"over {thr['wall_duration_s']:.2f} s"),
@@ -63,11 +63,34 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         rows.append(("$ per 1M generations", f"${cost['cost_per_million_usd']:,.0f} ({basis})"))
     if cost.get("usage_missing"):
         rows.append(("usage not reported", f"{cost['usage_missing']} answers: left out of token means and cost"))
+    rows += _reasoning_rows(m)
     rows += _score_rows(m.get("scores"))
     rows.append(("run folder", f"{run_dir}  [{status}]"))
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
+
+
+def _reasoning_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
+    """Reasoning tokens (inside the output tokens above, priced as output) and thinking time, when any."""
+    r = m.get("reasoning") or {}
+    thinking = (m.get("latency") or {}).get("thinking_s") or {}
+    if not r.get("mean_reasoning_tokens") and not thinking.get("n") and not r.get("uncounted_answers"):
+        return []
+    rows = []
+    if r.get("mean_reasoning_tokens") is not None:
+        share = f" ({r['share_of_output']:.0%} of output)" if r.get("share_of_output") is not None else ""
+        visible = r.get("mean_visible_output_tokens")
+        rows.append(("reasoning tokens / visible out", f"{r['mean_reasoning_tokens']:.1f}{share} / "
+                                                       + ("-" if visible is None else f"{visible:.1f}")))
+    if r.get("cost_per_million_usd") is not None:
+        rows.append(("of which reasoning", f"${r['cost_per_million_usd']:,.0f} per 1M generations (priced as output)"))
+    if r.get("uncounted_answers"):
+        rows.append(("reasoning not counted", f"{r['uncounted_answers']} answers showed reasoning the server did "
+                                              "not count apart (inside output tokens)"))
+    rows.append(("thinking time p50 (TTFT includes it)", _s(thinking.get("p50")) if thinking.get("n")
+                 else "not shown by the stream (inside TTFT)"))
+    return rows
 
 
 def _mean(stat: dict[str, Any] | None, fmt: str = "{:.1f}") -> str:

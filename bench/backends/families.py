@@ -53,8 +53,10 @@ class Family:
         if self.efforts:
             parts.append("reasoning_effort " + "|".join(self.efforts))
         if self.thinking_budget:
-            lo_hi = f" {self.budget_range[0]}..{self.budget_range[1]}" if self.budget_range else " >=1024"
-            parts.append("thinking_budget" + lo_hi)
+            if self.budget_range:
+                parts.append(f"thinking_budget {self.budget_range[0]}..{self.budget_range[1]}")
+            else:
+                parts.append("thinking_budget (legacy)" if self.levels else "thinking_budget >=1024")
         if self.levels:
             parts.append("thinking_level " + "|".join(self.levels))
         if self.temperature != "any":
