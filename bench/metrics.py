@@ -59,7 +59,8 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
 
     cost = _cost(records, model, requests_per_s)
     reasoning = _reasoning(records, cost)
-    latency["thinking_s"] = describe([r["timing"]["thinking_s"] for r in ok if r["timing"].get("thinking_s") is not None])
+    thinking = [r["timing"].get("thinking_s") for r in ok]
+    latency["thinking_s"] = describe([t for t in thinking if t is not None])
     metrics: dict[str, Any] = {
         "simulated": simulated,
         "frames": frames_total,
