@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.backends import PROTOCOLS, make_backend
-from bench.backends.base import SESSION_HEADER, Sampling
+from bench.backends.base import SESSION_HEADER, Reasoning, Sampling
+from bench.backends.families import check_request_shape
 from bench.config import Config
 from bench.dataset import DatasetError, load_frames
 from bench.metrics import compute_metrics
@@ -81,6 +82,8 @@ def check_config(cfg: Config | DictConfig) -> None:
             else cfg.prompt.json_schema
         problems += [f"prompt {cfg.prompt.name!r} json_schema is sent with strict: true, which OpenAI refuses "
                      f"unless {p}" for p in strict_schema_problems(schema)]
+    if cfg.model.check_request:  # a request shape the model refuses fails here, not on every frame
+        problems += check_request_shape(cfg.model.backend, cfg.model.name, cfg.model.sampling)
     if cfg.runner.mode not in ("closed", "open"):
         problems.append(f"runner.mode={cfg.runner.mode!r}: use closed or open")
     if cfg.runner.mode == "open" and not (cfg.runner.rate and cfg.runner.rate > 0):
@@ -300,6 +303,7 @@ async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, sessi
         session=session,
         on_record=on_record,
         server=ServerWatch(endpoint.base_url, endpoint.gone),
+        reasoning=Reasoning(effort=s.reasoning_effort, budget=s.thinking_budget, level=s.thinking_level),
     )
     try:
         await runner.run(frames)

@@ -46,6 +46,13 @@ class SamplingConfig:
     seed: int | None = None
     response_format: str = "json_object"  # json_object | json_schema | none
     image_detail: str = "high"
+    # Reasoning models (bench/backends/families.py checks each against the model before a run):
+    reasoning_effort: str | None = None  # OpenAI reasoning_effort; Claude adaptive thinking + output_config.effort
+    thinking_budget: int | None = None  # Claude thinking.budget_tokens; Gemini 2.5 thinking_config.thinking_budget
+    thinking_level: str | None = None  # Gemini 3.x thinking_config.thinking_level: minimal | low | medium | high
+    # The OpenAI protocol's output cap: max_completion_tokens (OpenAI, current vLLM) or the older max_tokens,
+    # for a server that only takes that (OpenAI's reasoning models refuse max_tokens).
+    max_tokens_field: str = "max_completion_tokens"
 
 
 @dataclass
@@ -71,6 +78,10 @@ class SimConfig:
     references: str | None = None  # manifest whose reference captions the sim derives from
     require_api_key: str | None = None  # if set, any other key gets 401 in the protocol's shape
     model_names: list[str] = field(default_factory=list)  # served models; empty = accept any name
+    # Asked for a reasoning model by name (gpt-5*, o3*, claude with thinking, gemini-2.5/3*: bench/sim/reasoning.py),
+    # the simulator reasons: this many tokens at the default effort, billed as output, before the answer.
+    reasoning_tokens: int = 384
+    thinking_s: float | None = None  # time spent thinking; None = reasoning tokens x per_token_s
 
 
 @dataclass
@@ -106,6 +117,9 @@ class ModelConfig:
     precision: str = ""  # e.g. fp8, bf16 (self-hosted) or "" for APIs
     hosting: str = "api"  # api | self-hosted | simulator
     stream: bool = True  # stream so that TTFT is measured
+    # Refuse, before anything is sent, a request the model is known not to take (bench/backends/families.py).
+    # false sends it anyway: for a model newer than capbench's table, or to see the server's own answer.
+    check_request: bool = True
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     price: PriceConfig = field(default_factory=PriceConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)

@@ -313,6 +313,11 @@ def run_row(run: RunData) -> dict[str, Any]:
         "ttft_from_scheduled_p50_s": _num(_get(m, "latency.ttft_from_scheduled_s.p50")),
         "e2el_from_scheduled_p50_s": _num(_get(m, "latency.e2el_from_scheduled_s.p50")),
         "e2el_from_scheduled_p95_s": _num(_get(m, "latency.e2el_from_scheduled_s.p95")),
+        # reasoning models: tokens spent thinking (inside mean_output_tokens, priced as output) and thinking time
+        "mean_reasoning_tokens": _num(m.get("mean_reasoning_tokens")),
+        "reasoning_cost_per_million_usd": _num(_get(m, "reasoning.cost_per_million_usd")),
+        "thinking_p50_s": _num(_get(m, "latency.thinking_s.p50")),
+        "reasoning_effort": _get(c, "model.sampling.reasoning_effort"),
     }
     row.update(score_summary(run))
     return row
@@ -335,9 +340,11 @@ def frame_rows(run: RunData) -> list[dict[str, Any]]:
             "reasons": " | ".join(v.get("reasons") or []), "finish_reason": r.get("finish_reason"),
             "error_kind": (r.get("error") or {}).get("kind"), "attempts": _num(r.get("n_attempts")),
             "input_tokens": _num(u.get("input_tokens")), "output_tokens": _num(u.get("output_tokens")),
+            "reasoning_tokens": _num(u.get("reasoning_tokens")),
             "cost_usd": _num(r.get("cost_usd")),
         }
-        for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s", "ttft_from_scheduled_s", "e2el_from_scheduled_s"):
+        for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s", "ttft_from_scheduled_s", "e2el_from_scheduled_s",
+                    "thinking_s"):
             row[key] = _num(t.get(key))
         s = scores.get(fid) or {}
         row["judge_score"] = s.get("judge_score", math.nan)  # "all" view: no caption scores NO_CAPTION_SCORE

@@ -2,9 +2,11 @@
 
 Definitions (MISSION.md, "Yardsticks"):
 - TTFT = first non-empty content chunk - send; E2EL = last chunk - send;
-  TPOT = (E2EL - TTFT) / (output tokens - 1); queue = first send - scheduled.
+  TPOT = (E2EL - TTFT) / (visible output tokens - 1); queue = first send - scheduled.
   TTFT/E2EL/TPOT are the answering attempt's; ttft_user_s / e2el_user_s ("felt")
   run from the frame's first send, failed attempts and backoff included.
+  A reasoning model thinks before its first visible token: TTFT includes the thinking, and
+  thinking_s = first visible - first token of any kind, where the stream shows the reasoning.
   Percentiles: numpy's default (linear interpolation between order statistics).
 - Request throughput = completed / wall duration; output-token throughput =
   sum of output tokens / wall duration. Wall duration is summed over the
@@ -83,6 +85,9 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
     }
 
     cost = _cost(records, model, requests_per_s)
+    reasoning = _reasoning(records, cost)
+    thinking = [r["timing"].get("thinking_s") for r in ok]
+    latency["thinking_s"] = describe([t for t in thinking if t is not None])
     metrics: dict[str, Any] = {
         "simulated": simulated,
         "frames": frames_total,
@@ -108,6 +113,8 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
         "mean_output_tokens": cost["mean_output_tokens"],
         "cost_per_million_usd": cost["cost_per_million_usd"],
         "schema_valid_rate_all_frames": ladder_all["schema_valid"]["rate"],
+        "mean_reasoning_tokens": reasoning["mean_reasoning_tokens"],
+        "reasoning": reasoning,
         "validity": {"ladder": ladder, "over": "frames sent (bad inputs excluded)", "ladder_all_frames": ladder_all,
                      "categories": dict(categories), "field_failures": dict(field_failures),
                      "valid_but_length": finish_length["valid"], "finish_length": dict(finish_length)},
@@ -202,6 +209,28 @@ def _cost(records: list[dict[str, Any]], model: dict[str, Any], requests_per_s: 
         out["cost_per_million_usd"] = cost_per_million(mean_in, mean_out or 0.0, price["input_per_million"],
                                                        price["output_per_million"])
     return out
+
+
+def _reasoning(records: list[dict[str, Any]], cost: dict[str, Any]) -> dict[str, Any]:
+    """Reasoning tokens apart from the visible answer: part of the output tokens, priced as output."""
+    spent = [r["usage_all_attempts"] for r in records if r.get("usage_all_attempts") and r.get("status") == "ok"]
+    mean = sum(u.get("reasoning_tokens") or 0 for u in spent) / len(spent) if spent else None
+    # Answers whose server showed reasoning but did not count it (the split is unknown).
+    uncounted = sum(1 for r in records if r.get("status") == "ok" and r.get("t_first_any") is not None
+                    and (r.get("usage") or {}).get("reasoning_tokens") is None)
+    visible = [(r.get("usage") or {}).get("visible_output_tokens") for r in records if r.get("status") == "ok"]
+    visible = [v for v in visible if v is not None]
+    price_out = (cost.get("price") or {}).get("output_per_million")
+    mean_out = cost.get("mean_output_tokens")
+    return {
+        "mean_reasoning_tokens": mean,
+        "mean_visible_output_tokens": sum(visible) / len(visible) if visible else None,
+        "share_of_output": mean / mean_out if mean is not None and mean_out else None,
+        # $ per 1M generations spent on reasoning (already inside cost_per_million_usd on a token basis).
+        "cost_per_million_usd": mean * price_out if mean is not None and price_out is not None
+        and cost.get("basis") == "tokens" else None,
+        "uncounted_answers": uncounted,
+    }
 
 
 def _by_content_type(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -18,7 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.backends.base import Backend, BackendError, CaptionRequest, ImageInput, Sampling, StreamClock
+from bench.backends.base import (
+    Backend,
+    BackendError,
+    CaptionRequest,
+    CaptionResponse,
+    ImageInput,
+    Reasoning,
+    Sampling,
+    StreamClock,
+)
 from bench.config import PromptConfig, RunnerConfig
 from bench.cost import cost_of_generation
 from bench.dataset import Frame, FrameError, encode_frame
@@ -64,10 +73,11 @@ class Runner:
     def __init__(self, *, backend: Backend, prompt: PromptConfig, sampling: Sampling, runner_cfg: RunnerConfig,
                  encode: EncodeSettings, prices: Prices, store: RunStore, session: int,
                  on_record: Callable[[dict[str, Any]], None] | None = None,
-                 server: ServerWatch | None = None) -> None:
+                 server: ServerWatch | None = None, reasoning: Reasoning | None = None) -> None:
         self.backend = backend
         self.prompt = prompt
         self.sampling = sampling
+        self.reasoning = reasoning or Reasoning()
         self.cfg = runner_cfg
         self.encode = encode
         self.prices = prices
@@ -162,7 +172,7 @@ class Runner:
             self._record(self._failed(base, "bad_input", error))
             return
         request = CaptionRequest(image=image, system=self.prompt.system, user=self.prompt.user,
-                                 sampling=self.sampling, schema=self._schema)
+                                 sampling=self.sampling, schema=self._schema, reasoning=self.reasoning)
         call = asyncio.ensure_future(call_with_retry(lambda: self.backend.generate(request), self.cfg.retry,
                                                      self.cfg.request_timeout_s, self.rng))
         self._in_flight.add(call)
@@ -257,7 +267,10 @@ class Runner:
         if known:
             spent_in = sum(a["input_tokens"] or 0 for a in attempts)
             spent_out = sum(a["output_tokens"] or 0 for a in attempts)
-            record["usage_all_attempts"] = {"input_tokens": spent_in, "output_tokens": spent_out}
+            # Reasoning is part of the output tokens (and priced with them); kept apart to be shown.
+            spent_reasoning = sum(a.get("reasoning_tokens") or 0 for a in attempts)
+            record["usage_all_attempts"] = {"input_tokens": spent_in, "output_tokens": spent_out,
+                                            "reasoning_tokens": spent_reasoning}
             if self.prices.input_per_million is not None and self.prices.output_per_million is not None:
                 record["cost_usd"] = cost_of_generation(spent_in, spent_out, self.prices.input_per_million,
                                                         self.prices.output_per_million)
@@ -274,6 +287,7 @@ class Runner:
         verdict, caption = assess(response.text, response.finish_reason, self.prompt.json_schema, self.prompt.rules)
         t_first = response.t_first_token
         out_tokens = response.usage.output_tokens
+        visible = _visible_tokens(response)
         record.update({
             "status": "ok",
             "error": None,
@@ -286,20 +300,34 @@ class Runner:
             "served_model": response.model,
             "served_by_simulator": response.simulated,
             "usage": {"input_tokens": response.usage.input_tokens, "output_tokens": out_tokens,
+                      "reasoning_tokens": response.usage.reasoning_tokens, "visible_output_tokens": visible,
                       "raw": response.usage.raw},
             "streamed": response.streamed,  # False: one JSON body, its TTFT is when the body arrived
             "t_first_sent": outcome.attempts[0].t_sent,  # the frame's first attempt
             "t_sent": response.t_sent,  # the attempt that answered (the last one)
+            "t_first_any": response.t_first_any,  # first token of any kind, reasoning included
             "t_first_token": t_first,
             "t_last_token": response.t_last_token,
             "timing": _timing(base["t_scheduled"], outcome.attempts[0].t_sent, response.t_sent, t_first,
-                              response.t_last_token, out_tokens),
+                              response.t_last_token, visible),
         })
+        record["timing"]["thinking_s"] = (t_first - response.t_first_any
+                                          if t_first is not None and response.t_first_any is not None else None)
         return record
 
     def _record(self, record: dict[str, Any]) -> None:
         self.store.append(record)
         self.on_record(record)
+
+
+def _visible_tokens(response: CaptionResponse) -> int | None:
+    """Output tokens of the answer itself: output minus reasoning. With no reasoning count from the
+    server and none seen in the stream, every output token is visible; with reasoning seen but not
+    counted (a server that does not split), the number is unknown."""
+    usage = response.usage
+    if usage.reasoning_tokens is not None:
+        return usage.visible_output_tokens
+    return usage.output_tokens if response.t_first_any is None else None
 
 
 def _timing(scheduled: float, first_sent: float, sent: float, first: float | None, last: float,
@@ -309,7 +337,9 @@ def _timing(scheduled: float, first_sent: float, sent: float, first: float | Non
     - ttft_s / e2el_s / tpot_s: the attempt that answered, from its own send (t_sent): the server's speed;
     - ttft_user_s / e2el_user_s: from the first send (t_first_sent), failed attempts and backoff included:
       the latency the user felt ("felt latency"); equal to the per-attempt ones when nothing was retried;
-    - *_from_scheduled_s: from t_scheduled, queueing and retries included (coordinated omission)."""
+    - *_from_scheduled_s: from t_scheduled, queueing and retries included (coordinated omission).
+    TPOT is over the *visible* output tokens (`out_tokens`): reasoning is spent before the first visible
+    token, inside TTFT, so counting it would make a reasoning model look faster per token than it is."""
     ttft = (first - sent) if first is not None else None
     e2el = last - sent
     tpot = (e2el - ttft) / (out_tokens - 1) if ttft is not None and out_tokens and out_tokens > 1 else None

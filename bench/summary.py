@@ -43,7 +43,7 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         ("TTFT p50 / p90", f"{_s(lat['ttft_s']['p50'])} / {_s(lat['ttft_s']['p90'])}"),
         ("E2EL p50 / p95 / p99", f"{_s(lat['e2el_s']['p50'])} / {_s(lat['e2el_s']['p95'])} / "
                                  f"{_s(lat['e2el_s']['p99'])}"),
-        ("TPOT p50", _s(lat["tpot_s"]["p50"])),
+        ("TPOT p50 (visible tokens)", _s(lat["tpot_s"]["p50"])),
         ("felt E2EL p50 / p95 (first send, retries incl.)",
          f"{_s(lat.get('e2el_user_s', {}).get('p50'))} / {_s(lat.get('e2el_user_s', {}).get('p95'))}"
          + (f"  ({m['non_streamed_answers']} answers not streamed: their TTFT = whole body)"
@@ -72,6 +72,7 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         rows.append(("$ per 1M generations", f"${cost['cost_per_million_usd']:,.0f} ({basis})"))
     if cost.get("usage_missing"):
         rows.append(("usage not reported", f"{cost['usage_missing']} answers: left out of token means and cost"))
+    rows += _reasoning_rows(m)
     rows += _score_rows(m.get("scores"))
     rows.append(("run folder", f"{run_dir}  [{status}]"))
     for k, v in rows:
@@ -102,6 +103,28 @@ def _bad_input_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [(f"bad inputs ({bad['count']}, not sent)", "\n".join(lines))]
     if all_frames:
         rows.append(("schema valid, all frames", _pct(all_frames) + "  (bad inputs counted as failures)"))
+    return rows
+
+
+def _reasoning_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
+    """Reasoning tokens (inside the output tokens above, priced as output) and thinking time, when any."""
+    r = m.get("reasoning") or {}
+    thinking = (m.get("latency") or {}).get("thinking_s") or {}
+    if not r.get("mean_reasoning_tokens") and not thinking.get("n") and not r.get("uncounted_answers"):
+        return []
+    rows = []
+    if r.get("mean_reasoning_tokens") is not None:
+        share = f" ({r['share_of_output']:.0%} of output)" if r.get("share_of_output") is not None else ""
+        visible = r.get("mean_visible_output_tokens")
+        rows.append(("reasoning tokens / visible out", f"{r['mean_reasoning_tokens']:.1f}{share} / "
+                                                       + ("-" if visible is None else f"{visible:.1f}")))
+    if r.get("cost_per_million_usd") is not None:
+        rows.append(("of which reasoning", f"${r['cost_per_million_usd']:,.0f} per 1M generations (priced as output)"))
+    if r.get("uncounted_answers"):
+        rows.append(("reasoning not counted", f"{r['uncounted_answers']} answers showed reasoning the server did "
+                                              "not count apart (inside output tokens)"))
+    rows.append(("thinking time p50 (TTFT includes it)", _s(thinking.get("p50")) if thinking.get("n")
+                 else "not shown by the stream (inside TTFT)"))
     return rows
 
 

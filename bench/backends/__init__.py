@@ -23,7 +23,8 @@ def make_backend(model: ModelConfig, *, base_url: str | None, api_key: str, time
         from bench.backends.openai_chat import OpenAIChatBackend
 
         return OpenAIChatBackend(model.name, base_url, api_key, timeout_s=timeout_s, stream=model.stream,
-                                 extra_body=dict(model.extra_body), extra_headers=extra_headers)
+                                 extra_body=dict(model.extra_body), extra_headers=extra_headers,
+                                 max_tokens_field=model.sampling.max_tokens_field)
     if model.backend == "anthropic":
         from bench.backends.anthropic_messages import AnthropicMessagesBackend
 

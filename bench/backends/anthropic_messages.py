@@ -50,8 +50,19 @@ def build_params(model: str, request: CaptionRequest) -> dict[str, Any]:
     sampling = {k: v for k, v in (("temperature", s.temperature), ("top_p", s.top_p)) if v is not None}
     if sampling:
         params["extra_body"] = sampling
+    output_config: dict[str, Any] = {}
     if s.response_format == "json_schema":
-        params["output_config"] = {"format": {"type": "json_schema", "schema": required_schema(request)}}
+        output_config["format"] = {"type": "json_schema", "schema": required_schema(request)}
+    r = request.reasoning
+    # anthropic SDK: messages.create(thinking=ThinkingConfigEnabledParam {"type": "enabled", "budget_tokens"}
+    # | ThinkingConfigAdaptiveParam {"type": "adaptive"}, output_config=OutputConfigParam {"effort", "format"}).
+    if r.budget is not None:
+        params["thinking"] = {"type": "enabled", "budget_tokens": r.budget}
+    elif r.effort is not None:
+        params["thinking"] = {"type": "adaptive"}
+        output_config["effort"] = r.effort
+    if output_config:
+        params["output_config"] = output_config
     return params
 
 
@@ -99,6 +110,8 @@ class AnthropicMessagesBackend:
                 elif event.type == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
                     clock.chunk(event.delta.text)
                     parts.append(event.delta.text)
+                elif event.type == "content_block_delta" and getattr(event.delta, "type", "") == "thinking_delta":
+                    clock.thought(event.delta.thinking)  # thinking time: first thought to first text
                 elif event.type == "message_delta":
                     stop_reason = event.delta.stop_reason or stop_reason
                     if event.usage is not None:
@@ -118,10 +131,12 @@ class AnthropicMessagesBackend:
         if not stopped and stop_reason is None:
             raise BackendError("connection", f"{self.name}: the stream ended before message_stop")
         t_end = clock.done()
+        usage = Usage(input_tokens, output_tokens, raw_usage, reasoning_tokens=_thinking_tokens(raw_usage))
         return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(stop_reason),
-                               usage=Usage(input_tokens, output_tokens, raw_usage), t_sent=clock.t_sent,
+                               usage=usage, t_sent=clock.t_sent,
                                t_first_token=clock.t_first_token, t_last_token=t_end, response_id=response_id,
-                               model=model, raw_finish_reason=stop_reason, simulated=simulated)
+                               model=model, raw_finish_reason=stop_reason, simulated=simulated,
+                               t_first_any=clock.first_any)
 
     def _from_json_body(self, body: bytes, clock: StreamClock, simulated: bool) -> CaptionResponse:
         """A Message sent as one JSON body: the answer it is, with its usage. Other JSON is an endpoint
@@ -146,8 +161,16 @@ class AnthropicMessagesBackend:
         stop = data.get("stop_reason") if isinstance(data.get("stop_reason"), str) else None
         return CaptionResponse(text=text, finish_reason=normalize_finish_reason(stop),
                                usage=Usage(token_count(usage.get("input_tokens")),
-                                           token_count(usage.get("output_tokens")), dict(usage)),
+                                           token_count(usage.get("output_tokens")), dict(usage),
+                                           reasoning_tokens=_thinking_tokens(usage)),
                                t_sent=clock.t_sent, t_first_token=t_end, t_last_token=t_end,
                                response_id=data.get("id") if isinstance(data.get("id"), str) else None,
                                model=data.get("model") if isinstance(data.get("model"), str) else None,
                                raw_finish_reason=stop, simulated=simulated, streamed=False)
+
+
+def _thinking_tokens(raw_usage: dict[str, Any]) -> int | None:
+    """usage.output_tokens_details.thinking_tokens: of output_tokens (which include thinking, and are what is
+    billed), those spent thinking. A server that does not send the details leaves the split unknown (None)."""
+    details = raw_usage.get("output_tokens_details")
+    return token_count(details.get("thinking_tokens")) if isinstance(details, dict) else None

@@ -38,12 +38,25 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class Reasoning:
+    """How much a reasoning model thinks (model.sampling.*), each mapped per backend; None = the model's default.
+
+    Kept apart from `Sampling` so that the judge cache, keyed on Sampling, is not invalidated.
+    """
+
+    effort: str | None = None  # OpenAI reasoning_effort; Claude adaptive thinking with output_config.effort
+    budget: int | None = None  # Claude thinking.budget_tokens; Gemini 2.5 thinking_budget
+    level: str | None = None  # Gemini 3.x thinking_level
+
+
+@dataclass(frozen=True)
 class CaptionRequest:
     image: ImageInput
     system: str
     user: str
     sampling: Sampling
     schema: dict[str, Any] | None = None  # sent only when response_format == "json_schema"
+    reasoning: Reasoning = Reasoning()
 
 
 def token_count(value: Any) -> int | None:
@@ -64,8 +77,18 @@ class Usage:
     """Token counts exactly as the server reported them (never re-tokenized)."""
 
     input_tokens: int | None = None
-    output_tokens: int | None = None
+    output_tokens: int | None = None  # every billed output token, reasoning included
     raw: dict[str, Any] = field(default_factory=dict)
+    # Of output_tokens, those spent reasoning (OpenAI completion_tokens_details.reasoning_tokens, Gemini
+    # thoughts_token_count, Anthropic output_tokens_details.thinking_tokens); None = the server did not say.
+    reasoning_tokens: int | None = None
+
+    @property
+    def visible_output_tokens(self) -> int | None:
+        """Output tokens of the answer itself (output minus reasoning); None when the split is unknown."""
+        if self.output_tokens is None or self.reasoning_tokens is None:
+            return None
+        return max(0, self.output_tokens - self.reasoning_tokens)
 
 
 @dataclass
@@ -83,6 +106,9 @@ class CaptionResponse:
     # False when the answer came as one JSON body (model.stream=false, or a server that ignored
     # stream=true): then t_first_token is when the whole body arrived, not a real first token.
     streamed: bool = True
+    # First streamed token of any kind, reasoning included, where the stream shows reasoning (vLLM's
+    # reasoning_content, Claude's thinking_delta, Gemini's thought parts); None when it shows none.
+    t_first_any: float | None = None
 
 
 # Every simulator response carries this header, so a run pointed at the simulator
@@ -137,7 +163,9 @@ class BackendError(Exception):
     """
 
     RETRYABLE = frozenset({"rate_limit", "server", "timeout", "connection", "protocol"})
-    FATAL = frozenset({"auth", "not_found", "quota", "misconfigured", "internal"})
+    # unsupported_request: the model refuses the request's shape (a parameter or value it does not
+    # take), so every frame would fail the same way.
+    FATAL = frozenset({"auth", "not_found", "quota", "misconfigured", "internal", "unsupported_request"})
 
     def __init__(
         self,
@@ -192,6 +220,7 @@ class StreamClock:
     def __init__(self) -> None:
         self.t_sent = self.now()
         self.t_first_token: float | None = None
+        self.t_first_any: float | None = None  # reasoning or content, whichever came first
         self.t_last_token: float | None = None
 
     def chunk(self, text: str | None) -> None:
@@ -200,7 +229,21 @@ class StreamClock:
             t = self.now()
             if self.t_first_token is None:
                 self.t_first_token = t
+            if self.t_first_any is None:
+                self.t_first_any = t
             self.t_last_token = t
+
+    def thought(self, text: str | None) -> None:
+        """Call for every streamed reasoning chunk: it starts the thinking clock, not TTFT."""
+        if text and self.t_first_any is None:
+            self.t_first_any = self.now()
+
+    @property
+    def first_any(self) -> float | None:
+        """t_first_any only when reasoning came before the answer (so thinking time is known)."""
+        if self.t_first_any is None or self.t_first_any == self.t_first_token:
+            return None
+        return self.t_first_any
 
     def done(self) -> float:
         self.t_last_token = self.now()

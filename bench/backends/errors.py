@@ -14,6 +14,10 @@ from typing import Any
 
 from bench.backends.base import BackendError
 
+# A 400 about the request's shape (a parameter or value this model does not take) fails every frame alike:
+# OpenAI's codes, and the parameters Anthropic and Gemini name in such refusals (bench/backends/families.py).
+_SHAPE_MARKERS = ("unsupported_parameter", "unsupported_value", "thinking", "temperature", "top_p",
+                  "budget_tokens", "reasoning_effort", "max_tokens", "output_config")
 _QUOTA_MARKERS = ("insufficient_quota", "billing", "quota exceeded", "exceeded your current quota", "credit balance")
 
 
@@ -60,9 +64,13 @@ def from_status(provider: str, status: int, message: str, headers: Mapping[str, 
         kind = "not_found"
     elif status in (408, 409, 425) or status >= 500:
         kind = "server"
+    elif status == 400 and any(m in text for m in _SHAPE_MARKERS):
+        kind = "unsupported_request"
     else:
         kind = "bad_request"
     hint = {
+        "unsupported_request": " (the model does not take this request: see model.sampling, "
+                               "docs/reasoning-models.md and `python -m bench.models`)",
         "auth": " (check the API key variable named in the model config's api_key_env)",
         "not_found": " (check model.name and model.base_url)",
         "quota": " (billing or quota: top up or raise the limit)",

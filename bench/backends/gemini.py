@@ -50,6 +50,14 @@ def build_config(request: CaptionRequest) -> types.GenerateContentConfig:
         kwargs["response_mime_type"] = "application/json"
     if s.response_format == "json_schema":
         kwargs["response_json_schema"] = required_schema(request)
+    r = request.reasoning
+    if r.budget is not None or r.level is not None:
+        # google-genai types.ThinkingConfig(thinking_budget= (2.5) | thinking_level= (3.x), include_thoughts=).
+        # Thought summaries are asked for so the stream shows when thinking starts (their text is not kept);
+        # a budget of 0 turns thinking off, and then the API refuses include_thoughts.
+        kwargs["thinking_config"] = types.ThinkingConfig(
+            thinking_budget=r.budget, thinking_level=r.level.upper() if r.level else None,
+            include_thoughts=r.budget != 0)
     return types.GenerateContentConfig(**kwargs)
 
 
@@ -112,7 +120,9 @@ class GeminiBackend:
                 finish = str(getattr(chunk.prompt_feedback.block_reason, "value", chunk.prompt_feedback.block_reason))
             for candidate in chunk.candidates or []:
                 for part in (candidate.content.parts if candidate.content and candidate.content.parts else []):
-                    if part.text and not part.thought:
+                    if part.text and part.thought:
+                        clock.thought(part.text)
+                    elif part.text:
                         clock.chunk(part.text)
                         parts.append(part.text)
                 if candidate.finish_reason is not None:
@@ -127,10 +137,11 @@ class GeminiBackend:
         raw = usage.model_dump(exclude_none=True, mode="json") if usage is not None else {}
         return CaptionResponse(text="".join(parts),
                                finish_reason="content_filter" if blocked else normalize_finish_reason(finish),
-                               usage=Usage(token_count(raw.get("prompt_token_count")), _output_tokens(raw), raw),
+                               usage=Usage(token_count(raw.get("prompt_token_count")), _output_tokens(raw), raw,
+                                           reasoning_tokens=_thoughts(raw)),
                                t_sent=clock.t_sent, t_first_token=t_end if whole else clock.t_first_token,
                                t_last_token=t_end, response_id=response_id, model=model, raw_finish_reason=finish,
-                               simulated=simulated, streamed=not whole)
+                               simulated=simulated, streamed=not whole, t_first_any=clock.first_any)
 
 
 def _output_tokens(raw: dict[str, Any]) -> int | None:
@@ -140,6 +151,13 @@ def _output_tokens(raw: dict[str, Any]) -> int | None:
     if out is None and thoughts is None:
         return None
     return (out or 0) + (thoughts or 0)
+
+
+def _thoughts(raw: dict[str, Any]) -> int | None:
+    """thoughts_token_count; a usage without it (a model that did not think) spent none on thinking."""
+    if "thoughts_token_count" in raw:
+        return token_count(raw["thoughts_token_count"])
+    return 0 if token_count(raw.get("candidates_token_count")) is not None else None
 
 
 def _retry_delay(details: Any) -> float | None:

@@ -87,10 +87,14 @@ def strict_schema_problems(schema: Any, path: str = "$") -> list[str]:
 class OpenAIChatBackend:
     def __init__(self, model: str, base_url: str | None, api_key: str, *, timeout_s: float = 120.0,
                  stream: bool = True, extra_body: dict[str, Any] | None = None,
-                 extra_headers: dict[str, str] | None = None, provider: str = PROVIDER) -> None:
+                 extra_headers: dict[str, str] | None = None, provider: str = PROVIDER,
+                 max_tokens_field: str = "max_completion_tokens") -> None:
         self.name = provider
         self.model = model
         self.stream = stream
+        # max_completion_tokens: OpenAI's reasoning models refuse max_tokens, and vLLM takes either;
+        # max_tokens only for a server that needs the old name (model.sampling.max_tokens_field).
+        self.max_tokens_field = max_tokens_field
         self.extra_body = dict(extra_body or {})
         self.client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout_s,
                                          default_headers=dict(extra_headers or {}))
@@ -103,8 +107,10 @@ class OpenAIChatBackend:
         params: dict[str, Any] = {
             "model": self.model,
             "messages": build_messages(request),
-            "max_tokens": s.max_tokens,
+            self.max_tokens_field: s.max_tokens,
         }
+        if request.reasoning.effort is not None:  # openai SDK: chat.completions.create(reasoning_effort=...)
+            params["reasoning_effort"] = request.reasoning.effort
         if s.temperature is not None:
             params["temperature"] = s.temperature
         if s.top_p is not None:
@@ -145,7 +151,7 @@ class OpenAIChatBackend:
                 body = await response.read()
                 return self._from_json_body(body, clock, simulated)
             chunks, done, received = 0, False, 0
-            limit = max(100_000, 40 * params["max_tokens"])  # a token is a few characters, never 40
+            limit = max(100_000, 40 * params[self.max_tokens_field])  # a token is a few characters, never 40
             async for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue  # comments, event names and blank separators
@@ -167,7 +173,12 @@ class OpenAIChatBackend:
                 for choice in chunk.get("choices") or []:
                     if not isinstance(choice, dict):
                         raise BackendError("protocol", f"{self.name}: a choice is not an object: {choice!r:.80}")
-                    text = (choice.get("delta") or {}).get("content")
+                    delta = choice.get("delta") or {}
+                    # vLLM's reasoning parsers stream the reasoning apart (reasoning_content, or
+                    # reasoning in newer releases); OpenAI's own chat completions never show it.
+                    thought = delta.get("reasoning_content") or delta.get("reasoning")
+                    clock.thought(thought if isinstance(thought, str) else None)
+                    text = delta.get("content")
                     text = text if isinstance(text, str) else None
                     clock.chunk(text)
                     if text:
@@ -186,7 +197,7 @@ class OpenAIChatBackend:
         return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(finish_reason),
                                usage=usage, t_sent=clock.t_sent, t_first_token=clock.t_first_token,
                                t_last_token=t_end, response_id=response_id, model=model,
-                               raw_finish_reason=finish_reason, simulated=simulated)
+                               raw_finish_reason=finish_reason, simulated=simulated, t_first_any=clock.first_any)
 
     def _from_json_body(self, body: bytes, clock: StreamClock, simulated: bool) -> CaptionResponse:
         """A chat.completion sent as one JSON body: the answer it is, with its usage. Anything else in
@@ -231,8 +242,11 @@ class OpenAIChatBackend:
 
 def _usage(u: Any) -> Usage:
     raw = u.model_dump(exclude_none=True) if hasattr(u, "model_dump") else {k: v for k, v in u.items() if v is not None}
+    details = raw.get("completion_tokens_details")
+    # completion_tokens includes the reasoning tokens (billed as output); the split is in the details.
+    reasoning = token_count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
     return Usage(input_tokens=token_count(raw.get("prompt_tokens")),
-                 output_tokens=token_count(raw.get("completion_tokens")), raw=raw)
+                 output_tokens=token_count(raw.get("completion_tokens")), raw=raw, reasoning_tokens=reasoning)
 
 
 def _str(value: Any) -> str | None:

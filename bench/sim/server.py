@@ -28,6 +28,7 @@ from bench.backends.base import SESSION_HEADER
 from bench.config import SimConfig
 from bench.sim import captions as cap
 from bench.sim import judge as sim_judge
+from bench.sim import reasoning
 from bench.sim.faults import FaultPlanner, malform
 from bench.sim.protocols.anthropic_messages import AnthropicMessages
 from bench.sim.protocols.base import (
@@ -111,10 +112,14 @@ def _plan(state: SimState, req: SimRequest, sha: str, caption: cap.Caption, sess
     if attempt.outcome == "malformed":
         text = malform(caption, text, attempt.malformed_kind or "prose")
     tokens, finish = tokenize(text), "stop"
+    # A reasoning model thinks first; its thinking counts against the output cap, as on the real APIs.
+    thought = reasoning.spend(req.think, cfg.reasoning_tokens) if attempt.outcome != "blocked" else 0
+    if req.max_tokens is not None:
+        thought = min(thought, req.max_tokens)
     if attempt.outcome == "truncated":
         tokens, finish = tokens[: max(1, int(len(tokens) * attempt.cut))], "length"
-    if req.max_tokens is not None and len(tokens) > req.max_tokens:
-        tokens, finish = tokens[: req.max_tokens], "length"
+    if req.max_tokens is not None and len(tokens) > req.max_tokens - thought:
+        tokens, finish = tokens[: req.max_tokens - thought], "length"
     if attempt.outcome == "blocked":
         tokens, finish = [], "blocked"
     gen = Generation(
@@ -125,7 +130,12 @@ def _plan(state: SimState, req: SimRequest, sha: str, caption: cap.Caption, sess
         input_tokens=count_input_tokens(cfg.image_tokens, req.system, req.user),
         attempt=attempt,
         image_tokens=cfg.image_tokens,
+        reasoning_model=req.think is not None,
+        reasoning_tokens=thought,
+        thinking_s=(cfg.thinking_s if cfg.thinking_s is not None else thought * cfg.per_token_s) if thought else 0.0,
     )
+    if thought and req.think.show:  # a few summary chunks, as Claude's thinking blocks and Gemini's thoughts
+        gen.thoughts = [f"Thinking about the frame ({i + 1}/4). " for i in range(4)]
     if attempt.outcome == "disconnect":
         gen.drop_after = int(len(tokens) * attempt.cut)
     if attempt.outcome == "server_error" and req.stream and attempt.rng.random() < 0.5:
@@ -151,7 +161,7 @@ async def _handle(request: web.Request, proto: WireProtocol) -> web.StreamRespon
         req = proto.parse(body, request)
     except BadRequest as exc:
         info["outcome"] = "bad_request"
-        return proto.error(400, str(exc))
+        return proto.error(400, str(exc), param=exc.param, code=exc.code)
     req.extra["proto"] = proto.name
     info["model"] = req.model
     info["stream"] = int(req.stream)
@@ -189,6 +199,8 @@ async def _handle(request: web.Request, proto: WireProtocol) -> web.StreamRespon
             _drop(request)
             return web.Response(status=503)
     info.update(input_tokens=gen.input_tokens, output_tokens=gen.output_tokens, finish=gen.finish)
+    if gen.reasoning_model:
+        info["reasoning_tokens"] = gen.reasoning_tokens
     try:
         if req.stream:
             return await proto.stream(request, req, gen)

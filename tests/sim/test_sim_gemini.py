@@ -14,6 +14,7 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
+from bench.config import SimConfig
 from bench.sim.server import SimServer
 from bench.sim.testing import SYSTEM, USER, b64, expected_input_tokens
 
@@ -53,7 +54,9 @@ def test_non_stream(sim: Sim, frames: dict[str, bytes], caption_schema: dict) ->
     u = r.usage_metadata
     assert u.prompt_token_count == expected_input_tokens()
     assert u.candidates_token_count == -(-len(r.text) // 4)
-    assert u.total_token_count == u.prompt_token_count + u.candidates_token_count
+    # Gemini 2.5 Flash thinks by default: its thoughts are counted apart, and in the total.
+    assert u.thoughts_token_count == SimConfig().reasoning_tokens
+    assert u.total_token_count == u.prompt_token_count + u.candidates_token_count + u.thoughts_token_count
     assert r.sdk_http_response.headers["x-capbench-simulated"] == "true"
 
 
@@ -78,7 +81,8 @@ def test_v1beta_path_and_json_array_stream(sim: Sim, frames: dict[str, bytes]) -
                 "parts": [{"inlineData": {"mimeType": "image/jpeg", "data": b64(frames["red"])}}, {"text": USER}],
             }
         ],
-        "generationConfig": {"maxOutputTokens": 5},
+        # Thinking off: a 2.5 Flash that thinks would spend the 5-token cap on its thoughts.
+        "generationConfig": {"maxOutputTokens": 5, "thinkingConfig": {"thinkingBudget": 0}},
     }
     r = httpx.post(f"{s.base_url}/v1beta/models/{MODEL}:generateContent", json=body, headers={"x-goog-api-key": "k"})
     assert r.status_code == 200 and r.json()["candidates"][0]["finishReason"] == "MAX_TOKENS"

@@ -8,11 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
+from bench.sim import reasoning
 from bench.sim.protocols.base import (
     BadRequest,
     Generation,
     MidstreamError,
     SimRequest,
+    Thought,
     decode_b64,
     new_id,
     open_sse,
@@ -35,6 +37,9 @@ _REFUSAL = {
     "category": None,
     "explanation": "The simulator declined this request (block_rate).",
 }
+
+
+_SIGNATURE = "c2ltdWxhdGVkLXRoaW5raW5nLXNpZ25hdHVyZQ=="  # opaque to clients; a real one verifies the block
 
 
 class AnthropicMessages:
@@ -88,6 +93,7 @@ class AnthropicMessages:
             mime=images[0][0],
             stream=bool(body.get("stream")),
             max_tokens=max_tokens,
+            think=reasoning.anthropic(body, model),  # extended / adaptive thinking, with its rules
         )
 
     @staticmethod
@@ -99,7 +105,8 @@ class AnthropicMessages:
             raise BadRequest(f"{where}.media_type: must be image/jpeg, image/png, image/gif or image/webp")
         return media, decode_b64(source.get("data"), f"{where}.data")
 
-    def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None, *,
+              param: str | None = None, code: str | None = None) -> web.Response:
         body = {
             "type": "error",
             "error": {"type": _ERROR_TYPE.get(status, "api_error"), "message": message},
@@ -117,37 +124,76 @@ class AnthropicMessages:
             "stop_reason": stop,
             "stop_sequence": None,
             "stop_details": _REFUSAL if stop == "refusal" else None,
-            "usage": {"input_tokens": gen.input_tokens, "output_tokens": out},
+            "usage": self._usage(gen, out),
         }
 
+    @staticmethod
+    def _usage(gen: Generation, out: int) -> dict[str, Any]:
+        """output_tokens includes the thinking (billed as output); output_tokens_details splits it out."""
+        usage: dict[str, Any] = {"input_tokens": gen.input_tokens, "output_tokens": out}
+        if gen.reasoning_model:
+            usage["output_tokens_details"] = {"thinking_tokens": min(out, gen.reasoning_tokens)}
+        return usage
+
     def respond(self, req: SimRequest, gen: Generation) -> web.Response:
-        content = [] if gen.finish == "blocked" else [{"type": "text", "text": gen.text}]
+        content: list[dict[str, Any]] = []
+        if gen.thoughts:
+            content.append({"type": "thinking", "thinking": "".join(gen.thoughts), "signature": _SIGNATURE})
+        if gen.finish != "blocked":
+            content.append({"type": "text", "text": gen.text})
         return web.json_response(self._message(gen, content, _STOP[gen.finish], gen.output_tokens))
+
+    @staticmethod
+    async def _end_thinking(resp: web.StreamResponse, text_block: bool = True) -> None:
+        sig = {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": _SIGNATURE}}
+        await resp.write(sse(sig, "content_block_delta"))
+        await resp.write(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+        if text_block:
+            block = {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}
+            await resp.write(sse(block, "content_block_start"))
 
     async def stream(self, request: web.Request, req: SimRequest, gen: Generation) -> web.StreamResponse:
         resp = await open_sse(request)
         start = {"type": "message_start", "message": self._message(gen, [], None, 1)}
         await resp.write(sse(start, "message_start"))
         blocked = gen.finish == "blocked"
-        if not blocked:
+        index = 0
+        if gen.thoughts:  # a thinking block first (index 0), then the text block
+            block = {"type": "content_block_start", "index": 0,
+                     "content_block": {"type": "thinking", "thinking": "", "signature": ""}}
+            await resp.write(sse(block, "content_block_start"))
+        elif not blocked:
             block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
             await resp.write(sse(block, "content_block_start"))
         await resp.write(sse({"type": "ping"}, "ping"))
         try:
             async for tok in paced(gen):
-                delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": tok}}
+                if isinstance(tok, Thought):
+                    delta = {"type": "content_block_delta", "index": 0,
+                             "delta": {"type": "thinking_delta", "thinking": str(tok)}}
+                    await resp.write(sse(delta, "content_block_delta"))
+                    continue
+                if index == 0 and gen.thoughts:  # close the thinking block, open the text block
+                    index = 1
+                    await self._end_thinking(resp)
+                delta = {"type": "content_block_delta", "index": index,
+                         "delta": {"type": "text_delta", "text": tok}}
                 await resp.write(sse(delta, "content_block_delta"))
         except MidstreamError:
             err = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
             await resp.write(sse(err, "error"))
             return resp
-        if not blocked:
-            await resp.write(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+        if gen.thoughts and index == 0:  # thought, but no visible token (the cap was spent thinking)
+            await self._end_thinking(resp, text_block=False)
+        elif not blocked:
+            await resp.write(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
         stop = _STOP[gen.finish]
+        usage = self._usage(gen, gen.output_tokens)
+        del usage["input_tokens"]  # message_delta carries the output side
         delta = {
             "type": "message_delta",
             "delta": {"stop_reason": stop, "stop_sequence": None, "stop_details": _REFUSAL if blocked else None},
-            "usage": {"output_tokens": gen.output_tokens},
+            "usage": usage,
         }
         await resp.write(sse(delta, "message_delta"))
         await resp.write(sse({"type": "message_stop"}, "message_stop"))

@@ -22,7 +22,12 @@ CHARS_PER_TOKEN = 4  # the simulator's tokenizer: one token = up to 4 characters
 
 
 class BadRequest(Exception):
-    """The body does not match the protocol: answered with 400 in the protocol's error shape."""
+    """The body does not match the protocol: answered with 400 in the protocol's error shape
+    (`param` and `code` where the protocol's errors carry them: OpenAI's)."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.param, self.code = param, code
 
 
 class Dropped(Exception):
@@ -44,6 +49,7 @@ class SimRequest:
     max_tokens: int | None
     include_usage: bool = False  # OpenAI stream_options.include_usage
     extra: dict[str, Any] = field(default_factory=dict)
+    think: Any = None  # bench.sim.reasoning.Think when a reasoning model was asked for, else None
 
 
 @dataclass
@@ -59,6 +65,10 @@ class Generation:
     drop_after: int | None = None  # close the connection after this many tokens
     error_after: int | None = None  # streaming server error after this many tokens
     image_tokens: int = 0
+    reasoning_model: bool = False  # a reasoning model was asked for: usage reports the reasoning split
+    reasoning_tokens: int = 0  # spent thinking, before the answer; billed as output
+    thinking_s: float = 0.0  # time they take, from TTFT to the first visible token
+    thoughts: list[str] = field(default_factory=list)  # thinking text streamed first (when the protocol shows it)
 
     @property
     def text(self) -> str:
@@ -66,11 +76,20 @@ class Generation:
 
     @property
     def output_tokens(self) -> int:
+        """Billed output: the visible tokens and the reasoning."""
+        return len(self.tokens) + self.reasoning_tokens
+
+    @property
+    def visible_tokens(self) -> int:
         return len(self.tokens)
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+class Thought(str):
+    """A chunk of streamed thinking (yielded by `paced` before the answer's tokens)."""
 
 
 def tokenize(text: str) -> list[str]:
@@ -122,6 +141,14 @@ async def paced(gen: Generation) -> AsyncIterator[str]:
     a = gen.attempt
     loop = asyncio.get_running_loop()
     deadline = loop.time() + a.ttft_s
+    if gen.thoughts:  # thinking streams from TTFT on, spread over the thinking time
+        step = gen.thinking_s / len(gen.thoughts)
+        for i, thought in enumerate(gen.thoughts):
+            delay = deadline + i * step - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield Thought(thought)
+    deadline += gen.thinking_s
     for i, tok in enumerate(gen.tokens):
         if gen.drop_after is not None and i >= gen.drop_after:
             raise Dropped()
@@ -143,7 +170,7 @@ async def paced(gen: Generation) -> AsyncIterator[str]:
 
 async def wait_whole(gen: Generation) -> None:
     """Non-streaming: the answer arrives when the last token would have."""
-    total = gen.attempt.ttft_s + sum(gen.attempt.token_delay() for _ in gen.tokens[1:])
+    total = gen.attempt.ttft_s + gen.thinking_s + sum(gen.attempt.token_delay() for _ in gen.tokens[1:])
     if gen.drop_after is not None:
         total *= gen.attempt.cut
     if total > 0:
@@ -181,7 +208,8 @@ class WireProtocol(Protocol):
 
     def parse(self, body: Any, request: web.Request) -> SimRequest: ...
 
-    def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> web.Response: ...
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None, *,
+              param: str | None = None, code: str | None = None) -> web.Response: ...
 
     def respond(self, req: SimRequest, gen: Generation) -> web.Response: ...
 

@@ -11,11 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
+from bench.sim import reasoning
 from bench.sim.protocols.base import (
     BadRequest,
     Generation,
     MidstreamError,
     SimRequest,
+    Thought,
     decode_b64,
     open_sse,
     paced,
@@ -93,9 +95,11 @@ class Gemini:
             stream=action == "streamGenerateContent",
             max_tokens=max_tokens,
             extra={"sse": request.query.get("alt") == "sse"},
+            think=reasoning.gemini(gen_cfg, model),  # 2.5 and 3.x think; thinking_budget / thinking_level rules
         )
 
-    def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None, *,
+              param: str | None = None, code: str | None = None) -> web.Response:
         return web.json_response(self.error_body(status, message, headers), status=status, headers=headers)
 
     @staticmethod
@@ -109,9 +113,11 @@ class Gemini:
 
     @staticmethod
     def _usage(gen: Generation, out: int) -> dict[str, Any]:
+        # candidatesTokenCount is the answer only; thoughtsTokenCount the thinking (both billed as output).
+        thoughts = gen.reasoning_tokens if gen.reasoning_model else 0
         usage: dict[str, Any] = {
             "promptTokenCount": gen.input_tokens,
-            "totalTokenCount": gen.input_tokens + out,
+            "totalTokenCount": gen.input_tokens + out + thoughts,
             "promptTokensDetails": [
                 {"modality": "TEXT", "tokenCount": gen.input_tokens - gen.image_tokens},
                 {"modality": "IMAGE", "tokenCount": gen.image_tokens},
@@ -119,7 +125,15 @@ class Gemini:
         }
         if out:
             usage["candidatesTokenCount"] = out
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
         return usage
+
+    def _thought(self, gen: Generation, text: str) -> dict[str, Any]:
+        """A thought-summary chunk (includeThoughts): a part with `thought: true`, before the answer."""
+        body = self._response(gen, None, None, 0)
+        body["candidates"][0]["content"] = {"parts": [{"text": text, "thought": True}], "role": "model"}
+        return body
 
     def _response(self, gen: Generation, text: str | None, finish: str | None, out: int) -> dict[str, Any]:
         body: dict[str, Any] = {"usageMetadata": self._usage(gen, out), "modelVersion": gen.model, "responseId": gen.id}
@@ -138,7 +152,11 @@ class Gemini:
 
     def respond(self, req: SimRequest, gen: Generation) -> web.Response:
         text = None if gen.finish == "blocked" else gen.text
-        return web.json_response(self._response(gen, text, _FINISH[gen.finish], gen.output_tokens))
+        body = self._response(gen, text, _FINISH[gen.finish], gen.visible_tokens)
+        if gen.thoughts and "candidates" in body:
+            parts = body["candidates"][0].setdefault("content", {"parts": [], "role": "model"})["parts"]
+            parts.insert(0, {"text": "".join(gen.thoughts), "thought": True})
+        return web.json_response(body)
 
     async def stream(self, request: web.Request, req: SimRequest, gen: Generation) -> web.StreamResponse:
         if not req.extra.get("sse"):
@@ -148,6 +166,9 @@ class Gemini:
         n = 0
         try:
             async for tok in paced(gen):
+                if isinstance(tok, Thought):
+                    await resp.write(sse(self._thought(gen, str(tok))))
+                    continue
                 finish = _FINISH[gen.finish] if n == last else None
                 await resp.write(sse(self._response(gen, tok, finish, n + 1)))
                 n += 1
@@ -164,16 +185,20 @@ class Gemini:
         await resp.prepare(request)
         await resp.write(b"[")
         n, last = 0, len(gen.tokens) - 1
+        first = True
         try:
             async for tok in paced(gen):
-                finish = _FINISH[gen.finish] if n == last else None
-                await resp.write((b"," if n else b"") + json.dumps(self._response(gen, tok, finish, n + 1)).encode())
-                n += 1
+                body = (self._thought(gen, str(tok)) if isinstance(tok, Thought)
+                        else self._response(gen, tok, _FINISH[gen.finish] if n == last else None, n + 1))
+                await resp.write((b"" if first else b",") + json.dumps(body).encode())
+                first = False
+                n += 0 if isinstance(tok, Thought) else 1
         except MidstreamError:
             await resp.write(
-                (b"," if n else b"") + json.dumps(self.error_body(500, "Internal error encountered.")).encode()
+                (b"" if first else b",") + json.dumps(self.error_body(500, "Internal error encountered.")).encode()
             )
         if not gen.tokens:
-            await resp.write(json.dumps(self._response(gen, None, _FINISH[gen.finish], 0)).encode())
+            body = json.dumps(self._response(gen, None, _FINISH[gen.finish], 0)).encode()
+            await resp.write((b"" if first else b",") + body)
         await resp.write(b"]")
         return resp

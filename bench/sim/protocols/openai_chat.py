@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench.sim import reasoning
 from bench.sim.protocols.base import (
     BadRequest,
     Generation,
@@ -80,6 +81,7 @@ class OpenAIChat:
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
             raise BadRequest("'max_tokens' must be a positive integer")
         opts = body.get("stream_options") or {}
+        think = reasoning.openai(body, model)  # a reasoning model refuses max_tokens and temperature
         return SimRequest(
             model=model,
             system="\n".join(system),
@@ -89,6 +91,7 @@ class OpenAIChat:
             stream=bool(body.get("stream")),
             max_tokens=max_tokens,
             include_usage=bool(isinstance(opts, dict) and opts.get("include_usage")),
+            think=think,
         )
 
     @staticmethod
@@ -99,18 +102,23 @@ class OpenAIChat:
         head, data = url[5:].split(";base64,", 1)
         return head or "application/octet-stream", decode_b64(data, where)
 
-    def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-        etype, code = _ERROR_TYPE.get(status, ("server_error", None))
-        body = {"error": {"message": message, "type": etype, "param": None, "code": code}}
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None, *,
+              param: str | None = None, code: str | None = None) -> web.Response:
+        etype, default_code = _ERROR_TYPE.get(status, ("server_error", None))
+        body = {"error": {"message": message, "type": etype, "param": param, "code": code or default_code}}
         return web.json_response(body, status=status, headers=headers)
 
     @staticmethod
-    def _usage(gen: Generation) -> dict[str, int]:
-        return {
+    def _usage(gen: Generation) -> dict[str, Any]:
+        usage: dict[str, Any] = {
             "prompt_tokens": gen.input_tokens,
-            "completion_tokens": gen.output_tokens,
+            "completion_tokens": gen.output_tokens,  # reasoning included, as OpenAI bills it
             "total_tokens": gen.total_tokens,
         }
+        if gen.reasoning_model:  # OpenAI's CompletionUsage.completion_tokens_details
+            usage["completion_tokens_details"] = {"reasoning_tokens": gen.reasoning_tokens, "audio_tokens": 0,
+                                                  "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+        return usage
 
     def respond(self, req: SimRequest, gen: Generation) -> web.Response:
         blocked = gen.finish == "blocked"
