@@ -67,6 +67,36 @@ def judge_identity_tuple(judge: dict[str, Any]) -> tuple[Any, ...]:
             bool(judge.get("with_reference")), bool(judge.get("simulated")))
 
 
+def endpoint_kind(endpoint: Any) -> str:
+    """default (the SDK's own), simulator (embedded), or url (a base URL: the port may change between runs)."""
+    text = str(endpoint or "default")
+    return text if text in ("default",) else "simulator" if text.startswith("simulator") else "url"
+
+
+def judge_comparison(judge: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """Two judge scores may be ranked against each other only when this is equal: same protocol and model at the
+    same kind of endpoint, same rubric text and version, same reference shown or not, simulated or not."""
+    if not judge:
+        return None
+    return (judge.get("backend"), judge.get("model"), endpoint_kind(judge.get("endpoint")), judge.get("rubric"),
+            bool(judge.get("with_reference")), bool(judge.get("simulated")))
+
+
+def comparison_problems(a: dict[str, Any] | None, b: dict[str, Any] | None, *, overlap: bool, judged: bool,
+                        names: tuple[str, str] = ("run", "baseline")) -> list[str]:
+    """Why the scores of two scorings (identities as in metrics.json["scores"]["scoring"]) cannot be compared:
+    overlap against different references, or verdicts of different judges or rubrics. [] when they can."""
+    a, b = a or {}, b or {}
+    out = []
+    if overlap and a.get("reference_id") != b.get("reference_id"):
+        out.append(f"ROUGE/BLEU against different references: {names[0]} {a.get('reference_id') or 'unknown'}, "
+                   f"{names[1]} {b.get('reference_id') or 'unknown'}")
+    if judged and judge_comparison(a.get("judge")) != judge_comparison(b.get("judge")):
+        out.append(f"judge scores from different judges or rubrics: {names[0]} {describe_judge(a.get('judge'))}; "
+                   f"{names[1]} {describe_judge(b.get('judge'))}")
+    return out
+
+
 def _digest(value: Any) -> str:
     import hashlib
 
@@ -169,12 +199,19 @@ def select(run_dir: Path, legacy_summary: dict[str, Any] | None = None, *, key: 
     available = scorings(run_dir)
     if not available:
         if key not in (None, LEGACY_KEY) or reference is not None or judge is not None:
-            if legacy_summary:
+            if legacy_summary or (run_dir / LEGACY_ROWS).is_file():
                 return Selected(None, legacy_summary, read_rows(run_dir / LEGACY_ROWS),
                                 [f"{run_dir}: an older run folder with a single scoring; the choice "
                                  f"(key={key}, reference={reference}, judge={judge}) was not checked"])
             raise ScoringSelectError(f"{run_dir} has not been scored: run python -m bench.score {run_dir}")
-        return Selected(None, legacy_summary or {}, read_rows(run_dir / LEGACY_ROWS) if legacy_summary else {})
+        return Selected(None, legacy_summary or {}, read_rows(run_dir / LEGACY_ROWS))
+    legacy_rows = run_dir / LEGACY_ROWS
+    if key is None and reference is None and judge is None and legacy_rows.is_file() \
+            and legacy_rows.stat().st_mtime_ns > (run_dir / FOLDER / INDEX).stat().st_mtime_ns:
+        # scores.jsonl rewritten after the index (an older capbench re-scored the folder, or a hand-made file)
+        return Selected(None, legacy_summary or {}, read_rows(legacy_rows),
+                        [f"{run_dir}: scores.jsonl is newer than scores/index.json (written by an older capbench?): "
+                         "using it"], available)
     if key is not None:
         chosen = [s for s in available if s.key == key]
     else:

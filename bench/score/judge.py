@@ -36,10 +36,10 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
@@ -166,7 +166,10 @@ def endpoint_of(judge: JudgeConfig) -> str:
     return normalise_base_url(m.base_url)
 
 
-ProgressHook = Callable[[dict[str, Any]], None]
+class ProgressHook(Protocol):
+    def start(self, total: int) -> None: ...
+
+    def advance(self, answer: dict[str, Any]) -> None: ...
 
 
 class Judge:
@@ -185,7 +188,7 @@ class Judge:
         self.rubric = rubric_id(self.cfg)
         self.stats = JudgeStats()
         self._rng = random.Random(0)
-        self.progress = progress  # called with each finished answer ({"verdict"} or {"failure"})
+        self.progress = progress  # told the number of requests to make, then each answer
         self.endpoint = endpoint_of(self.cfg)
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._connection_failures = 0  # items in a row that could not reach the judge
@@ -279,8 +282,10 @@ class Judge:
             inflight[key].set_result(answer)
             answers[(item.frame_id, repeat)] = answer
             if self.progress is not None:
-                self.progress(answer)
+                self.progress.advance(answer)
 
+        if self.progress is not None:
+            self.progress.start(len({m[2] for m in misses}))
         try:
             await gather_all(one(*m) for m in misses)
         finally:
