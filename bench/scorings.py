@@ -258,13 +258,13 @@ def write_scoring(run_dir: Path, summary: dict[str, Any], rows: list[dict[str, A
     text_rows = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
     _atomic_write(folder / f"{key}.jsonl", text_rows)
     _atomic_write(folder / f"{key}.json", json.dumps(summary, indent=2, default=str))
+    _atomic_write(run_dir / LEGACY_ROWS, text_rows)  # the copy for readers of the old single slot (before the
+    # index: a scores.jsonl newer than the index was written by something else, see select)
     index = read_index(run_dir) or {"format": FORMAT, "scorings": {}}
     index["scorings"][key] = {"reference": {k: reference.get(k) for k in ("kind", "id", "source")},
                               "judge": judge_id, "scored_at": scored_at}
     index["latest"] = key
     _atomic_write(folder / INDEX, json.dumps(index, indent=2, default=str))
-    # the copy for readers of the old single slot
-    _atomic_write(run_dir / LEGACY_ROWS, text_rows)
     metrics_path = run_dir / "metrics.json"
     try:
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
