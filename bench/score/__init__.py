@@ -34,7 +34,6 @@ Definitions:
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from datetime import UTC, datetime
 from importlib import metadata
@@ -220,7 +219,7 @@ def _carry_over(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]]) 
     for row in rows:
         row["judge"] = (old_rows.get(row["frame_id"]) or {}).get("judge")
     keep = ("model", "label", "model_name", "backend", "endpoint", "simulated", "rubric_version", "rubric", "repeats",
-            "with_reference", "cache", "price", "tokens", "cost_usd")  # tokens, cost_usd: what the carried-over verdicts cost
+            "with_reference", "cache", "price", "tokens", "cost_usd")  # tokens, cost_usd: what those verdicts cost
     return {**{k: old.get(k) for k in keep}, "requests_sent": 0, "cache_hits": 0,
             "sent": {"requests": 0, "tokens": {"input": 0, "output": 0}, "cost_usd": 0.0}, "carried_over": True,
             "warnings": ["judge verdicts carried over from the previous scoring (pass judge=NAME to re-judge)"]}

@@ -139,7 +139,8 @@ class JudgeCache:
     def claim(self, key: str, owner: str, *, ttl_s: float) -> bool:
         """True when `owner` may ask the question `key` now: nobody else claimed it less than ttl_s ago."""
         now = time.time()
-        self._retry(lambda: self._db.execute("DELETE FROM judge_claims WHERE key = ? AND since < ?", (key, now - ttl_s)))
+        self._retry(lambda: self._db.execute("DELETE FROM judge_claims WHERE key = ? AND since < ?",
+                                             (key, now - ttl_s)))
         self._retry(lambda: self._db.execute("INSERT OR IGNORE INTO judge_claims VALUES (?,?,?)", (key, owner, now)))
         row = self._retry(lambda: self._db.execute("SELECT owner FROM judge_claims WHERE key = ?", (key,)).fetchone())
         return row is not None and row[0] == owner

@@ -17,7 +17,8 @@ PARTS = {"judge": "gemini:gemini-2.5-pro", "endpoint": "default", "rubric": "fac
 
 def test_every_component_changes_the_key() -> None:
     base = cache_key(PARTS)
-    for name, other in [("judge", "openai:gpt-4.1"), ("endpoint", "http://127.0.0.1:8000/v1"), ("rubric", "factual_accuracy@2:abc"), ("image_sha256", "j"),
+    for name, other in [("judge", "openai:gpt-4.1"), ("endpoint", "http://127.0.0.1:8000/v1"),
+                        ("rubric", "factual_accuracy@2:abc"), ("image_sha256", "j"),
                         ("caption_sha256", "d"), ("reference_sha256", "r"), ("repeat", 1),
                         ("sampling", {"temperature": 0.7, "max_tokens": 8192})]:
         assert cache_key({**PARTS, name: other}) != base, name

@@ -122,8 +122,8 @@ def test_bad_key_exits_1_and_keeps_earlier_scores(tiny: Path, tmp_path: Path, mo
     assert score_main([str(run), "judge=sim", "workers=1"]) == 0
     before = {p.name: p.read_bytes() for p in (run / "scores").iterdir() if p.is_file()}
     metrics_before = (run / "metrics.json").read_bytes()
-    server, seen = counting_server(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
-                                                    "code": "invalid_api_key"}})
+    server, seen = counting_server(401, {"error": {"message": "Incorrect API key provided",
+                                                    "type": "invalid_request_error", "code": "invalid_api_key"}})
     try:
         monkeypatch.setenv("OPENAI_API_KEY", "bad-key")
         code = score_main([str(run), "judge=gpt-4.1", f"judge.model.base_url=http://127.0.0.1:{server.server_port}/v1",
@@ -163,7 +163,8 @@ def test_identical_requests_are_sent_once(tiny: Path, tmp_path: Path, sim_server
     (tiny / "images" / "f3.jpg").write_bytes((tiny / "images" / "f0.jpg").read_bytes())  # f3 is f0's image
     run = make_run(tmp_path, tiny, "m", {"f0": same, "f3": same, "f1": reference_for(1)})
     monkeypatch.setenv("OPENAI_API_KEY", "k")
-    server, seen = counting_server(200, json.dumps({"score": 4, "rationale": "ok"}), delay_s=0.3)  # slow: both asks are in flight at once
+    # slow answers: both asks are in flight at once
+    server, seen = counting_server(200, json.dumps({"score": 4, "rationale": "ok"}), delay_s=0.3)
     try:
         judge = compose_judge("gpt-4.1", [f"judge.model.base_url=http://127.0.0.1:{server.server_port}/v1",
                                           "judge.concurrency=4", *FAST_RETRY])

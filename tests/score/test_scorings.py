@@ -90,7 +90,7 @@ def test_gate_exits_2_on_a_scoring_mismatch(tiny: Path, tmp_path: Path, capsys: 
     assert "different references" in err and "run:teacher/teacher" in err and "dataset:tiny" in err
     score_run(run, workers=1)  # scored against the dataset too: the latest scoring now matches
     assert gate_main([str(run), "--baseline", str(baseline), "--junit", str(tmp_path / "j.xml")]) in (0, 1)
-    key = load_run(run, reference=f"run:teacher/teacher").scoring["key"]
+    key = load_run(run, reference="run:teacher/teacher").scoring["key"]
     assert gate_main([str(run), "--baseline", str(baseline), "--scoring", key,
                       "--junit", str(tmp_path / "j.xml")]) == 2  # the teacher scoring picked explicitly
 
