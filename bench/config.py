@@ -221,7 +221,7 @@ class JudgeConfig:
     concurrency: int = 4
     request_timeout_s: float = 120.0
     retry: RetryConfig = field(default_factory=RetryConfig)
-    cache: str | None = None  # SQLite path; None = $CAPBENCH_JUDGE_CACHE or ~/.cache/capbench/judge_cache.sqlite
+    cache: str | None = None  # SQLite path; None = bench.score.cache.default_cache_path() ($CAPBENCH_CACHE_DIR)
 
 
 @dataclass

@@ -10,8 +10,12 @@ tree, a dataset or model folder). A Hydra multirun folder
 folders its sweep wrote: those under the sweep's `runs_dir` whose first session
 started between the sweep's start and the next sweep's.
 
-Everything here only reads. Scores (`scores.jsonl`, `metrics.json["scores"]`)
-are optional: their columns are empty (NaN) when a run has not been scored.
+Everything here only reads. Scores are optional: their columns are empty
+(NaN) when a run has not been scored. A run scored several times (against
+the dataset and a teacher run, by two judges) keeps every scoring
+(bench.scorings); one is used per run: the latest, or the latest matching
+`reference=` / `judge=`, or exactly `scoring=KEY`; `RunData.scoring_notes`
+name the choice when there was one to make.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from bench.scorings import ScoringSelectError, describe_judge, select
 from bench.store import load_records
 
 FIELDS = ("description", "objects", "actions", "environment", "content_type", "specific_style",
@@ -59,8 +64,10 @@ class RunData:
     meta: dict[str, Any]
     metrics: dict[str, Any]
     records: list[dict[str, Any]]
-    scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # frame_id -> scores.jsonl record
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # frame_id -> the scoring's per-frame record
     label: str = ""  # unique display name among the runs loaded together
+    scoring: dict[str, Any] | None = None  # the scoring used: {"key", "reference_id", "judge"} (None: unscored)
+    scoring_notes: list[str] = field(default_factory=list)  # which scoring was picked, when there was a choice
 
     @property
     def model(self) -> str:
@@ -100,29 +107,39 @@ def _read_json(path: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _read_scores(path: Path) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    if not path.is_file():
-        return out
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # torn last line
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and rec.get("frame_id") is not None:
-                out[str(rec["frame_id"])] = rec  # a later line (a re-score) wins
-    return out
-
-
 def is_run_dir(path: Path) -> bool:
     return path.is_dir() and (path / "run.json").is_file() and (
         (path / "metrics.json").is_file() or (path / "generations.jsonl").is_file())
 
 
-def load_run(path: str | Path) -> RunData:
+def scoring_identity(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """What a scoring was scored against; for an older run folder, rebuilt from its single scores slot."""
+    if not summary:
+        return None
+    if isinstance(summary.get("scoring"), dict):
+        return summary["scoring"]
+    ref = summary.get("reference") or {}
+    j = summary.get("judge") or None
+    ref_id = ref.get("id") or (f"dataset:{ref.get('source')}" if ref.get("kind") == "dataset" else
+                               f"run:{ref.get('source')}" if ref.get("kind") else None)
+    judge = None if not j else {"label": j.get("model"), "backend": j.get("backend"), "model": j.get("model_name"),
+                                "endpoint": j.get("endpoint"), "rubric": j.get("rubric"),
+                                "with_reference": j.get("with_reference"), "simulated": j.get("simulated")}
+    return {"key": "legacy", "reference_id": ref_id, "judge": judge}
+
+
+def _identity_from_rows(rows: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """A scores.jsonl without a summary (very old, or hand-made): the reference its rows name, judge unknown."""
+    if not rows:
+        return None
+    ref = next(iter(rows.values())).get("reference") or {}
+    return {"key": "legacy", "reference_id": ref.get("id") or f"{ref.get('kind')}:{ref.get('source')}",
+            "judge": None}
+
+
+def load_run(path: str | Path, *, scoring: str | None = None, reference: str | None = None,
+             judge: str | None = None) -> RunData:
+    """One run folder, with one of its scorings (see bench.scorings.select for scoring=, reference=, judge=)."""
     path = Path(path)
     if not is_run_dir(path):
         raise RunLoadError(f"{path}: not a run folder (no run.json with metrics.json or generations.jsonl)")
@@ -133,10 +150,21 @@ def load_run(path: str | Path) -> RunData:
         except yaml.YAMLError as exc:
             raise RunLoadError(f"{path / 'config.yaml'}: not YAML ({exc})") from exc
     run = RunData(path=path, config=config, meta=_read_json(path / "run.json"),
-                  metrics=_read_json(path / "metrics.json"), records=load_records(path),
-                  scores=_read_scores(path / "scores.jsonl"))
+                  metrics=_read_json(path / "metrics.json"), records=load_records(path))
     if not run.metrics and not run.records:
         raise RunLoadError(f"{path}: the run has neither metrics.json nor any recorded frame")
+    legacy = run.metrics.get("scores")
+    try:
+        chosen = select(path, legacy if isinstance(legacy, dict) else None, key=scoring, reference=reference,
+                        judge=judge)
+    except ScoringSelectError as exc:
+        raise RunLoadError(str(exc)) from exc
+    if chosen.summary:
+        run.metrics["scores"] = chosen.summary
+    else:
+        run.metrics.pop("scores", None)
+    run.scores, run.scoring_notes = chosen.rows, chosen.notes
+    run.scoring = scoring_identity(chosen.summary) or _identity_from_rows(chosen.rows)
     return run
 
 
@@ -191,9 +219,10 @@ def _multirun_runs(sweep: Path) -> list[Path]:
     return out
 
 
-def load_run_data(paths: list[str | Path] | str | Path) -> list[RunData]:
-    """Load every run the paths name, with unique labels (the model, plus the folder when repeated)."""
-    runs = [load_run(p) for p in find_run_dirs(paths)]
+def load_run_data(paths: list[str | Path] | str | Path, **selection: str | None) -> list[RunData]:
+    """Load every run the paths name, with unique labels (the model, plus the folder when repeated).
+    selection: scoring=, reference=, judge= (which scoring of each run; default the latest)."""
+    runs = [load_run(p, **selection) for p in find_run_dirs(paths)]
     counts: dict[str, int] = {}
     for r in runs:
         counts[r.model] = counts.get(r.model, 0) + 1
@@ -214,9 +243,13 @@ def _num(value: Any) -> float:
 def score_summary(run: RunData) -> dict[str, Any]:
     """Headline scores: metrics.json["scores"] when the scorer wrote it, else means of scores.jsonl."""
     s = run.metrics.get("scores") or {}
+    ident = run.scoring or {}
     out: dict[str, Any] = {"reference_kind": _get(s, "reference.kind"),
                            "reference_source": _get(s, "reference.source"),
-                           "judge_model": _get(s, "judge.model")}
+                           "judge_model": _get(s, "judge.model"),
+                           "scoring": ident.get("key"), "reference_id": ident.get("reference_id"),
+                           "judge_id": describe_judge(ident.get("judge")) if ident.get("judge") else None,
+                           "judge_simulated": bool(_get(s, "judge.simulated")) if s.get("judge") else None}
     judge = s.get("judge") or {}
     out["judge_mean"] = _num(judge.get("mean"))
     ci = judge.get("ci95") or [None, None]
@@ -357,10 +390,13 @@ def frame_rows(run: RunData) -> list[dict[str, Any]]:
     return rows
 
 
-def load_runs(paths: list[str | Path] | str | Path, level: str = "run") -> Any:
-    """A pandas DataFrame of the runs the paths name: one row per run (level="run") or per frame ("frame")."""
+def load_runs(paths: list[str | Path] | str | Path, level: str = "run", *, scoring: str | None = None,
+              reference: str | None = None, judge: str | None = None) -> Any:
+    """A pandas DataFrame of the runs the paths name: one row per run (level="run") or per frame ("frame").
+    scoring=KEY, reference= ("dataset", a teacher run's id or folder) and judge= (a judge label) pick which of a
+    run's scorings is used; default the latest. The columns scoring, reference_id and judge_id say which."""
 
-    runs = load_run_data(paths)
+    runs = load_run_data(paths, scoring=scoring, reference=reference, judge=judge)
     return runs_frame(runs, level)
 
 

@@ -150,7 +150,7 @@ def _score_rows(scores: dict[str, Any] | None) -> list[tuple[str, str]]:
         rows.append(("ROUGE-L 95% interval", _mean(overlap["rougeL"]).split("  ", 1)[-1]))
     judge = scores.get("judge")
     if judge and judge.get("mean") is not None:
-        sim = " (SIMULATED judge)" if judge.get("simulated") else ""
+        sim = " (SIMULATED judge)" if judge.get("simulated") else ""  # also when a real judge's endpoint was the sim
         rows.append((f"judge {judge.get('model', '')}{sim}", f"{_mean(judge, '{:.2f}')} of 5, n={judge.get('n')}"))
         sent = judge.get("sent") or {}
         cost = judge.get("cost_usd")

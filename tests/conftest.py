@@ -34,6 +34,17 @@ SEED_CAPTION = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _private_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Tests never touch the user's caches (~/.cache/capbench): every cache location points into a temporary
+    folder, one per test, so a judge verdict cached by one test is not served to another."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("CAPBENCH_CACHE_DIR", str(folder / "capbench"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    monkeypatch.delenv("CAPBENCH_JUDGE_CACHE", raising=False)
+    return folder
+
+
 @pytest.fixture
 def prompt() -> PromptConfig:
     loaded = OmegaConf.merge(OmegaConf.structured(PromptConfig), OmegaConf.load(ROOT / "conf/prompt/cliptagger.yaml"))

@@ -25,7 +25,7 @@ from rich.table import Table
 
 from bench.config import GateConfig
 from bench.gate.checks import FAIL, PASS, SKIP, CheckResult, run_checks
-from bench.gate.inputs import GateInputError, write_baseline
+from bench.gate.inputs import GateInputError, check_comparable, write_baseline
 from bench.gate.junit import write_junit
 from bench.gate.verify import check_pairing, load_checked_side
 
@@ -73,6 +73,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--baseline", help="a run folder or a baseline JSON file")
     p.add_argument("--junit", help="JUnit XML output (default: RUN_DIR/gate-junit.xml)")
     p.add_argument("--json", dest="json_out", help="also write the checks as JSON here")
+    p.add_argument("--scoring", metavar="KEY", help="which scoring of a run folder to gate (default: the latest; "
+                   "keys in RUN_DIR/scores/index.json)")
     p.add_argument("--write-baseline", metavar="FILE", help="write RUN_DIR as a baseline JSON file and exit")
     p.add_argument("--no-frames", action="store_true",
                    help="with --write-baseline: omit per-frame values (then only unpaired tests are possible)")
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     started = time.monotonic()
     try:
-        run = load_checked_side(paths[0])  # metrics.json verified against the run's records
+        run = load_checked_side(paths[0], scoring=args.scoring)  # metrics.json verified against the run's records
         if args.write_baseline:
             path = write_baseline(run, args.write_baseline, with_frames=not args.no_frames)
             out.print(f"baseline written: {path} ({run.model} on {run.dataset}, {run.frames} frames, "
@@ -105,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             err.print("[red]error:[/red] --baseline BASELINE is required (a run folder or a baseline JSON)")
             return EXIT_USAGE
         cfg = load_gate_config(overrides)
-        base = load_checked_side(args.baseline)
+        base = load_checked_side(args.baseline, scoring=args.scoring)
         check_pairing(run, base)
+        notes = check_comparable(run, base)
         results = run_checks(run, base, cfg)
     except GateInputError as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -124,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     out.print(table)
     if run.simulated != base.simulated:
         out.print("[yellow]note:[/yellow] one side is a simulated run and the other is not")
+    for note in notes:
+        out.print(f"[yellow]note:[/yellow] {note}")
     junit = Path(args.junit) if args.junit else Path(run.source) / "gate-junit.xml"
     if not Path(run.source).is_dir() and not args.junit:
         junit = Path("gate-junit.xml")

@@ -7,6 +7,11 @@ scores), as columns. Both sides go through `from_run`, so a baseline file and
 the run folder it came from gate identically. The judge score per frame is the
 scorer's "all" view (bench.load.judge_score_all: a frame with no caption scores
 1), so the gate's n and mean are the ones in metrics.json.
+
+Scores are compared only like with like: `scoring` records what the side's
+scores were scored against (reference id; judge model, endpoint kind, rubric;
+bench.scorings), and `check_comparable` refuses (exit 2) a run and a baseline
+scored against different references, judges or rubrics.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 from bench.gate.baseline_schema import baseline_problem
 from bench.load import OVERLAP, RunData, RunLoadError, frame_scores, load_run, score_summary
 from bench.metrics import is_bad_input, sent_records
+from bench.scorings import comparison_problems
 
 FORMAT = "capbench-baseline/1"
 RUNGS = ("json_strict", "json_lenient", "schema_valid", "rules_ok")
@@ -45,6 +51,7 @@ class GateSide:
     e2el_p95_s: float | None = None
     cost_per_million_usd: float | None = None
     per_frame: dict[str, list[Any]] = field(default_factory=dict)  # columns: frame_id, rungs, scores
+    scoring: dict[str, Any] | None = None  # what the scores were scored against: {"key", "reference_id", "judge"}
 
     def frame_values(self, column: str) -> dict[str, Any]:
         ids = self.per_frame.get("frame_id") or []
@@ -74,7 +81,8 @@ def from_run(run: RunData) -> GateSide:
     side = GateSide(source=str(run.path), model=run.model, dataset=run.dataset,
                     prompt=str((m.get("run") or {}).get("prompt") or ""), simulated=run.simulated,
                     fingerprint=run.meta.get("fingerprint"), frames=int(m.get("frames") or len(run.records)),
-                    e2el_p95_s=_clean(m.get("e2el_p95_s")), cost_per_million_usd=_clean(m.get("cost_per_million_usd")))
+                    e2el_p95_s=_clean(m.get("e2el_p95_s")), cost_per_million_usd=_clean(m.get("cost_per_million_usd")),
+                    scoring=run.scoring)
     records = run.records
     sent = sent_records(records)  # validity is the model's: over the frames it was sent, not bad inputs
     for rung in RUNGS:
@@ -122,16 +130,38 @@ def from_json(path: Path) -> GateSide:
     return GateSide(**{k: v for k, v in data.items() if k in known})
 
 
-def load_side(path: str | Path) -> GateSide:
-    """A run folder or a baseline JSON file, as it is: the gate itself loads with
-    bench.gate.verify.load_checked_side, which also checks metrics.json against the run's records."""
+def load_side(path: str | Path, *, scoring: str | None = None) -> GateSide:
+    """A run folder (with its latest scoring, or scoring=KEY) or a baseline JSON file, as it is: the gate
+    itself loads with bench.gate.verify.load_checked_side, which also checks metrics.json against the records."""
     p = Path(path)
     if p.is_file():
         return from_json(p)
     try:
-        return from_run(load_run(p))
+        return from_run(load_run(p, scoring=scoring))
     except RunLoadError as exc:
         raise GateInputError(str(exc)) from exc
+
+
+def check_comparable(run: GateSide, base: GateSide) -> list[str]:
+    """Raise GateInputError naming the mismatch when the two sides' scores were scored against different
+    references, judges or rubrics; return notes to print (a SIMULATED judge, a baseline that does not say)."""
+    overlap = any(m in run.scores and m in base.scores for m in OVERLAP)
+    judged = "judge" in run.scores and "judge" in base.scores
+    notes = []
+    for name, side in (("run", run), ("baseline", base)):
+        if ((side.scoring or {}).get("judge") or {}).get("simulated") and "judge" in side.scores:
+            notes.append(f"the {name}'s judge scores are SIMULATED (capbench's simulator, not a model)")
+    if (overlap or judged) and (run.scoring is None or base.scoring is None):
+        which = "run" if run.scoring is None else "baseline"
+        notes.append(f"the {which} does not say what its scores were scored against (written by an older "
+                     "capbench): reference and judge not checked")
+        return notes
+    problems = comparison_problems(run.scoring, base.scoring, overlap=overlap, judged=judged)
+    if problems:
+        raise GateInputError("scores not comparable: " + "; ".join(problems) + ". Re-score one side to match "
+                             "(python -m bench.score RUN_DIR reference=... judge=...), or pick the matching scoring "
+                             "with --scoring KEY (see RUN_DIR/scores/index.json)")
+    return notes
 
 
 def write_baseline(side: GateSide, path: str | Path, *, with_frames: bool = True) -> Path:

@@ -37,13 +37,14 @@ REL_TOL, ABS_TOL = 1e-9, 1e-9
 REGENERATE = "re-run the same command on it (a finished run re-writes metrics.json from its records)"
 
 
-def load_checked_side(path: str | Path) -> GateSide:
-    """A baseline JSON file (typed), or a run folder whose metrics.json its records confirm."""
+def load_checked_side(path: str | Path, *, scoring: str | None = None) -> GateSide:
+    """A baseline JSON file (typed), or a run folder (with its latest scoring, or scoring=KEY) whose
+    metrics.json its records confirm."""
     p = Path(path)
     if p.is_file():
         return from_json(p)
     try:
-        run = load_run(p)
+        run = load_run(p, scoring=scoring)
     except RunLoadError as exc:
         raise GateInputError(str(exc)) from exc
     check_records(run)

@@ -20,6 +20,7 @@ from bench.config import DatasetConfig
 from bench.dataset import Frame, load_frames, resolve_dataset_dir
 from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, frame_scores, is_run_dir, runs_frame
 from bench.report.thumbs import thumbnail_uri
+from bench.scorings import describe_judge, judge_comparison
 from bench.stats import paired_test
 
 RAW_TEXT_LIMIT = 4000  # characters of an unparsable answer shown in the explorer
@@ -127,11 +128,14 @@ def field_diff(candidate: dict[str, Any], reference: dict[str, Any]) -> dict[str
 
 
 # ---- significance ---------------------------------------------------------------------------
-def quality_metric(frames_df: Any) -> str:
-    """judge if every run has judge scores, else ROUGE-L if every run has it, else schema validity."""
+def quality_metric(frames_df: Any, not_comparable: frozenset[str] | set[str] = frozenset()) -> str:
+    """judge if every run has judge scores, else ROUGE-L if every run has it, else schema validity; a metric in
+    not_comparable (scored against different judges / references, see scoring_mismatches) is never used."""
     if frames_df.empty:
         return "schema_valid"
     for key, col in (("judge", "judge_score"), ("rougeL", "rougeL")):
+        if key in not_comparable:
+            continue
         if frames_df.groupby("run")[col].apply(lambda s: s.notna().any()).all():
             return key
     return "schema_valid"
@@ -154,6 +158,31 @@ def significance(frames_df: Any, labels: list[str], metric: str, *, resamples: i
             row.append({"diff": test["diff"], "p": test["p_value"], "n": test["n"], "ci95": test["ci95"]})
         cells.append(row)
     return {"metric": metric, "label": QUALITY_LABELS[metric], "labels": labels, "cells": cells}
+
+
+def scoring_mismatches(runs: list[RunData], labels: list[str]) -> dict[str, str]:
+    """metric -> a note, for metrics whose runs were scored against different references (rougeL) or by
+    different judges or rubrics (judge): such scores are not ranked against each other."""
+    out = {}
+    refs: dict[str, list[str]] = {}
+    judges: dict[Any, list[str]] = {}
+    for lab, run in zip(labels, runs, strict=True):
+        ident = run.scoring or {}
+        scores = run.metrics.get("scores") or {}
+        if scores.get("overlap"):
+            refs.setdefault(str(ident.get("reference_id") or "unknown"), []).append(lab)
+        if scores.get("judge"):
+            judges.setdefault(judge_comparison(ident.get("judge")), []).append(lab)
+    if len(refs) > 1:
+        groups = "; ".join(f"{ref}: {', '.join(labs)}" for ref, labs in refs.items())
+        out["rougeL"] = (f"ROUGE/BLEU were scored against different references ({groups}): they are not ranked "
+                         "against each other. Re-score the runs against one reference (bench.score reference=...).")
+    if len(judges) > 1:
+        names = {lab: describe_judge((r.scoring or {}).get("judge")) for lab, r in zip(labels, runs, strict=True)}
+        groups = "; ".join(f"{names[labs[0]]}: {', '.join(labs)}" for labs in judges.values())
+        out["judge"] = (f"Judge scores come from different judges or rubrics ({groups}): they are not ranked "
+                        "against each other. Re-judge the runs with one judge (bench.score judge=...).")
+    return out
 
 
 # ---- the whole report -----------------------------------------------------------------------
@@ -196,13 +225,14 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
     labels = [r.label or r.model for r in runs]
     runs_df = runs_frame(runs, "run")
     frames_df = runs_frame(runs, "frame")
-    metric = quality_metric(frames_df)
+    mismatched = scoring_mismatches(runs, labels)
+    metric = quality_metric(frames_df, set(mismatched))
     datasets = sorted({r.dataset for r in runs})
     multi_ds = len(datasets) > 1
 
     # frames of all runs, in first-seen order; key includes the dataset when runs span several
     order: dict[str, dict[str, Any]] = {}
-    notes: list[str] = []
+    notes: list[str] = list(mismatched.values()) + [n for r in runs for n in r.scoring_notes]
     ref_labels = set()
     loaded: dict[str, dict[str, Frame]] = {}  # the same dataset config is loaded once
     for i, run in enumerate(runs):
@@ -235,6 +265,11 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
     if any(r.simulated for r in runs):
         sims = ", ".join(lab for lab, r in zip(labels, runs, strict=True) if r.simulated)
         notes.append(f"SIMULATED runs ({sims}): the embedded simulator, not a model; their numbers test the harness.")
+    judge_sims = [lab for lab, r in zip(labels, runs, strict=True)
+                  if (r.metrics.get("scores") or {}).get("judge") and r.metrics["scores"]["judge"].get("simulated")]
+    if judge_sims:
+        notes.append(f"SIMULATED judge ({', '.join(judge_sims)}): the verdicts came from capbench's simulator, not "
+                     "a model; their judge scores test the harness.")
     has = {c: (not frames_df.empty and c in frames_df and bool(frames_df[c].notna().any()))
            for c in ("judge_score", "rougeL")}
     if metric == "schema_valid":
@@ -264,7 +299,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         "notes": notes,
         "quality": {"key": metric, "label": QUALITY_LABELS[metric]},
         "reference": ", ".join(sorted(ref_labels)) or "none",
-        "leaderboard": leaderboard(runs_df),
+        "leaderboard": _label_simulated_judges(leaderboard(runs_df)),
         "by_content": content_breakdown(frames_df, labels),
         "significance": sig,
         "figures": build_figures(runs, runs_df, frames_df, labels, metric, sig),
@@ -277,6 +312,13 @@ def leaderboard(runs_df: Any) -> list[dict[str, Any]]:
     rows = []
     for rec in runs_df.to_dict("records"):
         rows.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()})
+    return rows
+
+
+def _label_simulated_judges(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        if row.get("judge_simulated") and row.get("judge_model"):
+            row["judge_model"] = f"{row['judge_model']} (SIMULATED judge)"
     return rows
 
 

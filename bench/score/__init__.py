@@ -5,10 +5,14 @@
 
 or `python -m bench.score RUN_DIR [reference=dataset|RUN_DIR] [judge=NAME]`.
 Nothing is sent to the scored model: scoring reads `generations.jsonl`.
-Results land in the run folder: `scores.jsonl` (one line per frame) and the
-`"scores"` object of `metrics.json` (see README, "Scores"). Re-scoring is
-idempotent (same inputs, same numbers: fixed bootstrap seeds, cached judge
-verdicts) and resumable (judge verdicts are cached as they arrive).
+Every scoring is kept in the run folder, keyed by its reference and judge
+(bench.scorings: `scores/KEY.json` + `scores/KEY.jsonl`, an index; the latest
+is copied to `metrics.json["scores"]` and `scores.jsonl`; see README, "Scores").
+A re-scoring against the same things replaces only that scoring, and only when
+it produced scores: a judge that stops (bad key, no network) or gets no verdict
+at all writes nothing. One scorer per run folder at a time (the second waits).
+Re-scoring is idempotent (same inputs, same numbers: fixed bootstrap seeds,
+cached judge verdicts) and resumable (judge verdicts are cached as they arrive).
 
 Definitions:
 - canonical text: bench.score.canonical; per-field texts likewise.
@@ -30,7 +34,6 @@ Definitions:
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from datetime import UTC, datetime
 from importlib import metadata
@@ -49,25 +52,57 @@ from bench.score.canonical import CANONICAL_VERSION, canonical_text, caption_jso
 from bench.score.judge import EncodeSettings, Judge, JudgeItem, rubric_id
 from bench.score.overlap import METRICS, corpus_bleu, score_pairs
 from bench.score.references import ReferenceSet, RunFolder, ScoreError, is_valid, load_run, resolve_references
+from bench.scorings import ScoringInUse, ScoringSelectError, scoring_lock, select, write_scoring
 from bench.stats import BOOTSTRAP_REPLICATES, bootstrap_means, judge_agreement, rate, spearman
 
-__all__ = ["score_run", "ScoreError", "score_after_run"]
+__all__ = ["score_run", "ScoreError", "NothingScored", "score_after_run"]
 
-SCORES_FILE = "scores.jsonl"
+
+class NothingScored(ScoreError):
+    """The scoring produced no score at all (e.g. every judge verdict failed): nothing was written."""
 
 
 def score_run(run_dir: str | Path, *, reference: str | None = None, judge: JudgeConfig | DictConfig | None = None,
               workers: int | None = None, seed: int = 0, replicates: int = BOOTSTRAP_REPLICATES,
-              judge_cache: str | Path | None = None) -> dict[str, Any]:
-    """Score a run folder; write scores.jsonl and metrics.json["scores"]; return that scores object."""
-    run = load_run(run_dir)
-    refs = resolve_references(run, reference)
-    fields = schema_fields(_plain(OmegaConf.select(run.config, "prompt")))
-    rows = _overlap_rows(run, refs, fields, workers)
-    judge_block = _judge(run, refs, rows, fields, judge, judge_cache) if judge is not None else _carry_over(run, rows)
-    summary = _summarise(run, refs, rows, fields, judge_block, seed, replicates)
-    _write(run.path, rows, summary)
-    return summary
+              judge_cache: str | Path | None = None, progress: Any = None,
+              lock_wait_s: float = 600.0, on_lock_wait: Any = None) -> dict[str, Any]:
+    """Score a run folder and keep the scoring next to the earlier ones (bench.scorings); return its summary.
+
+    progress: an object with start(total) and advance(answer) for the judge's requests (bench.score.progress).
+    Raises NothingScored (writing nothing) when there was something to score and no score came out."""
+    if not Path(run_dir).is_dir():
+        load_run(run_dir)  # raises ScoreError naming the problem
+    try:
+        with scoring_lock(Path(run_dir), wait_s=lock_wait_s, on_wait=on_lock_wait):
+            run = load_run(run_dir)
+            refs = resolve_references(run, reference)
+            fields = schema_fields(_plain(OmegaConf.select(run.config, "prompt")))
+            rows = _overlap_rows(run, refs, fields, workers)
+            judge_block = (_judge(run, refs, rows, fields, judge, judge_cache, progress) if judge is not None
+                           else _carry_over(run, refs, rows))
+            summary = _summarise(run, refs, rows, fields, judge_block, seed, replicates)
+            _check_something_scored(run, summary, judge is not None)
+            return write_scoring(run.path, summary, [{k: v for k, v in r.items() if not k.startswith("_")}
+                                                     for r in rows])
+    except ScoringInUse as exc:
+        raise ScoreError(str(exc)) from exc
+
+
+def _check_something_scored(run: RunFolder, summary: dict[str, Any], judged: bool) -> None:
+    """A scoring with no score replaces nothing: the judge failed on every frame, or nothing had a reference."""
+    judge = summary.get("judge") or {}
+    if judged:
+        verdicts = int(judge.get("n") or 0) - int(judge.get("no_caption") or 0)
+        if verdicts <= 0 and (judge.get("failures") or 0) > 0:
+            reasons = "; ".join(f"{n}x {why}" for why, n in list((judge.get("failure_reasons") or {}).items())[:3])
+            raise NothingScored(f"{run.path}: the judge {judge.get('model')!r} returned no verdict "
+                                f"({judge.get('failures')} failures: {reasons}); nothing was written, earlier "
+                                "scores are kept")
+        return
+    if summary.get("overlap") is None and run.records:
+        why = "; ".join(summary["reference"].get("warnings") or []) or f"no frame has a reference " \
+                                                                         f"({summary['reference']['id']})"
+        raise NothingScored(f"{run.path}: nothing was scored: {why}")
 
 
 # ------------------------------------------------------------------------------------------------ overlap
@@ -115,7 +150,7 @@ def _overlap_rows(run: RunFolder, refs: ReferenceSet, fields: tuple[str, ...], w
 
 # ------------------------------------------------------------------------------------------------ judge
 def _judge(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], fields: tuple[str, ...],
-           judge: JudgeConfig | DictConfig, cache_path: str | Path | None) -> dict[str, Any]:
+           judge: JudgeConfig | DictConfig, cache_path: str | Path | None, progress: Any) -> dict[str, Any]:
     cfg = OmegaConf.merge(OmegaConf.structured(JudgeConfig), judge)
     warnings: list[str] = []
     try:
@@ -137,17 +172,22 @@ def _judge(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], field
                                caption_json(ref, fields) if ref is not None else None))
     with JudgeCache(cache_path or cfg.cache) as cache:
         j = Judge(cfg, cache=cache, encode=EncodeSettings(ds.max_side, ds.jpeg_quality, ds.max_pixels),
-                  log_dir=run.path, sim_references=manifest)
+                  log_dir=run.path, sim_references=manifest, progress=progress)
         verdicts = j.judge(items)
     for row in rows:
         row["judge"] = verdicts.get(row["frame_id"])
     if j.stats.image_mismatches:
         warnings.append(f"{j.stats.image_mismatches} frame(s) re-encode to other bytes than the run sent (the image "
                         "file changed, or another Pillow version); the judge saw the current file")
-    return {"model": j.cfg.label, "model_name": j.cfg.model.name, "backend": j.cfg.model.backend,
-            "simulated": bool(j.cfg.model.simulated), "rubric_version": j.cfg.rubric.version,
+    simulated = bool(j.cfg.model.simulated) or j.stats.simulated_verdicts > 0
+    if simulated and not j.cfg.model.simulated:
+        warnings.append(f"SIMULATED: {j.stats.simulated_verdicts} verdict(s) came from capbench's simulator "
+                        f"(x-capbench-simulated) at {j.endpoint}, not from {j.cfg.model.name}")
+    return {"model": j.cfg.label, "label": j.cfg.label, "model_name": j.cfg.model.name, "backend": j.cfg.model.backend,
+            "endpoint": j.endpoint, "simulated": simulated, "rubric_version": j.cfg.rubric.version,
             "rubric": rubric_id(j.cfg), "repeats": j.cfg.repeats, "with_reference": j.cfg.with_reference,
             "requests_sent": j.stats.requests_sent, "cache_hits": j.stats.cache_hits,
+            "deduplicated": j.stats.deduplicated,
             # what the verdicts used cost (cached ones at their stored usage): stable across re-scorings
             "tokens": {"input": j.stats.verdict_input_tokens, "output": j.stats.verdict_output_tokens},
             "cost_usd": j.stats.verdict_cost_usd,
@@ -158,19 +198,28 @@ def _judge(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], field
             "price": OmegaConf.to_container(cfg.model.price), "cache": str(cache.path), "warnings": warnings}
 
 
-def _carry_over(run: RunFolder, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Scoring without judge=...: keep the verdicts of the last judged scoring (captions never change)."""
-    old_rows = {r.get("frame_id"): r for r in _read_jsonl(run.path / SCORES_FILE)}
+def _carry_over(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Scoring without judge=...: keep the verdicts of the latest judged scoring (captions never change),
+    unless that judge was shown another reference than this scoring's."""
     try:
-        old = json.loads((run.path / "metrics.json").read_text()).get("scores", {}).get("judge")
+        legacy = json.loads((run.path / "metrics.json").read_text()).get("scores") or {}
     except (OSError, json.JSONDecodeError, AttributeError):
-        old = None
+        legacy = {}
+    try:
+        chosen = select(run.path, legacy if isinstance(legacy, dict) else {})
+        judged = [s for s in chosen.available if s.judge and (not s.judge.get("with_reference") or
+                                                               s.reference.get("id") == refs.describe()["id"])]
+        if judged:
+            chosen = select(run.path, key=judged[-1].key)
+    except ScoringSelectError:
+        return None
+    old_rows, old = chosen.rows, (chosen.summary or {}).get("judge")
     if not old or not any((r or {}).get("judge") for r in old_rows.values()):
         return None
     for row in rows:
         row["judge"] = (old_rows.get(row["frame_id"]) or {}).get("judge")
-    keep = ("model", "model_name", "backend", "simulated", "rubric_version", "rubric", "repeats", "with_reference",
-            "cache", "price", "tokens", "cost_usd")  # tokens, cost_usd: what the carried-over verdicts cost
+    keep = ("model", "label", "model_name", "backend", "endpoint", "simulated", "rubric_version", "rubric", "repeats",
+            "with_reference", "cache", "price", "tokens", "cost_usd")  # tokens, cost_usd: what those verdicts cost
     return {**{k: old.get(k) for k in keep}, "requests_sent": 0, "cache_hits": 0,
             "sent": {"requests": 0, "tokens": {"input": 0, "output": 0}, "cost_usd": 0.0}, "carried_over": True,
             "warnings": ["judge verdicts carried over from the previous scoring (pass judge=NAME to re-judge)"]}
@@ -279,40 +328,6 @@ def _by_content_type(rows: list[dict[str, Any]], seed: int, replicates: int, *, 
                  for r, j in zip(rs, judge_all, strict=True)]
         rouge, judged = bootstrap_means(np.array(table, dtype=float), replicates=replicates, seed=seed)
         out[ct] = {"frames": len(rs), "rougeL": rouge, "judge": judged}
-    return out
-
-
-# ------------------------------------------------------------------------------------------------ files
-def _write(run_dir: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    lines = []
-    for r in rows:
-        clean = {k: v for k, v in r.items() if not k.startswith("_")}
-        lines.append(json.dumps(clean, ensure_ascii=False, separators=(",", ":")))
-    _atomic_write(run_dir / SCORES_FILE, "".join(line + "\n" for line in lines))
-    metrics_path = run_dir / "metrics.json"
-    try:
-        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    except json.JSONDecodeError:
-        metrics = {}
-    metrics["scores"] = summary
-    _atomic_write(metrics_path, json.dumps(metrics, indent=2, default=str))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
     return out
 
 

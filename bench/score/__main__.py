@@ -8,14 +8,16 @@ Scores saved runs without running the model again. Keys:
                          judge=default is gemini-2.5-pro; without judge= the overlap is scored and earlier
                          verdicts are kept
   judge.KEY=VALUE        any judge setting, e.g. judge.repeats=3, judge.with_reference=true,
-                         judge.model.base_url=..., judge.cache=PATH (default: $CAPBENCH_JUDGE_CACHE or
-                         ~/.cache/capbench/judge_cache.sqlite)
+                         judge.model.base_url=..., judge.cache=PATH (default:
+                         $CAPBENCH_CACHE_DIR/judge_cache.sqlite, else ~/.cache/capbench/judge_cache.sqlite)
   workers=N              processes for ROUGE/BLEU (default: all cores)
   seed=N replicates=N    bootstrap seed and replicates (defaults 0 and 2000)
 
 Judge configs are composed with Hydra from the project's conf/ (so judge=gpt-4.1 is conf/judge/gpt-4.1.yaml
-and a misspelt key fails with its name). Exit codes: 0 scored, 1 the judge stopped on a fatal error (re-run to
-continue: verdicts are cached), 2 unusable run folder, reference or arguments.
+and a misspelt key fails with its name). Every scoring is kept next to the run's earlier ones, keyed by its
+reference and judge; a scoring that stopped or scored nothing writes nothing. Exit codes: 0 scored, 1 nothing
+scored (the judge stopped on a fatal error or could not connect, or every verdict failed: re-run to continue,
+verdicts are cached), 2 unusable run folder, reference or arguments.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from bench.score import ScoreError, score_run
+from bench.score import NothingScored, ScoreError, score_run
 from bench.score.judge import JudgeStopped
+from bench.score.progress import JudgeProgress
 
 DEFAULT_JUDGE = "gemini-2.5-pro"
 _OWN_KEYS = {"reference": str, "workers": int, "seed": int, "replicates": int}
@@ -128,9 +131,12 @@ def print_scores(console: Console, run_dir: str, s: dict[str, Any]) -> None:
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     for reason in s.get("partial_reasons", []):
         console.print(f"[yellow]partial:[/yellow] {reason}", highlight=False)
+    if s.get("scoring"):
+        console.print(f"scoring: {s['scoring']['key']} (kept next to the run's other scorings, see scores/index.json)",
+                      highlight=False)
     j = s.get("judge")
     if j:
-        sim = " (SIMULATED judge)" if j.get("simulated") else ""
+        sim = " [bold yellow](SIMULATED judge)[/bold yellow]" if j.get("simulated") else ""
         valid = j.get("valid_only") or {}
         console.print(f"judge {j['model']}{sim}, rubric v{j['rubric_version']}: {_fmt(j)} (1-5) over {j['n']} frames "
                       f"(all: no caption scores {j.get('no_caption_scored_as', 1):g}, {j.get('no_caption', 0)} such); "
@@ -169,16 +175,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     code = 0
     for run_dir in runs:
+        progress = JudgeProgress(err)
         try:
-            scores = score_run(run_dir, **opts)
+            scores = score_run(run_dir, **opts, progress=progress, on_lock_wait=lambda pid, d=run_dir: err.print(
+                f"waiting: {d} is being scored by another process (pid {pid})", highlight=False))
         except JudgeStopped as exc:
-            err.print(f"[red]judge stopped:[/red] {exc}", highlight=False)
+            err.print(f"[red]judge stopped:[/red] {exc} Earlier scores are kept.", highlight=False)
+            code = max(code, 1)
+            continue
+        except NothingScored as exc:
+            err.print(f"[red]nothing scored:[/red] {exc}", highlight=False)
             code = max(code, 1)
             continue
         except ScoreError as exc:
             err.print(f"[red]error:[/red] {exc}", highlight=False)
             code = max(code, 2)
             continue
+        finally:
+            progress.close()
         print_scores(Console(), run_dir, scores)
     return code
 

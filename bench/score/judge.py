@@ -12,12 +12,19 @@ through the project's backends and its one retry policy (bench.retry).
 - Cache (bench.score.cache): looked up for every item before anything is
   started; only misses start a server, need a key, or send a request. Items
   are keyed by the run record's image hash, so a fully cached run does not
-  even re-read its images.
+  even re-read its images. The key includes the endpoint; a simulator's
+  verdict is served only to a judge configured as simulated, and any verdict
+  that came from the simulator (fresh or cached) makes the scoring simulated.
+- Single-flight: identical requests (same key) are sent once. Within a
+  process the later askers await the first; across processes a claim in the
+  cache (bench.score.cache.JudgeCache.claim) makes the later one wait for the
+  verdict the first stores. Both count as `deduplicated`, not as requests.
 - Accounting: tokens of every judge attempt (retries and unparsable
   verdicts included) and their cost at the judge's price, apart from the
   model's own tokens and cost.
-- A fatal error (bad key, unknown model, no quota) stops the judging: what
-  was judged is cached, so the same command continues.
+- A fatal error (bad key, unknown model, no quota), or CONNECTION_STOP items
+  in a row failing to connect (no network, a dead endpoint), stops the
+  judging: what was judged is cached, so the same command continues.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ import contextlib
 import json
 import os
 import random
+import socket
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
@@ -40,11 +49,15 @@ from bench.config import JudgeConfig
 from bench.cost import cost_of_generation
 from bench.dataset import Frame, FrameError, encode_frame
 from bench.retry import call_with_retry
-from bench.score.cache import JudgeCache, cache_key, sha256_text
+from bench.score.cache import JudgeCache, cache_key, normalise_base_url, sha256_text
 from bench.score.references import ScoreError
 from bench.tasks import gather_all
 
 _FENCE_PREFIXES = ("```json", "```JSON", "```")
+# Items in a row whose requests failed to connect (after their retries) before judging stops: an endpoint
+# that is down fails every item, and each would otherwise burn its full retry budget (minutes per frame).
+CONNECTION_STOP = 3
+_CONNECTION_KINDS = frozenset({"connection", "timeout"})
 
 
 class JudgeStopped(ScoreError):
@@ -85,6 +98,8 @@ class JudgeStats:
     verdict_output_tokens: int = 0
     verdict_cost_usd: float | None = None
     image_mismatches: int = 0
+    deduplicated: int = 0  # identical requests answered by one sent request (single-flight)
+    simulated_verdicts: int = 0  # verdicts (fresh or cached) that came from capbench's simulator
     warnings: list[str] = field(default_factory=list)
 
 
@@ -142,9 +157,24 @@ def _typed(cfg: JudgeConfig | DictConfig) -> JudgeConfig:
         raise ScoreError(f"the judge config leaves judge.{exc.full_key} unset: pass judge.{exc.full_key}=...") from exc
 
 
+def endpoint_of(judge: JudgeConfig) -> str:
+    """Where the verdicts come from, for the cache key and the scoring's identity (no credentials)."""
+    m = judge.model
+    if m.serve == "sim":
+        sim = OmegaConf.to_container(OmegaConf.structured(m.sim)) if not isinstance(m.sim, dict) else m.sim
+        return "simulator:" + sha256_text(json.dumps(sim, sort_keys=True, default=str))[:12]
+    return normalise_base_url(m.base_url)
+
+
+class ProgressHook(Protocol):
+    def start(self, total: int) -> None: ...
+
+    def advance(self, answer: dict[str, Any]) -> None: ...
+
+
 class Judge:
     def __init__(self, cfg: JudgeConfig | DictConfig, *, cache: JudgeCache, encode: EncodeSettings,
-                 log_dir: Path, sim_references: str | None = None) -> None:
+                 log_dir: Path, sim_references: str | None = None, progress: ProgressHook | None = None) -> None:
         self.cfg = _typed(cfg)
         if self.cfg.repeats < 1:
             raise ScoreError(f"judge.repeats={self.cfg.repeats}: must be at least 1")
@@ -158,10 +188,15 @@ class Judge:
         self.rubric = rubric_id(self.cfg)
         self.stats = JudgeStats()
         self._rng = random.Random(0)
+        self.progress = progress  # told the number of requests to make, then each answer
+        self.endpoint = endpoint_of(self.cfg)
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._connection_failures = 0  # items in a row that could not reach the judge
 
     # ---- keys ------------------------------------------------------------------------------------
     def _parts(self, item: JudgeItem, repeat: int) -> dict[str, Any]:
-        return {"judge": f"{self.cfg.model.backend}:{self.cfg.model.name}", "rubric": self.rubric,
+        return {"judge": f"{self.cfg.model.backend}:{self.cfg.model.name}", "endpoint": self.endpoint,
+                "rubric": self.rubric,
                 "image_sha256": item.image_sha256 or "", "caption_sha256": sha256_text(item.caption_json),
                 "reference_sha256": sha256_text(item.reference_json) if self.cfg.with_reference
                 and item.reference_json else "", "sampling": asdict(self.sampling), "repeat": repeat}
@@ -175,10 +210,11 @@ class Judge:
             for r in range(self.cfg.repeats):
                 parts = self._parts(item, r)
                 key = cache_key(parts)
-                hit = self.cache.get(key) if item.image_sha256 else None
+                hit = self.cache.get(key, allow_simulated=self.cfg.model.simulated) if item.image_sha256 else None
                 if hit is not None:
                     answers[(item.frame_id, r)] = {"verdict": hit["verdict"], "cached": True}
                     self.stats.cache_hits += 1
+                    self.stats.simulated_verdicts += bool(hit.get("simulated"))
                     self._add_verdict_usage(hit.get("usage"))
                 else:
                     misses.append((item, r, key, parts))
@@ -225,14 +261,31 @@ class Judge:
         limit = asyncio.Semaphore(max(1, self.cfg.concurrency))
         fatal: list[BackendError] = []
         images: dict[str, Any] = {}
+        inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
         async def one(item: JudgeItem, repeat: int, key: str, parts: dict[str, Any]) -> None:
-            async with limit:
-                if fatal:
-                    answers[(item.frame_id, repeat)] = {"failure": "not judged: judging stopped early"}
-                    return
-                answers[(item.frame_id, repeat)] = await self._ask(backend, item, key, parts, images, fatal)
+            if key in inflight:  # the same question is already being asked: wait for its answer
+                answer = await asyncio.shield(inflight[key])
+                self.stats.deduplicated += "verdict" in answer
+                answers[(item.frame_id, repeat)] = self._shared(answer)
+                return
+            inflight[key] = asyncio.get_running_loop().create_future()
+            try:
+                async with limit:
+                    if fatal:
+                        answer = {"failure": "not judged: judging stopped early"}
+                    else:
+                        answer = await self._single_flight(backend, item, key, parts, images, fatal)
+            except BaseException:
+                inflight[key].set_result({"failure": "not judged: judging stopped early"})
+                raise
+            inflight[key].set_result(answer)
+            answers[(item.frame_id, repeat)] = answer
+            if self.progress is not None:
+                self.progress.advance(answer)
 
+        if self.progress is not None:
+            self.progress.start(len({m[2] for m in misses}))
         try:
             await gather_all(one(*m) for m in misses)
         finally:
@@ -241,6 +294,41 @@ class Judge:
             done = sum(1 for a in answers.values() if "verdict" in a)
             raise JudgeStopped(f"judge {self.cfg.label!r} stopped: {fatal[0].message} ({fatal[0].kind}). {done} "
                                "verdicts are cached; fix it and run the same command to continue.")
+
+    @staticmethod
+    def _shared(answer: dict[str, Any]) -> dict[str, Any]:
+        """A verdict obtained for an identical request: reused, not paid again."""
+        if "verdict" in answer:
+            return {**answer, "cached": True, "deduplicated": True}
+        return dict(answer)
+
+    async def _single_flight(self, backend: Backend, item: JudgeItem, key: str, parts: dict[str, Any],
+                             images: dict[str, Any], fatal: list[BackendError]) -> dict[str, Any]:
+        """Ask, unless another process is asking the same question right now: then wait for its verdict."""
+        if not item.image_sha256:  # uncacheable: nothing to share
+            return await self._ask(backend, item, key, parts, images, fatal)
+        wait_s = self.cfg.request_timeout_s * (self.cfg.retry.max_attempts + 1) * (1 + self.cfg.parse_retries)
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while not self.cache.claim(key, self._owner, ttl_s=wait_s):
+            hit = self.cache.get(key, allow_simulated=self.cfg.model.simulated)
+            if hit is not None:
+                self.stats.deduplicated += 1
+                self.stats.simulated_verdicts += bool(hit.get("simulated"))
+                self._add_verdict_usage(hit.get("usage"))
+                return {"verdict": hit["verdict"], "cached": True, "deduplicated": True}
+            if asyncio.get_running_loop().time() > deadline:
+                break  # the other process is stuck: ask ourselves
+            await asyncio.sleep(0.1)
+        try:
+            hit = self.cache.get(key, allow_simulated=self.cfg.model.simulated)  # stored while we claimed
+            if hit is not None:
+                self.stats.deduplicated += 1
+                self.stats.simulated_verdicts += bool(hit.get("simulated"))
+                self._add_verdict_usage(hit.get("usage"))
+                return {"verdict": hit["verdict"], "cached": True, "deduplicated": True}
+            return await self._ask(backend, item, key, parts, images, fatal)
+        finally:
+            self.cache.release(key, self._owner)
 
     async def _image(self, item: JudgeItem, images: dict[str, Any]) -> Any:
         if item.frame_id not in images:
@@ -275,9 +363,16 @@ class Judge:
             self.stats.output_tokens += attempt_out
             if outcome.response is None:
                 err = outcome.error or BackendError("connection", "no response")
+                if err.kind in _CONNECTION_KINDS:
+                    self._connection_failures += 1
+                    if self._connection_failures >= CONNECTION_STOP and not fatal:
+                        fatal.append(BackendError(err.kind, f"{CONNECTION_STOP} items in a row could not reach the "
+                                                            f"judge at {self.endpoint} (last: {err.message})"))
                 if err.fatal:
                     fatal.append(err)
                 return {"failure": f"judge request failed: {err.kind}: {err.message}"}
+            self._connection_failures = 0
+            simulated = bool(outcome.response.simulated)
             try:
                 verdict = parse_verdict(outcome.response.text)
             except VerdictError as exc:
@@ -285,8 +380,9 @@ class Judge:
                 continue
             usage = {"input_tokens": spent_in, "output_tokens": spent_out}
             self._add_verdict_usage(usage)
+            self.stats.simulated_verdicts += simulated
             if item.image_sha256:
-                self.cache.put(key, parts, verdict, usage)
+                self.cache.put(key, parts, verdict, usage, simulated=simulated)
             return {"verdict": verdict, "cached": False}
         return {"failure": f"unparsable verdict after {1 + max(0, self.cfg.parse_retries)} requests: {problem}"}
 

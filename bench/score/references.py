@@ -49,6 +49,11 @@ class RunFolder:
     def status(self) -> str:
         return str(self.meta.get("status") or "unknown")
 
+    @property
+    def model_label(self) -> str:
+        return str(self.meta.get("model") or OmegaConf.select(self.config, "model.label", default="")
+                   or OmegaConf.select(self.config, "model.name", default="") or self.path.parent.name)
+
     def dataset_cfg(self) -> DatasetConfig:
         node = OmegaConf.select(self.config, "dataset")
         if node is None:
@@ -122,8 +127,13 @@ class ReferenceSet:
     dataset: str
     warnings: list[str] = field(default_factory=list)
 
+    run_id: str = ""  # a teacher run's id (model/folder name); "" for the dataset
+
     def describe(self) -> dict[str, str]:
-        return {"kind": self.kind, "source": self.source}
+        """kind, source and id: the id is what scorings are keyed and compared by ("dataset:NAME", or
+        "run:MODEL/FOLDER" for a teacher run, which stays the same when the runs folder moves)."""
+        ref_id = f"dataset:{self.dataset}" if self.kind == "dataset" else f"run:{self.run_id}"
+        return {"kind": self.kind, "source": self.source, "id": ref_id}
 
 
 def dataset_references(run: RunFolder) -> ReferenceSet:
@@ -156,7 +166,8 @@ def run_references(candidate: RunFolder, teacher_dir: str | Path) -> ReferenceSe
     if candidate.records and teacher.records and not shared:
         raise ScoreError(f"reference run {teacher.path} and {candidate.path} share no frame id: a different dataset "
                          "(or a different dataset.limit); score against a teacher run on the same frames")
-    refs = ReferenceSet("run", str(teacher.path), captions, unusable, teacher.dataset_name, list(teacher.warnings))
+    refs = ReferenceSet("run", str(teacher.path), captions, unusable, teacher.dataset_name, list(teacher.warnings),
+                        run_id=f"{teacher.model_label}/{teacher.path.name}")
     # Same ids but different pixels: another dataset build or another resize setting.
     teacher_sha = {r["frame_id"]: (r.get("image") or {}).get("sha256") for r in teacher.records}
     differ = [r["frame_id"] for r in candidate.records

@@ -6,6 +6,7 @@ import io
 import json
 import math
 import random
+import shutil
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -63,5 +64,6 @@ def write_scores(run_dir: Path, *, judge_mean: float, rouge_mean: float, seed: i
         }))
     path = run_dir / "scores.jsonl"
     path.write_text("\n".join(lines) + "\n")
+    shutil.rmtree(run_dir / "scores", ignore_errors=True)  # as an older run folder: scores.jsonl is its one scoring
     assert not math.isnan(judge_mean)
     return path

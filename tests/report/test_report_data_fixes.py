@@ -104,6 +104,7 @@ def test_judge_interval_is_written_as_an_interval(sim_runs, tmp_path: Path) -> N
     metrics = json.loads((run / "metrics.json").read_text())
     metrics.setdefault("scores", {})["judge"] = {"model": "sim-judge", "mean": 4.963, "ci95": [4.889, 5.0], "n": 27}
     (run / "metrics.json").write_text(json.dumps(metrics))
+    shutil.rmtree(run / "scores")  # as an older run folder: metrics.json["scores"] is its one scoring
     out = tmp_path / "r.html"
     build_report([run], out, thumbnails=False)
     html = out.read_text()

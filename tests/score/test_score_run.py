@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rouge_score import rouge_scorer
 
-from bench.score import ScoreError, score_run
+from bench.score import NothingScored, ScoreError, score_run
 from bench.score.__main__ import main as score_main
 from bench.score.canonical import canonical_text
 from bench.score.compare import compare_runs
@@ -88,7 +88,8 @@ def test_teacher_run_reference(runs: dict[str, Path]) -> None:
     assert (ref["frames_with_reference"], ref["missing_reference"], ref["missing_candidate"]) == (4, 1, 0)
     assert ref["missing_reference_reasons"] == {"teacher output invalid (not_json)": 1}
     rows = rows_of(runs["student"])
-    assert rows["f5"]["overlap"] is None and rows["f0"]["reference"] == {"kind": "run", "source": str(runs["teacher"])}
+    assert rows["f5"]["overlap"] is None and rows["f0"]["reference"] == {"kind": "run", "source": str(runs["teacher"]),
+                                                                        "id": "run:teacher/teacher"}
 
 
 def test_reference_run_on_another_dataset(runs: dict[str, Path], tmp_path: Path) -> None:
@@ -127,9 +128,10 @@ def test_old_or_broken_run_folders(runs: dict[str, Path], tmp_path: Path) -> Non
 def test_dataset_without_references(tmp_path: Path) -> None:
     ds = make_dataset(tmp_path, name="noref", with_refs=False)
     run = make_run(tmp_path, ds, "m", {"f0": reference_for(0)})
-    s = score_run(run)
-    assert s["overlap"] is None and s["reference"]["missing_reference"] == 1
-    assert "no reference captions" in s["reference"]["warnings"][0]
+    with pytest.raises(NothingScored, match="no reference captions"):  # nothing to score: an error, not "0 frames"
+        score_run(run)
+    assert not (run / "scores" / "index.json").exists()
+    assert "scores" not in json.loads((run / "metrics.json").read_text())
 
 
 def test_cli_and_compare(runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
