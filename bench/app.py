@@ -35,7 +35,7 @@ from bench.runner import EncodeSettings, FatalRunError, Prices, Runner, ServerWa
 from bench.server_process import ServerStartError
 from bench.serving import Endpoint, ServingError, check_serving, serving
 from bench.store import RunInUseError, RunStore
-from bench.summary import print_summary
+from bench.summary import print_summary, summary_console
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -241,7 +241,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
             console.print(f"scoring interrupted; the run is saved. Re-score it with `{_rescore_hint(cfg, store)}` "
                           "(judge verdicts already received are cached).", highlight=False)
     if summary:
-        print_summary(Console(), metrics, label=label, run_dir=store.path, status=status)
+        print_summary(summary_console(), metrics, label=label, run_dir=store.path, status=status)
     return code
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,13 @@ def _pct(rate: dict[str, Any]) -> str:
 
 def _s(value: float | None, unit: str = "s") -> str:
     return "-" if value is None else f"{value:.3f} {unit}"
+
+
+def summary_console() -> Console:
+    """stdout at the terminal's width; piped or captured, wide enough that no path or label is wrapped
+    (a wrapped run folder path cannot be copied; rich would otherwise assume 80 columns)."""
+
+    return Console(width=None if sys.stdout.isatty() else 240)
 
 
 def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: Path, status: str) -> None:
@@ -44,8 +52,9 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         ("E2EL p50 / p95 / p99", f"{_s(lat['e2el_s']['p50'])} / {_s(lat['e2el_s']['p95'])} / "
                                  f"{_s(lat['e2el_s']['p99'])}"),
         ("TPOT p50 (visible tokens)", _s(lat["tpot_s"]["p50"])),
-        ("felt E2EL p50 / p95 (first send, retries incl.)",
+        ("felt E2EL p50 / p95",  # from the frame's first send: retries and backoff included
          f"{_s(lat.get('e2el_user_s', {}).get('p50'))} / {_s(lat.get('e2el_user_s', {}).get('p95'))}"
+         " (retries incl.)"
          + (f"  ({m['non_streamed_answers']} answers not streamed: their TTFT = whole body)"
             if m.get("non_streamed_answers") else "")),
         ("queue p50", _s(lat["queue_s"]["p50"])),
@@ -53,7 +62,7 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
                        f"over {thr['wall_duration_s']:.2f} s"),
     ]
     if m["validity"].get("valid_but_length"):
-        rows.append(("valid but stopped at the token limit", f"{m['validity']['valid_but_length']} (finish reason "
+        rows.append(("valid at the token limit", f"{m['validity']['valid_but_length']} (finish reason "
                                                              "\"length\"; counted valid, raise max_tokens)"))
     if thr.get("target_rate"):
         sat = "  SATURATED" if thr["saturated"] else ""

@@ -98,12 +98,15 @@ def test_metrics_that_the_records_do_not_give_are_refused(sim_runs, tmp_path, ca
 
 def test_score_headlines_must_match_scores_jsonl(sim_runs, tmp_path, capsys):
     run = _copy(sim_runs["sim_rerun"], tmp_path / "run")
-    _edit_json(run / "metrics.json", lambda m: m["scores"]["overlap"]["all"]["rougeL"].update(mean=99.9))
+    # the summary the gate reads: the latest scoring's (scores/KEY.json; metrics.json holds a copy)
+    latest = json.loads((run / "scores" / "index.json").read_text())["latest"]
+    _edit_json(run / "scores" / f"{latest}.json", lambda m: m["overlap"]["all"]["rougeL"].update(mean=99.9))
     code, text = _gate(capsys, str(run), "--write-baseline", str(tmp_path / "b.json"))
     assert code == 2 and "rougeL: metrics.json says mean 99.9 over 27 frames, scores.jsonl gives" in text
     # headlines with no scores.jsonl behind them
     run2 = _copy(sim_runs["sim_rerun"], tmp_path / "run2")
     (run2 / "scores.jsonl").unlink()
+    (run2 / "scores" / f"{latest}.jsonl").unlink()
     code, text = _gate(capsys, str(run2), "--baseline", str(sim_runs["sim"]))
     assert code == 2 and "there is no scores.jsonl behind them" in text
 

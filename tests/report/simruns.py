@@ -55,7 +55,8 @@ def write_scores(run_dir: Path, *, judge_mean: float, rouge_mean: float, seed: i
         per_field = {f: {"rouge1": r, "rouge2": r / 2, "rougeL": max(0.0, r + rng.gauss(0, 5)), "bleu": r / 3}
                      for f in FIELDS}
         lines.append(json.dumps({
-            "frame_id": rec["frame_id"], "reference": {"kind": "dataset", "source": "datasets/sample", "id": "dataset:sample"},
+            "frame_id": rec["frame_id"],
+            "reference": {"kind": "dataset", "source": "datasets/sample", "id": "dataset:sample"},
             "valid": valid,
             "overlap": {"rouge1": r + 10, "rouge2": r / 2, "rougeL": r, "bleu": r / 3, "per_field": per_field}
             if valid else None,
