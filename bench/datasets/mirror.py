@@ -117,7 +117,7 @@ def _attempt(client: httpx.Client, url: str, part: Path, size: int | None, packa
         n = 0
         with open(part, "ab" if start else "wb") as f:
             try:
-                for chunk in r.iter_bytes(1 << 20):
+                for chunk in r.iter_bytes():  # as received: an interruption keeps every byte so far
                     f.write(chunk)
                     n += len(chunk)
                     got[0] += len(chunk)
