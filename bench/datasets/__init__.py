@@ -2,7 +2,9 @@
 
 A dataset lives in ``datasets/<name>/`` and is described by ``sources.yaml``
 (the pinned spec, :mod:`.spec`).  ``python -m bench.datasets build <name>``
-(:mod:`.build`) fetches each pinned .deb (:mod:`.debian`), unpacks it, cuts the
+(:mod:`.build`) fetches each pinned .deb (:mod:`.debian`: apt-get, else a
+Debian mirror, :mod:`.mirror`), unpacks the members it needs in pure Python
+(:mod:`.debfile`), cuts the
 listed frames or lets a selector choose them (:mod:`.selectors`: shot
 detection), decodes sequentially without seeking (:mod:`.frames`), resizes,
 writes deterministic JPEGs to ``images/``, then ``manifest.jsonl``

@@ -1,6 +1,6 @@
 """Build (or ``--check``) a dataset from its spec: fetch, unpack, cut, write, report.
 
-``build`` fetches each pinned .deb (``debian``), checks that the recorded
+``build`` fetches each pinned .deb (``debian``: apt-get, else a Debian mirror), checks that the recorded
 licence and attribution still occur in the package, cuts the listed or
 selected frames (``frames``: sequential decode, no seeking; ``selectors``:
 shot detection), resizes them, writes deterministic JPEGs to ``images/`` and
@@ -17,7 +17,7 @@ import os
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from .frames import (
     write_bytes_if_changed,
 )
 from .manifest import read_jsonl, render_manifest, validate_manifest_entry
+from .mirror import MirrorOptions, mirrors_from_env
 from .notice import render_notice
 from .spec import DatasetSpec, FrameSpec, SourceSpec, SpecError, frame_id, selector
 
@@ -155,31 +156,49 @@ def _load_references(spec: DatasetSpec, report: BuildReport) -> dict:
     return references
 
 
-def _fetch_all(spec, cache_dir, report, *, check, offline, downloader, log):
+def _members_needed(spec: DatasetSpec, package: str) -> set[str]:
+    """The paths inside ``package`` that its sources read: media and licence files."""
+    out = set()
+    for src in spec.sources:
+        if src.package == package:
+            out.add(src.path)
+            out.add(src.licence_file or f"usr/share/doc/{package}/copyright")
+            if src.attribution_file:
+                out.add(src.attribution_file)
+    return {m.lstrip("/").removeprefix("./") for m in out}
+
+
+def _fetch_all(spec, cache_dir, report, *, check, offline, downloader, mirrors, mirror_options, log):
     """Fetch and unpack every needed package; returns (unpacked roots, errors by package)."""
     unpacked: dict[str, Path] = {}
     pkg_errors: dict[str, str] = {}
     updated = False
     for pkg in dict.fromkeys(s.package for s in spec.sources):
         pin = spec.packages[pkg].pin
+        fetch = dict(downloader=downloader, offline=offline, mirrors=mirrors, size=spec.packages[pkg].size,
+                     mirror_options=mirror_options)
         try:
             try:
-                res = fetch_deb(pin, cache_dir, downloader=downloader, offline=offline)
+                res = fetch_deb(pin, cache_dir, **fetch)
             except PackageNotFound:
-                if offline or updated or downloader is not apt_get_download:
+                # with a mirror set, apt's miss already fell back to it; no point updating apt
+                if offline or updated or mirrors or downloader is not apt_get_download:
                     raise
                 log("apt-get cannot find a pinned package; running 'apt-get update' once")
                 updated = True
                 _apt_update()
-                res = fetch_deb(pin, cache_dir, downloader=downloader, offline=offline)
-            if res.downloaded_bytes:
+                res = fetch_deb(pin, cache_dir, **fetch)
+            if res.via != "cache":
                 report.fetched_packages += 1
                 report.downloaded_bytes += res.downloaded_bytes
-                log(f"fetched {pin.package}={pin.version} ({res.downloaded_bytes / 1e6:.1f} MB)")
+                for note in res.notes:
+                    log(f"  not via apt-get: {note}")
+                log(f"fetched {pin.package}={pin.version} ({res.downloaded_bytes / 1e6:.1f} MB, {res.via})")
             else:
                 report.cached_packages += 1
             report.deb_bytes += res.path.stat().st_size
-            unpacked[pkg] = unpack_deb(res.path, cache_dir / "unpacked" / res.path.name[:-4], sha256=pin.sha256)
+            unpacked[pkg] = unpack_deb(res.path, cache_dir / "unpacked" / res.path.name[:-4], sha256=pin.sha256,
+                                       members=_members_needed(spec, pkg))
         except DebianError as exc:
             pkg_errors[pkg] = str(exc)
             if check and isinstance(exc, PackageNotFound):
@@ -190,6 +209,7 @@ def _fetch_all(spec, cache_dir, report, *, check, offline, downloader, log):
 
 def build(spec: DatasetSpec, cache_dir: str | os.PathLike = DEFAULT_CACHE, *,
           check: bool = False, offline: bool = False, downloader=apt_get_download,
+          mirrors: Sequence[str] | None = None, mirror_options: MirrorOptions | None = None,
           log: Callable[[str], None] = print) -> BuildReport:
     """Build (or with ``check=True`` verify) a dataset from its spec.
 
@@ -197,6 +217,9 @@ def build(spec: DatasetSpec, cache_dir: str | os.PathLike = DEFAULT_CACHE, *,
     write manifest.jsonl and NOTICE.md; files whose bytes would not change are
     not touched.  One failing package or source is reported and the rest is
     still built; its frames keep their committed images and manifest lines.
+
+    Packages come from the cache, else ``downloader`` (apt-get), else the
+    Debian ``mirrors`` (default: ``CAPBENCH_DEBIAN_MIRROR``), by pool path.
 
     Check: never downloads or writes.  Sources whose .deb is in the cache are
     regenerated in memory and compared byte for byte; the others only have
@@ -221,8 +244,11 @@ def build(spec: DatasetSpec, cache_dir: str | os.PathLike = DEFAULT_CACHE, *,
         report.warnings.append(f"ignoring the existing manifest: {exc}")
         previous = {}
 
+    if mirrors is None:
+        mirrors = mirrors_from_env()
     unpacked, pkg_errors = _fetch_all(spec, cache_dir, report, check=check, offline=offline,
-                                      downloader=downloader, log=log)
+                                      downloader=downloader, mirrors=list(mirrors),
+                                      mirror_options=mirror_options, log=log)
     entries: list[dict] = []
     for src in spec.sources:
         produced: dict[str, bytes] = {}

@@ -11,6 +11,9 @@ Spec format (YAML)::
         version: 4.6.0+dfsg-12
         sha256: <sha256 of the .deb>
         size: 95715012                      # optional, bytes
+        filename: pool/main/o/opencv/opencv-doc_4.6.0+dfsg-12_all.deb
+                                            # pool path on a Debian mirror (the Packages index's
+                                            # Filename:); or give source: and arch: and it is derived
     sources:
       - name: vtest                         # id prefix: [a-z0-9._-]
         package: opencv-doc
@@ -45,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .debian import DebPin
+from .mirror import pool_path
 
 __all__ = [
     "ID_RE", "CONTENT_TYPES", "SpecError", "PackageSpec", "FrameSpec", "SourceSpec", "DatasetSpec",
@@ -227,7 +231,11 @@ def load_spec(path: str | os.PathLike) -> DatasetSpec:
     packages: dict[str, PackageSpec] = {}
     for pkg, p in (raw.get("packages") or {}).items():
         try:
-            packages[pkg] = PackageSpec(DebPin(pkg, str(p["version"]), str(p["sha256"])), p.get("size"))
+            filename = p.get("filename")
+            if filename is None and (p.get("source") or p.get("arch")):
+                filename = pool_path(pkg, str(p["version"]), source=p.get("source"), arch=p.get("arch") or "all")
+            packages[pkg] = PackageSpec(DebPin(pkg, str(p["version"]), str(p["sha256"]),
+                                               None if filename is None else str(filename)), p.get("size"))
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"package {pkg}: {exc}")
     raw_sources: list[tuple[str, dict]] = []

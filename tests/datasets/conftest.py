@@ -1,14 +1,17 @@
 """Fixtures for the dataset builder tests: tiny videos made with PyAV, fake .debs.
 
 Nothing here touches the network: videos are encoded in the test, packages are
-built locally with dpkg-deb, and "downloads" are copies made by a fake
-downloader passed to the builder.
+written locally (ar + tar in pure Python, or dpkg-deb where a test asks for it),
+and "downloads" are copies made by a fake downloader or served by a mirror on
+127.0.0.1 (``test_ds_mirror.py``).
 """
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
+import tarfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -91,9 +94,68 @@ License: CC-BY-4.0
 """
 
 
+def ar_archive(members: list[tuple[str, bytes]]) -> bytes:
+    """An ``ar`` archive (the .deb container) of ``(name, data)`` members."""
+    out = bytearray(b"!<arch>\n")
+    for name, data in members:
+        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}".encode() + b"`\n"
+        out += data + (b"\n" if len(data) % 2 else b"")
+    return bytes(out)
+
+
+def compress(data: bytes, compression: str) -> bytes:
+    if compression == "xz":
+        import lzma
+
+        return lzma.compress(data)
+    if compression == "gz":
+        import gzip
+
+        return gzip.compress(data, mtime=0)
+    if compression == "zst":
+        import zstandard
+
+        return zstandard.ZstdCompressor().compress(data)
+    assert compression == "", compression
+    return data
+
+
+def tar_bytes(entries: list[tarfile.TarInfo | tuple[str, bytes]]) -> bytes:
+    """A tarball of ``(path, data)`` files (leading ``./``, as dpkg-deb writes) or raw TarInfos."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for e in entries:
+            if isinstance(e, tarfile.TarInfo):
+                tar.addfile(e)
+                continue
+            path, data = e
+            ti = tarfile.TarInfo("./" + path.lstrip("/"))
+            ti.size, ti.mode = len(data), 0o644
+            tar.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def deb_bytes(data_tar: bytes, compression: str = "xz") -> bytes:
+    """A .deb (ar: debian-binary, control.tar.xz, data.tar.<compression>) around ``data_tar``."""
+    control = tar_bytes([("control", b"Package: x\nVersion: 1\nArchitecture: all\n")])
+    suffix = f".{compression}" if compression else ""
+    return ar_archive([("debian-binary", b"2.0\n"), ("control.tar.xz", compress(control, "xz")),
+                       (f"data.tar{suffix}", compress(data_tar, compression))])
+
+
 def make_deb(workdir: Path, package: str, version: str, files: dict[str, bytes | Path],
-             copyright_text: str = COPYRIGHT) -> Path:
-    """Build a real (tiny) .deb with dpkg-deb holding ``files`` and a copyright file."""
+             copyright_text: str = COPYRIGHT, compression: str = "xz") -> Path:
+    """Write a real (tiny) .deb holding ``files`` and a copyright file, without dpkg."""
+    docs = {f"usr/share/doc/{package}/copyright": copyright_text.encode()}
+    entries = [(rel, c.read_bytes() if isinstance(c, Path) else c) for rel, c in {**docs, **files}.items()]
+    deb = workdir / f"{package}_{version.replace(':', '%3a')}_all.deb"
+    deb.write_bytes(deb_bytes(tar_bytes(entries), compression))
+    return deb
+
+
+def make_deb_dpkg(workdir: Path, package: str, version: str, files: dict[str, bytes | Path],
+                  compression: str = "xz") -> Path:
+    """The same with ``dpkg-deb --build`` (Debian machines only: the ``needs_dpkg`` fixture)."""
     root = workdir / f"{package}-root"
     if root.exists():
         shutil.rmtree(root)
@@ -101,7 +163,7 @@ def make_deb(workdir: Path, package: str, version: str, files: dict[str, bytes |
     (root / "DEBIAN" / "control").write_text(
         f"Package: {package}\nVersion: {version}\nArchitecture: all\n"
         "Maintainer: capbench tests <tests@example.org>\nDescription: test package\n")
-    docs = {f"usr/share/doc/{package}/copyright": copyright_text.encode()}
+    docs = {f"usr/share/doc/{package}/copyright": COPYRIGHT.encode()}
     for rel, content in {**docs, **files}.items():
         dest = root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +172,8 @@ def make_deb(workdir: Path, package: str, version: str, files: dict[str, bytes |
         else:
             dest.write_bytes(content)
     deb = workdir / f"{package}_{version}_all.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)],
+    ztype = {"xz": "xz", "gz": "gzip", "zst": "zstd", "": "none"}[compression]
+    subprocess.run(["dpkg-deb", "--root-owner-group", f"-Z{ztype}", "--build", str(root), str(deb)],
                    check=True, capture_output=True)
     return deb
 
@@ -134,11 +197,17 @@ class FakeDownloader:
 
 
 class DebKit:
+    """Handed to tests as the ``debkit`` fixture: makes .debs in pure Python (any OS)."""
+
     COPYRIGHT = COPYRIGHT
     make = staticmethod(make_deb)
+    make_dpkg = staticmethod(make_deb_dpkg)
+    tar = staticmethod(tar_bytes)
+    deb = staticmethod(deb_bytes)
+    ar = staticmethod(ar_archive)
     Downloader = FakeDownloader
 
 
 @pytest.fixture
-def debkit(needs_dpkg) -> DebKit:
+def debkit() -> DebKit:
     return DebKit()

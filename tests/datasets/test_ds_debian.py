@@ -155,7 +155,7 @@ def test_unpack_real_deb_and_members(tmp_path, debkit):
         read_copyright(dest, "otherpkg")
 
 
-def test_unpack_garbage_is_tool_error(tmp_path, needs_dpkg):
+def test_unpack_garbage_is_tool_error(tmp_path):
     bad = tmp_path / "broken_1.0.deb"
     bad.write_bytes(b"not an ar archive")
     with pytest.raises(DebianToolError) as exc:
