@@ -27,7 +27,7 @@ from bench.backends import PROTOCOLS, make_backend
 from bench.backends.base import SESSION_HEADER, Reasoning, Sampling
 from bench.backends.families import check_request_shape
 from bench.config import Config
-from bench.dataset import DatasetError, load_frames
+from bench.frames import DatasetError, load_frames
 from bench.metrics import compute_metrics
 from bench.prices import PriceLookupError, resolve_price
 from bench.progress import RunProgress

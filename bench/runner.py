@@ -30,7 +30,7 @@ from bench.backends.base import (
 )
 from bench.config import PromptConfig, RunnerConfig
 from bench.cost import cost_of_generation
-from bench.dataset import Frame, FrameError, encode_frame
+from bench.frames import Frame, FrameError, encode_frame
 from bench.retry import RetryOutcome, call_with_retry
 from bench.store import RunStore, redact
 from bench.tasks import gather_all

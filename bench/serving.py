@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.backends import BASE_URL_SUFFIX
 from bench.config import ModelConfig, VllmConfig
-from bench.dataset import resolve_dataset_dir
+from bench.frames import resolve_dataset_dir
 from bench.server_process import ManagedServer, free_port, redact, start_simulator
 
 NO_VLLM_HELP = ("To run ClipTagger without a local GPU use the hosted model (model=cliptagger_api, key in "

@@ -30,7 +30,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-import bench
+from bench._version import __version__
 
 # Key names that hold secrets: api_key, access_token, client_secret, password...
 # but not max_tokens, image_tokens or per_token_s (counts and rates).
@@ -184,7 +184,7 @@ class RunStore:
                 "format": 1,
                 "fingerprint": fp,
                 "created": datetime.now(UTC).isoformat(),
-                "capbench_version": bench.__version__,
+                "capbench_version": __version__,
                 "dataset": cfg.dataset.name,
                 "model": model_label,
                 "simulated": bool(cfg.model.simulated),

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from bench.backends.base import BackendError, CaptionResponse, Sampling, StreamClock, Usage
 from bench.config import DatasetConfig, RetryConfig, RunnerConfig
-from bench.dataset import load_frames
+from bench.frames import load_frames
 from bench.metrics import compute_metrics
 from bench.runner import UNREACHABLE_AFTER, EncodeSettings, FatalRunError, Prices, Runner, ServerWatch
 from bench.store import RunStore

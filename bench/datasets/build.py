@@ -23,8 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .debian import DebianError, PackageNotFound, apt_get_download, fetch_deb, member_path, read_copyright, unpack_deb
-from .frames import (
+from bench.frames.decode import (
     DecodeError,
     encode_jpeg,
     frame_stats,
@@ -37,6 +36,8 @@ from .frames import (
     tool_versions,
     write_bytes_if_changed,
 )
+
+from .debian import DebianError, PackageNotFound, apt_get_download, fetch_deb, member_path, read_copyright, unpack_deb
 from .manifest import read_jsonl, render_manifest, validate_manifest_entry
 from .mirror import MirrorOptions, mirrors_from_env
 from .notice import render_notice

@@ -30,6 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.frames.decode import sha256_file
+
 from .debfile import extract_members
 from .errors import (
     ChecksumMismatch,
@@ -40,7 +42,6 @@ from .errors import (
     PackageNotFound,
     UnsafeArchive,
 )
-from .frames import sha256_file
 from .mirror import MIRROR_HELP, MirrorOptions, download_from_mirrors, pool_path
 
 __all__ = [

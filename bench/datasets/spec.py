@@ -47,6 +47,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.frames.base import frame_id
+
 from .debian import DebPin
 from .mirror import pool_path
 
@@ -140,16 +142,6 @@ class DatasetSpec:
         for src in self.sources:
             for fr in src.frames:
                 yield src, fr
-
-
-def frame_id(name: str, timestamp_s: float | None) -> str:
-    """Stable id: ``NAME-tSSS.s`` for video frames (``vtest-t012.0``), NAME for stills."""
-    if timestamp_s is None:
-        return name
-    t = float(timestamp_s)
-    if abs(t * 10 - round(t * 10)) < 1e-9:
-        return f"{name}-t{t:05.1f}"
-    return f"{name}-t{t:07.3f}"
 
 
 # Selectors turn a source's ``select`` config and its unpacked video into

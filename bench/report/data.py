@@ -15,9 +15,9 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-import bench
+from bench._version import __version__
 from bench.config import DatasetConfig
-from bench.dataset import Frame, load_frames, resolve_dataset_dir
+from bench.frames import Frame, load_frames, resolve_dataset_dir
 from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, frame_scores, is_run_dir, runs_frame
 from bench.report.thumbs import thumbnail_uri
 from bench.scorings import describe_judge, judge_comparison
@@ -293,7 +293,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
     return {
         "title": title or f"capbench: {', '.join(datasets)} — {len(runs)} run{'s' * (len(runs) != 1)}",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "version": bench.__version__,
+        "version": __version__,
         "labels": labels,
         "datasets": datasets,
         "notes": notes,

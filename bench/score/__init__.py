@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-import bench
+from bench._version import __version__
 from bench.config import JudgeConfig
-from bench.dataset import resolve_dataset_dir
+from bench.frames import resolve_dataset_dir
 from bench.load import NO_CAPTION_CATEGORIES, NO_CAPTION_SCORE, judge_score_all
 from bench.score.cache import JudgeCache
 from bench.score.canonical import CANONICAL_VERSION, canonical_text, caption_json, field_text, schema_fields
@@ -248,7 +248,7 @@ def _summarise(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], f
         "frames": len(rows), "valid": sum(1 for r in rows if r["valid"]),
         "overlap": _overlap_summary(scored, fields, seed, replicates) if scored else None,
         "judge": None, "by_content_type": {},
-        "scorer": {"capbench_version": bench.__version__, "canonical_version": CANONICAL_VERSION,
+        "scorer": {"capbench_version": __version__, "canonical_version": CANONICAL_VERSION,
                    "fields": list(fields), "rouge_score": _version("rouge-score"), "rouge_stemmer": "porter",
                    "sacrebleu": _version("sacrebleu"),
                    "bleu": "sacrebleu 13a, exp smoothing; per frame: sentence BLEU (effective order); corpus: "

@@ -47,7 +47,7 @@ from bench.backends import BASE_URL_SUFFIX, make_backend
 from bench.backends.base import Backend, BackendError, CaptionRequest, Sampling
 from bench.config import JudgeConfig
 from bench.cost import cost_of_generation
-from bench.dataset import Frame, FrameError, encode_frame
+from bench.frames import Frame, FrameError, encode_frame
 from bench.retry import call_with_retry
 from bench.score.cache import JudgeCache, cache_key, normalise_base_url, sha256_text
 from bench.score.references import ScoreError

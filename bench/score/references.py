@@ -22,7 +22,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from bench.config import DatasetConfig
-from bench.dataset import DatasetError, Frame, load_frames
+from bench.frames import DatasetError, Frame, load_frames
 from bench.store import load_records
 
 REQUIRED_RECORD_KEYS = ("frame_id", "status", "caption")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.datasets.frames import (
+from bench.frames.decode import (
     DecodeError,
     encode_jpeg,
     frames_at,

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from bench.config import DatasetConfig
-from bench.dataset import DatasetError, load_frames
 from bench.datasets import CONTENT_TYPES, ID_RE, build, load_spec, read_jsonl, validate_manifest_entry
+from bench.frames import DatasetError, load_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 F1K = ROOT / "datasets" / "frames1k"

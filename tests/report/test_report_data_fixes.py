@@ -14,7 +14,7 @@ from bench.load import load_run_data
 from bench.report import build_report
 from bench.report.data import assemble
 from tests.report.simruns import sim_run, write_scores
-from tests.sources.conftest import scene_video
+from tests.frames.conftest import scene_video
 
 ROOT = Path(__file__).resolve().parents[2]
 

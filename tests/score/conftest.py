@@ -11,7 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from bench.config import DatasetConfig
-from bench.dataset import encode_frame, load_frames
+from bench.frames import encode_frame, load_frames
 from tests.conftest import SEED_CAPTION, write_image
 
 COLOURS = [(200, 80, 40), (40, 160, 60), (30, 60, 200), (220, 220, 40), (120, 20, 140), (10, 10, 10)]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bench.backends.base import BackendError, CaptionRequest, CaptionResponse, Usage
-from bench.dataset import encode_frame, load_frames
+from bench.frames import encode_frame, load_frames
 from bench.score import judge as judge_mod
 from bench.score.__main__ import compose_judge
 from bench.score.cache import JudgeCache

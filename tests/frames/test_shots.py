@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.datasets.selectors.shots import ShotParams, capacity, detect_shots, scan_video, select, shot_keyframes, units
+from bench.datasets.selectors.shots import capacity, select, units
+from bench.frames.shots import ShotParams, detect_shots, scan_video, shot_keyframes
 
 from .conftest import CUTS, DISSOLVE, DURATION_S, FPS
 

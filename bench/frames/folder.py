@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from bench.config import DatasetConfig
-from bench.dataset import _ID_OK, DatasetError, Frame, resolve_dataset_dir
+from bench.frames.base import ID_OK, DatasetError, Frame, resolve_dataset_dir
 
 _BAD = re.compile(r"[^A-Za-z0-9._:/-]")
 
@@ -26,7 +26,7 @@ def normalise_extensions(exts) -> tuple[str, ...]:
 
 def stable_id(rel: str, max_len: int = 200) -> str:
     """A manifest-safe id from one relative path: the path itself if valid, else sanitised + '~' + hash."""
-    if len(rel) <= max_len and _ID_OK.fullmatch(rel):
+    if len(rel) <= max_len and ID_OK.fullmatch(rel):
         return rel
     digest = hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     return f"{_BAD.sub('_', rel)[: max_len - len(digest) - 1]}~{digest}"

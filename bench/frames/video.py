@@ -2,7 +2,7 @@
 
 Frames are taken at ``dataset.fps`` (``dataset.sampling=fps``, the default) or
 one per shot at scene changes (``dataset.sampling=scenes``: the shot detector
-of :mod:`bench.datasets.selectors.shots`, novelty threshold
+of :mod:`bench.frames.shots`, novelty threshold
 ``dataset.scene_threshold``), at most ``dataset.max_frames_per_video`` per
 video (spread evenly over it), decoded sequentially with PyAV (any container
 and codec it reads).  Ids are ``<video stem>-t<seconds>`` (``clip-t012.5``),
@@ -25,11 +25,9 @@ import os
 from pathlib import Path
 
 from bench.config import DatasetConfig
-from bench.dataset import PROJECT_ROOT, DatasetError, Frame, resolve_dataset_dir
-from bench.datasets.frames import DecodeError, encode_jpeg, frames_at, resize_long_side, sha256_file
-from bench.datasets.spec import frame_id
-
-from .folder import _BAD, list_files, normalise_extensions
+from bench.frames.base import PROJECT_ROOT, DatasetError, Frame, frame_id, resolve_dataset_dir
+from bench.frames.decode import DecodeError, encode_jpeg, frames_at, resize_long_side, sha256_file
+from bench.frames.folder import _BAD, list_files, normalise_extensions
 
 CACHE_VERSION = 1
 STORE_MAX_SIDE = 1920  # cached frames keep up to this; dataset.max_side is applied when sending
@@ -52,7 +50,7 @@ def _evenly(items: list, cap: int) -> list:
 
 def plan_times(path: Path, cfg: DatasetConfig) -> list[tuple[float, str | None]]:
     """(timestamp, shot id) of the frames to take from one video. Raises DecodeError."""
-    from bench.datasets.selectors.shots import ShotParams, detect_shots, scan_video, shot_keyframes
+    from bench.frames.shots import ShotParams, detect_shots, scan_video, shot_keyframes
 
     if cfg.sampling == "scenes":
         scan = scan_video(path)
@@ -63,7 +61,7 @@ def plan_times(path: Path, cfg: DatasetConfig) -> list[tuple[float, str | None]]
         if not picks:  # e.g. a video that never settles and is very short: take its middle
             picks = [(round(scan.end_s / 2, 1), "s000")]
         return _evenly(picks, cfg.max_frames_per_video)
-    from bench.datasets.frames import iter_video_frames
+    from bench.frames.decode import iter_video_frames
 
     last = None
     for f in iter_video_frames(path, to_rgb=False):

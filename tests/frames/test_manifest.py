@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from bench.config import DatasetConfig
-from bench.dataset import DatasetError, Frame, FrameError, encode_frame, load_frames
+from bench.frames import DatasetError, Frame, FrameError, encode_frame, load_frames
 
-from .conftest import write_image, write_manifest
+from ..conftest import write_image, write_manifest
 
 
 def _cfg(folder, **kw):

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from bench.config import DatasetConfig
-from bench.dataset import _ID_OK, DatasetError, FrameError, encode_frame, load_frames
-from bench.sources.folder import stable_id
+from bench.frames import ID_OK, DatasetError, FrameError, encode_frame, load_frames
+from bench.frames.folder import stable_id
 
 from .conftest import CUTS, DISSOLVE, scene_video
 
@@ -117,5 +117,5 @@ def test_folder_ids_never_collide_and_never_move(tmp_path):
         (d / name).unlink()
     long_ids = {stable_id("x" * 300 + s) for s in ("1", "2")}
     assert len(long_ids) == 2 and all(len(i) <= 200 for i in long_ids)
-    assert not _ID_OK.fullmatch(stable_id("a b.jpg"))  # hashed ids can never equal a valid path
+    assert not ID_OK.fullmatch(stable_id("a b.jpg"))  # hashed ids can never equal a valid path
     assert stable_id("a.jpg\n") != "a.jpg\n"

@@ -1,0 +1,54 @@
+"""Frames: every way capbench gets the frames it sends, in one package.
+
+    from bench.frames import load_frames, encode_frame
+    frames = load_frames(cfg.dataset)        # list[Frame]: manifest, folder or video (dataset.kind)
+    image = encode_frame(frames[0], 1024, 90, 50_000_000)   # the bytes sent (ImageInput)
+
+- base: the `Frame` type, `DatasetError` / `FrameError`, frame ids, dataset paths
+- manifest: `dataset.kind=manifest` (manifest.jsonl + images; frames1k, the sample)
+- folder, video: your own images (`dataset=folder`) and videos (`dataset=video`)
+- image: decode, orient, resize and JPEG-encode a frame for a request
+- decode: deterministic video/still decoding and JPEG writing (video source, frames1k builder)
+- shots: shot detection on tiny thumbnails (video sampling, frames1k builder)
+
+The runner, the scorers, the report and the frames1k builder (bench.datasets) import from here;
+nothing here imports them.
+"""
+
+from __future__ import annotations
+
+from bench.config import DatasetConfig
+from bench.frames.base import (
+    ID_OK,
+    PROJECT_ROOT,
+    DatasetError,
+    Frame,
+    FrameError,
+    display_name,
+    frame_id,
+    resolve_dataset_dir,
+    standin_id,
+)
+from bench.frames.image import encode_frame
+
+__all__ = ["Frame", "FrameError", "DatasetError", "load_frames", "encode_frame", "resolve_dataset_dir",
+           "frame_id", "standin_id", "display_name", "ID_OK", "PROJECT_ROOT"]
+
+
+def load_frames(cfg: DatasetConfig) -> list[Frame]:
+    """The dataset's frames, by `dataset.kind` (manifest | folder | video)."""
+    if cfg.limit is not None and cfg.limit < 1:
+        raise DatasetError(f"dataset {cfg.name!r}: limit must be >= 1 (got {cfg.limit}); leave it unset for all frames")
+    if cfg.kind == "manifest":
+        from bench.frames.manifest import load_manifest
+
+        return load_manifest(cfg)
+    if cfg.kind == "folder":
+        from bench.frames.folder import load_folder
+
+        return load_folder(cfg)
+    if cfg.kind == "video":
+        from bench.frames.video import load_videos
+
+        return load_videos(cfg)
+    raise DatasetError(f"dataset.kind={cfg.kind!r}: use manifest, folder or video")
