@@ -233,6 +233,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     store.write_metrics(metrics)
     store.meta["simulated"] = metrics["simulated"]
     store.end_session(status, recorded=len(store.records))
+    store.close()  # the run is over: scoring below takes its own lock (bench.scorings)
     if code == EXIT_OK:
         try:
             metrics = _score(cfg, store, metrics, console)

@@ -146,7 +146,15 @@ class RunStore:
         fh.truncate()
         fh.write(str(os.getpid()))
         fh.flush()
-        self._lock_handle = fh  # held (and the lock with it) until the process exits
+        self._lock_handle = fh  # held (and the lock with it) until close() or the process exits
+
+    def close(self) -> None:
+        """Release the run folder: a second run of the same folder in this process (bench.app.run called
+        twice, as tests and notebooks do) must not depend on when the garbage collector closes the file."""
+        handle = getattr(self, "_lock_handle", None)
+        if handle is not None:
+            handle.close()  # closing the file releases the flock
+            self._lock_handle = None
 
     @property
     def generations_path(self) -> Path:

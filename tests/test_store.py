@@ -56,8 +56,29 @@ def test_one_process_per_run_folder(tmp_path):
     first = RunStore.open(cfg, model_label="m")
     with pytest.raises(RunInUseError, match="in use by another capbench process"):
         RunStore.open(cfg, model_label="m")  # the same command started twice
-    first._lock_handle.close()
+    first.close()  # a finished run releases its folder while the object is still referenced
     assert RunStore.open(cfg, model_label="m").path == first.path
+
+
+def test_a_finished_run_releases_its_folder_in_the_same_process(tmp_path, monkeypatch):
+    """bench.app.run twice in one process: the second must not depend on the garbage collector."""
+    from bench import app
+
+    opened = []
+    real_open = RunStore.open
+    monkeypatch.setattr(RunStore, "open", classmethod(lambda cls, *a, **k: opened.append(real_open(*a, **k))
+                                                      or opened[-1]))
+    from hydra import compose, initialize_config_dir
+
+    from bench.__main__ import conf_dir
+
+    overrides = [f"runs_dir={tmp_path / 'runs'}", "dataset.limit=2", "runner.progress=false", "run_dir="
+                 + str(tmp_path / "run")]
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    assert app.run(cfg, summary=False) == 0
+    assert opened and opened[0]._lock_handle is None  # released, though `opened` still holds the store
+    real_open(cfg, model_label="again").close()  # the folder can be opened again at once
 
 
 def test_prices_and_retry_policy_do_not_split_a_run(tmp_path):

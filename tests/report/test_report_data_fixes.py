@@ -13,8 +13,8 @@ import bench
 from bench.load import load_run_data
 from bench.report import build_report
 from bench.report.data import assemble
-from tests.report.simruns import sim_run, write_scores
 from tests.frames.conftest import scene_video
+from tests.report.simruns import sim_run, write_scores
 
 ROOT = Path(__file__).resolve().parents[2]
 
