@@ -52,12 +52,6 @@ def resolve_price(price: PriceConfig | DictConfig) -> None:
     if price.output_per_million is None:
         price.output_per_million = per_out
     price.source = price.source or source
-    price.date = price.date or f"data of {_snapshot_date()}, looked up {datetime.now(UTC).date().isoformat()}"
-
-
-def _snapshot_date() -> str:
-    """When the bundled price data was compiled (genai-prices' snapshot timestamp)."""
-    from genai_prices.data_snapshot import get_snapshot
-
-    stamp = getattr(get_snapshot(), "timestamp", None)
-    return stamp.date().isoformat() if stamp is not None else "unknown date"
+    # The package version dates the data (its release); genai-prices' snapshot "timestamp" is only when the
+    # snapshot object was made in this process (datetime.now), so it must not be shown as the data's date.
+    price.date = price.date or f"looked up {datetime.now(UTC).date().isoformat()} in the data bundled with the source"

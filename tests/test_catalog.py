@@ -66,7 +66,8 @@ def test_catalog_ids_are_known_to_the_price_database(composed):
 
 
 def test_prices_of_current_models(entries):
-    # genai-prices 0.2.3 (data of 2026-11-30): GPT-5.6 Sol after the 2026-08-21 cut, Gemini 3.8 Flash intro rate.
+    # genai-prices 0.2.3 (bundled data, looked up 2026-11-30): GPT-5.6 Sol after the 2026-08-21 cut,
+    # Gemini 3.8 Flash intro rate.
     assert (entries["gpt-5.6-sol"].price_in, entries["gpt-5.6-sol"].price_out) == pytest.approx((4.0, 20.0))
     assert (entries["claude-opus-4-8"].price_in, entries["claude-opus-4-8"].price_out) == pytest.approx((5.0, 25.0))
     assert (entries["gemini-3.8-flash"].price_in, entries["gemini-3.8-flash"].price_out) == pytest.approx((0.75, 3.75))

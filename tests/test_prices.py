@@ -10,6 +10,8 @@ def test_catalog_prices_come_from_the_offline_database_with_source():
     resolve_price(price)
     assert (price.input_per_million, price.output_per_million) == pytest.approx((2.0, 8.0))
     assert price.source.startswith("genai-prices") and price.date
+    # the package version dates the data; the day of the look-up is not the data's date
+    assert "looked up" in price.date and "data of" not in price.date
     assert cost_per_million(700, 250, price.input_per_million, price.output_per_million) == pytest.approx(3400)
 
 
