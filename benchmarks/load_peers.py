@@ -141,10 +141,12 @@ def run_client(cmd: list[str], sim: Simulator, n: int, cpus: set[int] | None, lo
         cpu.start()
         code = proc.wait()
         cpu.done.set()
+        cpu.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    whole = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu.samples.append((time.monotonic(), whole))  # the exact total at exit: a window may end after the last sample
     server = sim.requests_since(mark, n)
     window = cpu.between(server["start"], server["end"]) if server.get("requests") else None
-    whole = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"exit": code, "load_avg_1m": load, "server": server, "log": str(log),
             "cpu_ms_per_req": window * 1e3 / n if window is not None else None,
             "cpu_ms_per_req_whole": whole * 1e3 / n}
@@ -193,7 +195,8 @@ def vllm_cmd(port: int, inp: dict, work: Path, conc: int | None, rate: float | N
     return [str(Path(ARGS.vllm_venv) / "bin" / "vllm"), "bench", "serve", "--backend", "openai-chat",
             "--base-url", f"http://127.0.0.1:{port}", "--endpoint", "/v1/chat/completions", "--model", MODEL,
             "--tokenizer", str(inp["tokenizer"]), "--dataset-name", "custom_image", "--dataset-path",
-            str(inp["vllm"]), "--custom-output-len", str(OUT_TOKENS), "--num-prompts", str(n),
+            str(inp["vllm"]), "--custom-ensure-client-side-data", "--custom-output-len", str(OUT_TOKENS),
+            "--num-prompts", str(n),
             "--request-rate", str(rate or "inf"), *(["--max-concurrency", str(conc)] if conc else []),
             "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50", "--disable-tqdm",
             "--save-result", "--result-dir", str(work), "--result-filename", "vllm.json"]
@@ -280,7 +283,12 @@ def peer_ready(name: str) -> str | None:
         print(f"installing {PEERS[name][0]} into {venv} ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", PEERS[name][0]], check=True)
-    return None if exe.exists() else f"{name}: {exe} not found (--install-peers creates it)"
+    if not exe.exists():
+        return f"{name}: {exe} not found (--install-peers creates it)"
+    wanted = PEERS[name][0].split("==")[1]
+    infos = venv.glob(f"lib/python*/site-packages/{name}-*.dist-info")
+    found = [d.name[len(name) + 1:].removesuffix(".dist-info") for d in infos]
+    return None if found == [wanted] else f"{name}: {venv} holds {found or 'no'} {name}, expected {wanted}"
 
 
 def offline_tokenizer(folder: Path) -> Path:
