@@ -14,15 +14,14 @@ what the tool reports (req/s, output tok/s, TTFT and E2EL p50) and, the same way
   - client CPU per request: user+sys CPU of the client's process tree (psutil, sampled every 20 ms)
     over that same window, so start-up and report writing are excluded; the whole-process figure
     (getrusage of the reaped child, start-up included) is kept as well.
-"lean" is a minimal aiohttp client in this file (prebuilt request bytes, no JSON parsing per chunk): the
-measured server ceiling. The ideal ceiling is concurrency / injected E2EL. Peers live in their own
+"lean" is benchmarks/lean_client.py, a minimal aiohttp client (prebuilt request bytes, no JSON parsing per
+chunk): the measured server ceiling. The ideal ceiling is concurrency / injected E2EL. Peers live in their own
 venvs (--vllm-venv, --guidellm-venv; --install-peers creates them); a missing peer is skipped with a note.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import os
@@ -228,46 +227,13 @@ def guidellm_read(work: Path) -> dict:
 
 
 def lean_cmd(port: int, inp: dict, work: Path, conc: int | None, rate: float | None, n: int) -> list[str]:
-    return [sys.executable, __file__, "--lean", f"http://127.0.0.1:{port}/v1/chat/completions", str(inp["lean"]),
+    return [sys.executable, str(Path(__file__).with_name("lean_client.py")),
+            f"http://127.0.0.1:{port}/v1/chat/completions", str(inp["lean"]),
             str(n), str(conc), str(work / "lean.json")]
 
 
 def lean_read(work: Path) -> dict:
     return json.loads((work / "lean.json").read_text())
-
-
-async def lean_client(url: str, body: bytes, n: int, conc: int) -> dict:
-    """The leanest client we could write: prebuilt bytes, one connection per stream, byte tests per SSE line."""
-    import aiohttp
-
-    ttfts, e2els, tokens, failed = [], [], 0, 0
-    todo = iter(range(n))
-
-    async def stream(session: aiohttp.ClientSession) -> None:
-        nonlocal tokens, failed
-        for _ in todo:
-            t0, ttft = time.perf_counter(), None
-            try:
-                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
-                    r.raise_for_status()
-                    async for line in r.content:
-                        if ttft is None and b'"content":"' in line and b'"content":""' not in line:
-                            ttft = time.perf_counter() - t0
-                        elif line.startswith(b'data: {"id"') and b'"usage":{' in line:
-                            tokens += json.loads(line[6:])["usage"]["completion_tokens"]
-            except aiohttp.ClientError:
-                failed += 1
-                continue
-            e2els.append(time.perf_counter() - t0)
-            ttfts.append(ttft)
-
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)) as session:
-        t = time.perf_counter()
-        await asyncio.gather(*(stream(session) for _ in range(conc)))
-        wall = time.perf_counter() - t
-    return {"completed": len(e2els), "failed": failed, "req_s": len(e2els) / wall, "tok_s": tokens / wall,
-            "ttft_p50_ms": statistics.median(t for t in ttfts if t is not None) * 1e3,
-            "e2el_p50_ms": statistics.median(e2els) * 1e3}
 
 
 TOOLS = {"capbench": (capbench_cmd, capbench_read), "vllm": (vllm_cmd, vllm_read),
@@ -449,10 +415,5 @@ def parse_args() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--lean":  # the lean client, run as a subprocess of this script
-        url, body_file, n, conc, out = sys.argv[2:7]
-        result = asyncio.run(lean_client(url, Path(body_file).read_bytes(), int(n), int(conc)))
-        Path(out).write_text(json.dumps(result))
-    else:
-        ARGS = parse_args()
-        main()
+    ARGS = parse_args()
+    main()
