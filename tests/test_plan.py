@@ -177,6 +177,7 @@ def test_from_a_simulated_api_run(tmp_path):
     assert run(cfg, summary=False) == 0
     m = from_run(sorted((tmp_path / "runs").glob("t/*/*"))[-1])
     assert m.simulated and m.price_in == 0.30 and m.input_tokens and m.output_tokens
+    assert m.requests_per_s_per_gpu is None  # a simulator's throughput is no GPU's
     assert plan(m, 1e6).on_demand_usd == pytest.approx(m.input_tokens * 0.30 + m.output_tokens * 0.50)
 
 

@@ -5,6 +5,7 @@ Unit tests drive ReplicaBackend with in-process doubles; the end-to-end tests st
 """
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import time
 
 import pytest
 from hydra import compose, initialize_config_dir
+from rich.console import Console
 
 from bench.__main__ import conf_dir
 from bench.app import run
@@ -23,6 +25,7 @@ from bench.config import SimConfig
 from bench.server_process import free_port, start_simulator
 from bench.serving import ServingError, check_serving, gpu_assignment
 from bench.store import load_records
+from bench.summary import print_summary
 
 from .conftest import SEED_CAPTION
 from .test_e2e_sim import make_dataset, overrides
@@ -193,6 +196,10 @@ def test_a_dead_url_in_the_list_is_named_and_no_frame_is_lost(tmp_path, capsys):
     assert metrics["by_endpoint"][dead]["failed_attempts"]["connection"] >= DEAD_AFTER
     assert metrics["by_endpoint"][dead]["completed"] == 0
     assert f"replica out of rotation: {dead}" in capsys.readouterr().err
+    shown = io.StringIO()
+    print_summary(Console(file=shown, width=250), metrics, label="sim", run_dir=run_dir, status="complete")
+    row = next(line for line in shown.getvalue().splitlines() if dead in line)
+    assert "0 answered" in row and "OUT OF ROTATION" in row
 
 
 def test_every_url_dead_stops_the_run_naming_each(tmp_path, capsys):

@@ -114,7 +114,7 @@ def plan(m: ModelInputs, frames: float, *, gpus: int = 1, rpm: float | None = No
         wall_gpus = frames / (gpus * m.requests_per_s_per_gpu) + m.startup_s
         if m.gpu_hourly_usd is not None:
             self_hosted = gpu_hours * m.gpu_hourly_usd
-    elif m.hosting != "api":
+    elif m.hosting == "self-hosted":
         missing.append("throughput per GPU (a measured run, or --rps-per-gpu)")
     wall_rate = rate_limited_seconds(frames, m, rpm, tpm) if m.hosting != "self-hosted" else None
     breakeven = against = None

@@ -109,8 +109,9 @@ def from_run(run_dir: Path) -> ModelInputs:
         if hosting == "api" else "",
         gpu_hourly_usd=gpu.get("hourly_usd"),
         gpu_source="; ".join(str(x) for x in (gpu.get("name"), gpu.get("source"), gpu.get("date")) if x),
-        requests_per_s_per_gpu=rps / gpus if rps and hosting != "api" else None,
-        throughput_source=f"{where}: {rps:.3g} req/s on {gpus} GPU(s)" if rps and hosting != "api" else "",
+        # Only a self-hosted run's throughput is a GPU's (an API's or the simulator's is not).
+        requests_per_s_per_gpu=rps / gpus if rps and hosting == "self-hosted" else None,
+        throughput_source=f"{where}: {rps:.3g} req/s on {gpus} GPU(s)" if rps and hosting == "self-hosted" else "",
         startup_s=startup)
 
 
