@@ -260,3 +260,15 @@ def test_gpu_assignment_and_refusals():
         gpu_assignment(_compose("model=cliptagger", "model.vllm.replicas=2", "model.vllm.gpus=[3]").model.vllm)
     with pytest.raises(ServingError, match="more than once"):
         check_serving(_compose("model=sim", "model.serve=", "model.base_url=[http://a/v1,http://a/v1]").model)
+
+
+def test_more_replicas_than_gpus_is_refused_before_a_run_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("bench.serving.gpu_names", lambda: ["NVIDIA H100 80GB"])  # one GPU here
+    ds = make_dataset(tmp_path / "ds", 2)
+    cfg = _compose("model=cliptagger", f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}",
+                   "runner.progress=false", f"model.vllm.command=[{sys.executable},{STANDIN}]",
+                   "model.vllm.replicas=2")
+    assert run(cfg, summary=False) == 2
+    err = capsys.readouterr().err
+    assert "model.vllm.replicas=2" in err and "finds 1" in err
+    assert not (tmp_path / "runs").exists()
