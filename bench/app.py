@@ -26,15 +26,18 @@ from rich.markup import escape
 from bench.backends import PROTOCOLS, make_backend
 from bench.backends.base import SESSION_HEADER, Reasoning, Sampling
 from bench.backends.families import check_request_shape
+from bench.backends.replicas import Replica, ReplicaBackend
 from bench.config import Config
 from bench.frames import DatasetError, load_frames
 from bench.metrics import compute_metrics
 from bench.prices import PriceLookupError, resolve_price
 from bench.progress import RunProgress
+from bench.replica_metrics import out_of_rotation
 from bench.runner import EncodeSettings, FatalRunError, Prices, Runner, ServerWatch
 from bench.server_process import ServerStartError
-from bench.serving import Endpoint, ServingError, check_serving, serving
+from bench.serving import Endpoints, ServingError, check_serving, serving
 from bench.store import RunInUseError, RunStore
+from bench.store import redact as redact_text
 from bench.summary import print_summary, summary_console
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -210,7 +213,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
             current = [store.records[f.id] for f in frames if f.id in store.records]
             with RunProgress(len(frames), current, enabled=cfg.runner.progress,
                              console=console) as progress:
-                asyncio.run(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update))
+                asyncio.run(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update, console))
     except (FatalRunError, ServerStartError) as exc:
         status, code = "failed", EXIT_FATAL
         console.print(f"[red]stopped early:[/red] {escape(str(exc))}\nNothing more was sent. Fix it and re-run "
@@ -285,12 +288,20 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, endpoint: Endpoint,
-                      api_key: str, on_record: Any) -> None:
+async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, endpoints: Endpoints,
+                      api_key: str, on_record: Any, console: Console) -> None:
     # The simulator draws faults per session: a resumed run is a fresh draw, not a replay.
     headers = {SESSION_HEADER: str(session)} if cfg.model.serve == "sim" else {}
-    backend = make_backend(cfg.model, base_url=endpoint.base_url, api_key=api_key, headers=headers,
-                           timeout_s=cfg.runner.request_timeout_s + 5.0)
+
+    def backend_for(url: str | None) -> Any:
+        return make_backend(cfg.model, base_url=url, api_key=api_key, headers=headers,
+                            timeout_s=cfg.runner.request_timeout_s + 5.0)
+
+    if len(endpoints.replicas) == 1:
+        endpoint = endpoints.replicas[0]
+        backend, watch = backend_for(endpoint.base_url), ServerWatch(endpoint.base_url, endpoint.gone)
+    else:
+        backend, watch = replica_backend(endpoints, backend_for, store, console)
     s = cfg.model.sampling
     runner = Runner(
         backend=backend,
@@ -303,13 +314,29 @@ async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, sessi
         store=store,
         session=session,
         on_record=on_record,
-        server=ServerWatch(endpoint.base_url, endpoint.gone),
+        server=watch,
         reasoning=Reasoning(effort=s.reasoning_effort, budget=s.thinking_budget, level=s.thinking_level),
     )
     try:
         await runner.run(frames)
     finally:
+        if isinstance(backend, ReplicaBackend):
+            store.meta.setdefault("replicas", {})[str(session)] = backend.report()
+            store.save_meta()
         await backend.aclose()
+
+
+def replica_backend(endpoints: Endpoints, backend_for: Any, store: RunStore,
+                    console: Console) -> tuple[ReplicaBackend, ServerWatch]:
+    """One backend per replica behind a least-loaded router; the run stops only when every replica is out."""
+    def said_out(replica: Replica) -> None:
+        console.print(f"[yellow]replica out of rotation:[/yellow] {escape(replica.url)}: {escape(replica.out or '')}",
+                      highlight=False)
+
+    replicas = [Replica(url=redact_text(e.base_url or "(default URL)"), backend=backend_for(e.base_url), gone=e.gone)
+                for e in endpoints.replicas]
+    backend = ReplicaBackend(replicas, on_out=said_out)
+    return backend, ServerWatch(", ".join(r.url for r in replicas), backend.all_gone)
 
 
 def metrics_for(cfg: DictConfig, store: RunStore, frames: list[Any]) -> dict[str, Any]:
@@ -325,6 +352,8 @@ def metrics_for(cfg: DictConfig, store: RunStore, frames: list[Any]) -> dict[str
     simulated = bool(cfg.model.simulated) or any(r.get("served_by_simulator") for r in records)
     metrics = compute_metrics(records, frames_total=len(frames), model=model, runner=runner, simulated=simulated)
     metrics["orphan_records"] = len(store.records) - len(records)
+    if store.meta.get("replicas"):  # which replicas were taken out of rotation, and why
+        metrics["replicas_out_of_rotation"] = out_of_rotation(store.meta)
     metrics["run"] = {"dir": str(store.path), "model": cfg.model.label or cfg.model.name, "model_name": cfg.model.name,
                       "dataset": cfg.dataset.name, "prompt": f"{cfg.prompt.name}@{cfg.prompt.version}",
                       "precision": cfg.model.precision, "hosting": cfg.model.hosting,

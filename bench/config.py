@@ -82,6 +82,9 @@ class SimConfig:
     # the simulator reasons: this many tokens at the default effort, billed as output, before the answer.
     reasoning_tokens: int = 384
     thinking_s: float | None = None  # time spent thinking; None = reasoning tokens x per_token_s
+    # Simulator servers to start (model.serve=sim), each on its own port: replicas behind one model
+    # (bench/backends/replicas.py). Read by the harness; the simulator process ignores it.
+    replicas: int = 1
 
 
 @dataclass
@@ -103,6 +106,11 @@ class VllmConfig:
     port: int = 0  # 0 = a free port
     startup_timeout_s: float = 1200.0  # loading ~14 GB of weights and compiling takes minutes
     require_gpu: bool = True  # refuse early, with the alternatives, when nvidia-smi finds no GPU
+    # Data-parallel replicas on one machine: `replicas` servers, each on its own port and its own
+    # tensor_parallel_size GPUs (CUDA_VISIBLE_DEVICES), requests to the least loaded
+    # (bench/backends/replicas.py). `gpus` lists the GPU indices to use; empty = 0, 1, 2, ...
+    replicas: int = 1
+    gpus: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -111,7 +119,9 @@ class ModelConfig:
     label: str = ""  # display name; defaults to the config choice
     backend: str = "openai_chat"  # the wire protocol: a module in bench/backends/
     serve: str = ""  # "" = already running at base_url; "sim" = the embedded simulator; "vllm" = `vllm serve`
-    base_url: str | None = None
+    # One URL, or a list of replicas of the same model (data-parallel vLLM servers, several hosted
+    # endpoints): each request goes to the least-loaded one (bench/backends/replicas.py).
+    base_url: Any = None  # str | list[str] | None (OmegaConf has no union types)
     api_key_env: str | None = None  # the variable holding the key; the key itself is never stored
     simulated: bool = False
     precision: str = ""  # e.g. fp8, bf16 (self-hosted) or "" for APIs

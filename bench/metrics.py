@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from bench.cost import cost_per_million, self_hosted_cost_per_million
+from bench.replica_metrics import by_endpoint
 from bench.stats import describe, rate
 
 LADDER = ("json_strict", "json_lenient", "schema_valid", "rules_ok")
@@ -126,6 +127,7 @@ def compute_metrics(records: list[dict[str, Any]], *, frames_total: int, model: 
         "throughput": throughput,
         "cost": cost,
         "by_content_type": _by_content_type(sent),
+        "by_endpoint": by_endpoint(records, duration),  # replicas only (bench/replica_metrics.py), else None
     }
     return metrics
 

@@ -35,6 +35,7 @@ class Attempt:
     input_tokens: int | None = None
     output_tokens: int | None = None  # reasoning included (billed as output)
     reasoning_tokens: int | None = None  # of output_tokens, spent reasoning (None: not reported)
+    endpoint: str | None = None  # the replica tried, when the model has several (bench/backends/replicas.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,14 +80,14 @@ async def call_with_retry(
             attempts.append(Attempt(n=n, t_sent=response.t_sent, duration_s=response.t_last_token - response.t_sent,
                                     ok=True, waited_s=waited, input_tokens=response.usage.input_tokens,
                                     output_tokens=response.usage.output_tokens,
-                                    reasoning_tokens=response.usage.reasoning_tokens))
+                                    reasoning_tokens=response.usage.reasoning_tokens, endpoint=response.endpoint))
             return RetryOutcome(response, attempts, None)
         usage = last_error.usage or Usage()
         attempts.append(Attempt(n=n, t_sent=t0, duration_s=StreamClock.now() - t0, ok=False,
                                 error_kind=last_error.kind, status=last_error.status, message=last_error.message,
                                 retry_after_s=last_error.retry_after, waited_s=waited,
                                 input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-                                reasoning_tokens=usage.reasoning_tokens))
+                                reasoning_tokens=usage.reasoning_tokens, endpoint=last_error.endpoint))
         if not last_error.retryable or n == cfg.max_attempts:
             break
         waited = backoff_delay(n, cfg, rng, last_error.retry_after)

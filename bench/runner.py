@@ -259,6 +259,8 @@ class Runner:
             "image": {"sha256": image.sha256, "width": image.width, "height": image.height, "bytes": len(image.data)},
             "attempts": attempts,
             "n_attempts": len(attempts),
+            # The replica the last attempt went to (several replicas: bench/backends/replicas.py), else None.
+            "endpoint": attempts[-1].get("endpoint") if attempts else None,
         }
         # Tokens of every attempt, retried ones included: they are paid for. Unknown when the
         # answer's usage is missing: a cost is never computed from a guess.

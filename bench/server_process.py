@@ -108,6 +108,12 @@ class ManagedServer:
     def start(self) -> ManagedServer:
         if self.proc is not None:  # idempotent, so `with start_simulator(...) as s:` works
             return self
+        self.launch()
+        return self.wait_healthy()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (several replicas start side by side, then
+        `wait_healthy()` each; Popen stays in the calling thread, as preexec_fn needs)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             log.write(f"# capbench: starting {self.name}: {' '.join(redact(self.cmd))}\n".encode())
@@ -123,6 +129,8 @@ class ManagedServer:
                 preexec_fn=_die_with_parent,
             )
         _LIVE.add(self)
+
+    def wait_healthy(self) -> ManagedServer:
         try:
             self._wait_healthy()
         except BaseException:  # includes KeyboardInterrupt: never leave the child behind

@@ -83,6 +83,7 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         rows.append(("usage not reported", f"{cost['usage_missing']} answers: left out of token means and cost"))
     rows += _reasoning_rows(m)
     rows += _score_rows(m.get("scores"))
+    rows += _replica_rows(m)
     rows.append(("run folder", f"{run_dir}  [{status}]"))
     for k, v in rows:
         table.add_row(k, v)
@@ -113,6 +114,21 @@ def _bad_input_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
     if all_frames:
         rows.append(("schema valid, all frames", _pct(all_frames) + "  (bad inputs counted as failures)"))
     return rows
+
+
+def _replica_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
+    """Several replicas: each one's answers, failed attempts and E2EL, and those taken out of rotation."""
+    by = m.get("by_endpoint") or {}
+    out = {o["endpoint"]: o["reason"] for o in m.get("replicas_out_of_rotation") or []}
+    lines = []
+    for url, e in by.items():
+        failed = ", ".join(f"{k} {v}" for k, v in sorted(e["failed_attempts"].items()))
+        line = (f"{escape(url)}: {e['completed']} answered, {e['attempts']} attempts"
+                + (f" ({failed} failed)" if failed else "") + f", E2EL p50 {_s(e['e2el_s']['p50'])}")
+        if url in out:
+            line += f"  OUT OF ROTATION: {escape(out[url].splitlines()[0])}"
+        lines.append(line)
+    return [(f"replicas ({len(by)})", "\n".join(lines))] if lines else []
 
 
 def _reasoning_rows(m: dict[str, Any]) -> list[tuple[str, str]]:

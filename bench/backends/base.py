@@ -109,6 +109,8 @@ class CaptionResponse:
     # First streamed token of any kind, reasoning included, where the stream shows reasoning (vLLM's
     # reasoning_content, Claude's thinking_delta, Gemini's thought parts); None when it shows none.
     t_first_any: float | None = None
+    # The replica that answered, when the model has several (bench/backends/replicas.py); else None.
+    endpoint: str | None = None
 
 
 # Every simulator response carries this header, so a run pointed at the simulator
@@ -182,6 +184,7 @@ class BackendError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.usage = usage  # tokens a failed attempt still consumed, if the server said
+        self.endpoint: str | None = None  # the replica tried, when the model has several
 
     @property
     def retryable(self) -> bool:

@@ -4,7 +4,8 @@ simulator (SIMULATED captions, never a model).
 
 FAKE_VLLM_MODE=die           exits during start-up, like vLLM without a GPU
 FAKE_VLLM_MODE=never_healthy keeps running without ever answering /health
-FAKE_VLLM_PIDFILE=PATH       writes its pid there (tests check nothing is left behind)
+FAKE_VLLM_PIDFILE=PATH       writes its pid there (tests check nothing is left behind); `{gpu}` in PATH
+                             becomes CUDA_VISIBLE_DEVICES, so each replica writes its own
 """
 
 import argparse
@@ -22,9 +23,11 @@ parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--served-model-name")
 args, rest = parser.parse_known_args()
-print(f"fake vllm stand-in: model={args.model} served={args.served_model_name} flags={' '.join(rest)}", flush=True)
+print(f"fake vllm stand-in: model={args.model} served={args.served_model_name} flags={' '.join(rest)} "
+      f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')}", flush=True)
 if os.environ.get("FAKE_VLLM_PIDFILE"):
-    with open(os.environ["FAKE_VLLM_PIDFILE"], "w") as fh:
+    with open(os.environ["FAKE_VLLM_PIDFILE"].replace("{gpu}", os.environ.get("CUDA_VISIBLE_DEVICES", "")),
+              "w") as fh:
         fh.write(str(os.getpid()))
 mode = os.environ.get("FAKE_VLLM_MODE", "")
 if mode == "die":
