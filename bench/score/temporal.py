@@ -17,8 +17,8 @@ schema-valid, else None (a frame with no valid caption can show neither stabilit
 - boundaries: a pair is a predicted boundary when at least k of the chosen fields change (exact fields: values
   differ; text fields and objects: Jaccard < change_below). Matched one-to-one to the true cuts of the same video
   within `tolerance` pair positions (nearest first); precision = matched / predicted, recall = matched / true,
-  F1 = 2PR / (P + R) = 2·matched / (predicted + true), summed over videos. Scored on pairs whose shots are known; every k is tried, the best
-  (highest F1, then the smaller k) is reported next to the configured one.
+  F1 = 2PR / (P + R) = 2·matched / (predicted + true), counts summed over videos. Scored on pairs whose shots
+  are known; every k is tried, the best (highest F1, then the smaller k) is reported next to the configured one.
 
 Bad input never crashes and is never dropped silently: frames with no video or timestamp, duplicate timestamps
 in a video (the first by frame id is kept), videos with a single usable frame, pairs with an unknown shot or
@@ -286,3 +286,48 @@ def temporal_scores(items: Iterable[TemporalItem | tuple], settings: Any = None,
         "settings": {"boundary_fields": list(fields), "k": k_cfg, "tolerance": tolerance,
                      "change_below": change_below},
     }
+
+
+def run_items(records: Iterable[Mapping[str, Any]], frame_meta: Mapping[str, Mapping[str, Any]] | None = None,
+              valid: Any = None) -> Iterable[TemporalItem]:
+    """generations.jsonl records as TemporalItems. video/shot/timestamp_s come from the record (capbench writes
+    them since temporal scores) or, for older records, from `frame_meta` (frame id -> the dataset frame's meta).
+    valid(record) says whether the caption counts (default: bench.score.references.is_valid, schema-valid)."""
+    if valid is None:
+        from bench.score.references import is_valid as valid
+    for rec in records:
+        fid = str(rec.get("frame_id"))
+        meta = rec if "timestamp_s" in rec or "video" in rec else (frame_meta or {}).get(fid) or {}
+        caption = rec.get("caption") if valid(rec) and isinstance(rec.get("caption"), dict) else None
+        yield TemporalItem(fid, meta.get("video"), meta.get("shot"), meta.get("timestamp_s"), caption)
+
+
+def needs_frame_meta(records: Iterable[Mapping[str, Any]]) -> bool:
+    """Some record predates temporal fields: the dataset's frames must say where it sits in time."""
+    return any("timestamp_s" not in r and "video" not in r for r in records)
+
+
+def summary_lines(t: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, value) rows for the console summaries (bench.summary, python -m bench.score): two lines."""
+    if not t:
+        return []
+    if not t.get("applicable"):
+        return [("temporal", f"not scored: {t.get('reason')}")] if t.get("reason") and t.get("frames") else []
+    fs = t.get("field_stability") or {}
+    ct = (fs.get("content_type") or {}).get("value")
+    op = (t.get("object_persistence") or {}).get("value")
+    fl = (t.get("flicker") or {}).get("rate")
+    b = t.get("boundaries") or {}
+
+    def pct(x: Any) -> str:
+        return "—" if x is None else f"{x:.0%}"
+
+    def num(x: Any) -> str:
+        return "—" if x is None else f"{x:.2f}"
+
+    stab = (f"{num(t.get('stability'))} over {t.get('within_shot_pairs')} within-shot pairs (content type holds "
+            f"{pct(ct)}, object Jaccard {num(op)}, flicker {pct(fl)})")
+    bound = (f"F1 {num(b.get('f1'))} at k={b.get('k')} (P {num(b.get('precision'))}, R {num(b.get('recall'))}, "
+             f"{b.get('true_cuts')} true cuts, tolerance {b.get('tolerance')}); best k={b.get('best_k')} "
+             f"F1 {num(b.get('best_f1'))}")
+    return [("temporal stability", stab), ("scene boundaries", bound)]

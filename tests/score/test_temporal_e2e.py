@@ -1,0 +1,123 @@
+"""Temporal scores end to end on the simulator: a dataset of frames ordered in time (two videos, known shot cuts),
+scored automatically after the run; the same numbers recomputed from generations.jsonl; planted jitter
+(model.sim.temporal_jitter) measured as lower stability; the summary and `python -m bench.score` print it."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from PIL import Image
+from rich.console import Console
+
+from bench.__main__ import conf_dir
+from bench.app import run as run_bench
+from bench.score.__main__ import main as score_main
+from bench.score.temporal import run_items, temporal_scores
+from bench.summary import print_summary
+
+FAST = ["runner.progress=false", "runner.concurrency=8", "model.sim.ttft_s=0.005", "model.sim.per_token_s=0.0001",
+        "model.sim.per_token_jitter_s=0.0", "model.sim.ttft_jitter_s=0.0"]
+
+
+def _shot_image(kind: int, frame: int) -> Image.Image:
+    """Three visually unrelated scenes; frames of one scene differ by a few pixels only."""
+    rng = np.random.default_rng(kind)
+    if kind % 3 == 0:
+        px = np.zeros((96, 128, 3), np.uint8) + np.array([210, 40, 40], np.uint8)  # plain red card
+    elif kind % 3 == 1:
+        px = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)  # busy multicoloured texture
+    else:
+        ramp = np.linspace(0, 255, 128, dtype=np.float32)
+        px = np.stack([np.tile(ramp, (96, 1)), np.full((96, 128), 60.0), np.tile(255 - ramp, (96, 1))], -1)
+        px = px.astype(np.uint8)  # red-to-blue gradient
+    px = px.copy()
+    px[0, frame % 128] = (px[0, frame % 128].astype(int) + 7) % 256  # a different file per frame
+    return Image.fromarray(px)
+
+
+def make_video_dataset(root: Path) -> Path:
+    folder = root / "clips"
+    (folder / "images").mkdir(parents=True)
+    lines = []
+    for video, shots in (("v1", [0, 1, 2]), ("v2", [1, 0, 2, 1])):
+        t = 0.0
+        for s, kind in enumerate(shots):
+            for f in range(3):
+                fid = f"{video}-t{t:05.1f}"
+                _shot_image(kind, s * 3 + f).save(folder / "images" / f"{fid}.png")
+                lines.append({"id": fid, "image": f"images/{fid}.png", "content_type": "test", "video": video,
+                              "shot": f"s{s:03d}", "timestamp_s": t, "reference": None})
+                t += 0.5
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return folder
+
+
+def bench_run(root: Path, dataset: Path, name: str, *extra: str) -> Path:
+    run_dir = root / name
+    with initialize_config_dir(version_base="1.3", config_dir=conf_dir()):
+        cfg = compose("config", overrides=["model=sim", "dataset=sample", f"dataset.path={dataset}",
+                                           "dataset.name=clips", f"run_dir={run_dir}", *FAST, *extra])
+    assert run_bench(cfg, Console(file=io.StringIO()), summary=False) == 0
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("temporal")
+    ds = make_video_dataset(root)
+    return {"ds": ds, "sim": bench_run(root, ds, "sim"),
+            "jitter": bench_run(root, ds, "jitter", "model.sim.temporal_jitter=0.7")}
+
+
+def _records(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (run_dir / "generations.jsonl").read_text().splitlines()]
+
+
+def test_run_is_scored_for_time_and_records_carry_where_each_frame_sits(runs: dict[str, Any]) -> None:
+    t = json.loads((runs["sim"] / "metrics.json").read_text())["scores"]["temporal"]
+    assert t["applicable"] and t["frames"] == 21 and t["videos"] == 2
+    assert t["true_cuts"] == 5 and t["within_shot_pairs"] == 14
+    recs = {r["frame_id"]: r for r in _records(runs["sim"])}
+    assert (recs["v2-t001.5"]["video"], recs["v2-t001.5"]["shot"], recs["v2-t001.5"]["timestamp_s"]) == \
+        ("v2", "s001", 1.5)
+    # the simulator describes each scene the same way: content type and style hold within a shot, cuts are found
+    assert t["field_stability"]["content_type"]["value"] == 1.0
+    assert t["boundaries"]["best_f1"] == 1.0
+
+
+def test_identical_numbers_when_recomputed_from_generations(runs: dict[str, Any]) -> None:
+    for name in ("sim", "jitter"):
+        scored = json.loads((runs[name] / "metrics.json").read_text())["scores"]["temporal"]
+        again = temporal_scores(run_items(_records(runs[name])))  # defaults = the run's temporal config
+        assert json.loads(json.dumps(again)) == scored
+
+
+def test_planted_jitter_is_measured(runs: dict[str, Any]) -> None:
+    calm = json.loads((runs["sim"] / "metrics.json").read_text())["scores"]["temporal"]
+    jittery = json.loads((runs["jitter"] / "metrics.json").read_text())["scores"]["temporal"]
+    assert jittery["stability"] < calm["stability"] - 0.05
+    exact = ("content_type", "specific_style", "production_quality")
+    assert sum(jittery["field_stability"][f]["value"] for f in exact) < \
+        sum(calm["field_stability"][f]["value"] for f in exact)
+    assert jittery["boundaries"]["precision"] <= calm["boundaries"]["precision"]
+
+
+def test_summary_and_score_cli_print_temporal_lines(runs: dict[str, Any], capsys: pytest.CaptureFixture) -> None:
+    metrics = json.loads((runs["sim"] / "metrics.json").read_text())
+    out = io.StringIO()
+    print_summary(Console(file=out, width=200), metrics, label="sim", run_dir=runs["sim"], status="complete")
+    text = out.getvalue()
+    assert "temporal stability" in text and "scene boundaries" in text and "F1 " in text
+    assert score_main([str(runs["sim"]), "temporal.k=1", "temporal.tolerance=1"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "scene boundaries: F1" in printed and "at k=1" in printed and "tolerance 1" in printed
+    rescored = json.loads((runs["sim"] / "metrics.json").read_text())["scores"]["temporal"]
+    assert rescored["settings"]["k"] == 1 and rescored["settings"]["tolerance"] == 1
+    assert score_main([str(runs["sim"]), "temporal.kk=1"]) == 2  # a misspelt key fails by name
+    assert "kk" in capsys.readouterr().err
