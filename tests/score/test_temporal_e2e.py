@@ -121,3 +121,21 @@ def test_summary_and_score_cli_print_temporal_lines(runs: dict[str, Any], capsys
     assert rescored["settings"]["k"] == 1 and rescored["settings"]["tolerance"] == 1
     assert score_main([str(runs["sim"]), "temporal.kk=1"]) == 2  # a misspelt key fails by name
     assert "kk" in capsys.readouterr().err
+
+
+def test_load_runs_and_report_carry_the_temporal_columns(runs: dict[str, Any], tmp_path: Path) -> None:
+    from bench.load import load_runs
+    from bench.report import build_report
+
+    frames = load_runs([runs["sim"], runs["jitter"]], level="frame")
+    row = frames[(frames["frame_id"] == "v2-t001.5")].iloc[0]
+    assert (row["video"], row["shot"], row["timestamp_s"]) == ("v2", "s001", 1.5)
+    table = load_runs([runs["sim"], runs["jitter"]]).set_index("run")
+    assert table["temporal_stability"].notna().all()
+    calm, jittery = table.loc[table.index[0]], table.loc[table.index[1]]
+    assert jittery["temporal_stability"] < calm["temporal_stability"]
+    assert 0 <= jittery["flicker_rate"] <= 1 and calm["boundary_best_f1"] == 1.0
+    build_report([runs["sim"], runs["jitter"]], tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    assert "temporal stability" in html and "boundary F1" in html
+    assert f"{calm['temporal_stability']:,.2f}" in html
