@@ -282,7 +282,7 @@ def score_summary(run: RunData) -> dict[str, Any]:
 
 
 TEMPORAL_COLUMNS = ("temporal_stability", "object_persistence", "flicker_rate", "boundary_f1", "boundary_k",
-                    "boundary_best_k", "boundary_best_f1")
+                    "boundary_best_k", "boundary_best_f1", "boundary_chance_f1", "boundary_auc")
 
 
 def temporal_columns(t: Any) -> dict[str, float]:
@@ -293,7 +293,8 @@ def temporal_columns(t: Any) -> dict[str, float]:
             "object_persistence": _num((t.get("object_persistence") or {}).get("value")),
             "flicker_rate": _num((t.get("flicker") or {}).get("rate")), "boundary_f1": _num(b.get("f1")),
             "boundary_k": _num(b.get("k")), "boundary_best_k": _num(b.get("best_k")),
-            "boundary_best_f1": _num(b.get("best_f1"))}
+            "boundary_best_f1": _num(b.get("best_f1")), "boundary_chance_f1": _num(b.get("chance_f1")),
+            "boundary_auc": _num(b.get("auc"))}
 
 
 def is_judged(run: RunData) -> bool:

@@ -19,6 +19,8 @@ schema-valid, else None (a frame with no valid caption can show neither stabilit
   within `tolerance` pair positions (nearest first); precision = matched / predicted, recall = matched / true,
   F1 = 2PR / (P + R) = 2·matched / (predicted + true), counts summed over videos. Scored on pairs whose shots
   are known; every k is tried, the best (highest F1, then the smaller k) is reported next to the configured one.
+  chance_f1 is the F1 of calling every pair a boundary (what an F1 must beat); auc is the threshold-free
+  probability that a true cut changes more of the fields than a within-shot pair (0.5 = chance).
 
 Bad input never crashes and is never dropped silently: frames with no video or timestamp, duplicate timestamps
 in a video (the first by frame id is kept), videos with a single usable frame, pairs with an unknown shot or
@@ -148,6 +150,18 @@ def match_boundaries(truth: list[int], predicted: list[int], tolerance: int) -> 
     return len(used_t)
 
 
+def boundary_auc(hist: np.ndarray) -> float | None:
+    """P(a true cut changes more boundary fields than a within-shot pair), ties counting one half (the
+    Mann-Whitney AUC of the changed-field count; 0.5 = no better than chance, 1 = every cut above every
+    within-shot pair). hist[0] / hist[1]: pairs at cuts / within shots by number of fields changed."""
+    cuts, within = hist[0].astype(float), hist[1].astype(float)
+    n = cuts.sum() * within.sum()
+    if not n:
+        return None
+    below = np.concatenate([[0.0], np.cumsum(within)[:-1]])  # within-shot pairs with fewer changes than c
+    return float((cuts * (below + 0.5 * within)).sum() / n)
+
+
 def prf(matched: int, predicted: int, truth: int) -> dict[str, Any]:
     precision = matched / predicted if predicted else None
     recall = matched / truth if truth else None
@@ -197,6 +211,8 @@ def temporal_scores(items: Iterable[TemporalItem | tuple], settings: Any = None,
     # per k: (matched, predicted) summed over videos
     per_k = {k: [0, 0] for k in range(1, len(fields) + 1)}
     frames_used = within_pairs = cut_pairs = 0
+    # how many boundary fields changed, per scored pair: [at true cuts, within shots] histograms (for the AUC)
+    changed_hist = np.zeros((2, len(fields) + 1), dtype=np.int64)
     for video in sorted(videos):
         entries = videos[video]
         arrival = [e[2] for e in sorted(entries, key=lambda e: (e[0], e[1]))]
@@ -229,6 +245,7 @@ def temporal_scores(items: Iterable[TemporalItem | tuple], settings: Any = None,
                 pair_reasons["no_caption"] += 1  # no evidence: a cut here counts as missed
                 continue
             changed = _changes(a, b, fields, change_below)
+            changed_hist[0 if cut else 1, changed] += 1
             for k in per_k:
                 if changed >= k:
                     predicted[k].append(j)
@@ -268,6 +285,9 @@ def temporal_scores(items: Iterable[TemporalItem | tuple], settings: Any = None,
     scorable = [k for k in by_k if by_k[k]["f1"] is not None]
     best_k = max(scorable, key=lambda k: (by_k[k]["f1"], -k)) if scorable else None
     flicker = rate(flickers, flicker_chances)
+    scored_pairs = int(changed_hist.sum())
+    # the trivial detector that calls every scored pair a boundary: what an F1 must beat to mean anything
+    chance = prf(int(changed_hist[0].sum()), scored_pairs, truth_total) if scored_pairs else None
     return {
         "applicable": True, "version": TEMPORAL_VERSION, "frames": seen, "frames_in_sequences": frames_used,
         "videos": len(videos) - single, "within_shot_pairs": within_pairs, "true_cuts": cut_pairs,
@@ -280,6 +300,7 @@ def temporal_scores(items: Iterable[TemporalItem | tuple], settings: Any = None,
                     "chances": flicker_chances},
         "boundaries": {"fields": list(fields), "k": k_cfg, "tolerance": tolerance, "change_below": change_below,
                        **by_k[k_cfg], "best_k": best_k, "best_f1": by_k[best_k]["f1"] if best_k else None,
+                       "chance_f1": chance["f1"] if chance else None, "auc": boundary_auc(changed_hist),
                        "by_k": {str(k): v for k, v in by_k.items()}},
         "skipped_frames": dict(skipped), "out_of_order_videos": out_of_order, "duplicate_timestamps": duplicates,
         "single_frame_videos": single, "pairs_not_scored": dict(pair_reasons),
@@ -329,5 +350,5 @@ def summary_lines(t: Mapping[str, Any] | None) -> list[tuple[str, str]]:
             f"{pct(ct)}, object Jaccard {num(op)}, flicker {pct(fl)})")
     bound = (f"F1 {num(b.get('f1'))} at k={b.get('k')} (P {num(b.get('precision'))}, R {num(b.get('recall'))}, "
              f"{b.get('true_cuts')} true cuts, tolerance {b.get('tolerance')}); best k={b.get('best_k')} "
-             f"F1 {num(b.get('best_f1'))}")
+             f"F1 {num(b.get('best_f1'))}; chance F1 {num(b.get('chance_f1'))}; AUC {num(b.get('auc'))}")
     return [("temporal stability", stab), ("scene boundaries", bound)]

@@ -148,3 +148,17 @@ def test_helpers():
     assert jaccard(frozenset(), frozenset()) == 1.0
     assert jaccard(words("A red car"), words("a blue car")) == pytest.approx(2 / 4)
     assert object_name("  The Red  Car ") == "red car"
+
+
+def test_chance_f1_and_auc():
+    # pairs: within s0 (1 field changes), cut s0|s1 (7 change), within s1 (0), cut s1|s2 (7)
+    frames = seq(("s0", cap()), ("s0", cap(ct="CGI")), ("s1", cap(**B)), ("s1", cap(**B)), ("s2", cap()))
+    b = temporal_scores(frames)["boundaries"]
+    assert b["chance_f1"] == pytest.approx(2 * 2 / (4 + 2))  # every pair called a boundary: P 1/2, R 1
+    assert b["auc"] == 1.0  # both cuts change more fields than both within-shot pairs
+    # a cut that changes nothing ranks below a within-shot pair that changes one field, ties count half
+    frames = seq(("s0", cap()), ("s0", cap(ct="CGI")), ("s1", cap(ct="CGI")))
+    b = temporal_scores(frames)["boundaries"]
+    assert b["auc"] == 0.0 and b["chance_f1"] == pytest.approx(2 * 1 / (2 + 1))
+    frames = seq(("s0", cap()), ("s0", cap()), ("s1", cap()))
+    assert temporal_scores(frames)["boundaries"]["auc"] == 0.5

@@ -139,3 +139,29 @@ def test_load_runs_and_report_carry_the_temporal_columns(runs: dict[str, Any], t
     html = (tmp_path / "r.html").read_text()
     assert "temporal stability" in html and "boundary F1" in html
     assert f"{calm['temporal_stability']:,.2f}" in html
+
+
+def test_video_frames_at_fps_carry_pixel_shot_ids_as_true_cuts(tmp_path: Path) -> None:
+    """dataset=video, sampling=fps: each frame gets the id of the shot the pixel detector put it in, so the two
+    hard cuts of the test clip (2 s, 7 s) are true cuts for the temporal scores."""
+    from bench.config import DatasetConfig
+    from bench.frames import load_frames
+    from bench.score.temporal import TemporalItem
+    from tests.frames.conftest import CUTS, scene_video
+
+    clip = scene_video(tmp_path / "scenes.mp4")
+    cfg = DatasetConfig(name="video", kind="video", path=str(clip), cache_dir=str(tmp_path / "cache"), fps=2.0)
+    frames = load_frames(cfg)
+    shot = {f.meta["timestamp_s"]: f.meta["shot"] for f in frames}
+    assert None not in shot.values()
+    for cut in CUTS:
+        assert shot[cut - 0.5] != shot[cut] and shot[cut] == shot[cut + 0.5]
+    assert shot[0.0] == shot[1.5] == "s000"
+    # captions that change exactly at the hard cuts: every cut the detector found and only those are boundaries
+    scene = {t: sum(t >= c for c in CUTS) for t in shot}
+    items = [TemporalItem(f.id, f.meta["video"], f.meta["shot"], f.meta["timestamp_s"],
+                          {"content_type": f"scene {scene[f.meta['timestamp_s']]}", "summary": "x", "objects": []})
+             for f in frames]
+    b = temporal_scores(items, {"k": 1, "boundary_fields": ["content_type"]})["boundaries"]
+    n_cuts = len(set(shot.values())) - 1
+    assert b["true_cuts"] == n_cuts >= 2 and b["matched"] == 2 and b["predicted"] == 2
