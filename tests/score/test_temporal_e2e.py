@@ -165,3 +165,20 @@ def test_video_frames_at_fps_carry_pixel_shot_ids_as_true_cuts(tmp_path: Path) -
     b = temporal_scores(items, {"k": 1, "boundary_fields": ["content_type"]})["boundaries"]
     n_cuts = len(set(shot.values())) - 1
     assert b["true_cuts"] == n_cuts >= 2 and b["matched"] == 2 and b["predicted"] == 2
+
+
+def test_older_records_without_time_fields_take_them_from_the_dataset(runs: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+
+    from bench.score import score_run
+
+    old = tmp_path / "old-run"
+    shutil.copytree(runs["jitter"], old)
+    lines = []
+    for rec in _records(old):
+        for key in ("video", "shot", "timestamp_s"):
+            rec.pop(key)
+        lines.append(json.dumps(rec))
+    (old / "generations.jsonl").write_text("\n".join(lines) + "\n")
+    expected = json.loads((runs["jitter"] / "metrics.json").read_text())["scores"]["temporal"]
+    assert json.loads(json.dumps(score_run(old)["temporal"])) == expected
