@@ -330,10 +330,8 @@ def needs_frame_meta(records: Iterable[Mapping[str, Any]]) -> bool:
 
 def summary_lines(t: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     """(label, value) rows for the console summaries (bench.summary, python -m bench.score): two lines."""
-    if not t:
-        return []
-    if not t.get("applicable"):
-        return [("temporal", f"not scored: {t.get('reason')}")] if t.get("reason") and t.get("frames") else []
+    if not t or not t.get("applicable"):
+        return []  # stills (no frame in time): nothing to say; the scoring's JSON keeps the reason
     fs = t.get("field_stability") or {}
     ct = (fs.get("content_type") or {}).get("value")
     op = (t.get("object_persistence") or {}).get("value")

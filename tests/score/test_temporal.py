@@ -162,3 +162,21 @@ def test_chance_f1_and_auc():
     assert b["auc"] == 0.0 and b["chance_f1"] == pytest.approx(2 * 1 / (2 + 1))
     frames = seq(("s0", cap()), ("s0", cap()), ("s1", cap()))
     assert temporal_scores(frames)["boundaries"]["auc"] == 0.5
+
+
+def test_run_items_use_valid_captions_only_and_fall_back_to_dataset_meta():
+    from bench.score.temporal import needs_frame_meta, run_items
+
+    ok = {"schema_valid": True}
+    records = [
+        {"frame_id": "a", "video": "v", "shot": "s0", "timestamp_s": 0.0, "caption": cap(), "validity": ok},
+        {"frame_id": "b", "video": "v", "shot": "s0", "timestamp_s": 1.0, "caption": cap(ct="CGI"),
+         "validity": {"schema_valid": False}},  # parsed but schema-invalid: no caption for temporal scores
+        {"frame_id": "c", "caption": cap(), "validity": ok},  # an older record: where it sits comes from the dataset
+    ]
+    assert needs_frame_meta(records) and not needs_frame_meta(records[:2])
+    items = list(run_items(records, {"c": {"video": "v", "shot": "s0", "timestamp_s": 2.0}}))
+    assert [i.caption is not None for i in items] == [True, False, True]
+    assert items[2] == TemporalItem("c", "v", "s0", 2.0, records[2]["caption"])
+    s = temporal_scores(items)
+    assert s["pairs_not_scored"] == {"no_caption": 2} and s["within_shot_pairs"] == 2
