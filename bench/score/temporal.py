@@ -171,21 +171,27 @@ def prf(matched: int, predicted: int, truth: int) -> dict[str, Any]:
             "true_cuts": truth}
 
 
-def temporal_scores(items: Iterable[TemporalItem | tuple], settings: Any = None, *, seed: int = 0,
-                    replicates: int = BOOTSTRAP_REPLICATES) -> dict[str, Any]:
-    """The temporal section of a scoring (see the module docstring), or {"applicable": False, ...} when no two
-    frames of a video have timestamps. settings: bench.config.TemporalConfig or a mapping with its keys."""
+def check_settings(settings: Any) -> tuple[tuple[str, ...], int, int, float]:
+    """(boundary fields, k, tolerance, change_below), or ValueError naming the temporal.* key and the fix."""
     fields = tuple(_setting(settings, "boundary_fields", BOUNDARY_FIELDS))
     unknown = [f for f in fields if f not in BOUNDARY_FIELDS]
     if unknown or not fields:
         raise ValueError(f"temporal.boundary_fields: unknown field(s) {unknown} (choose from {list(BOUNDARY_FIELDS)})")
-    k_cfg = int(_setting(settings, "k", 3))
-    if not 1 <= k_cfg <= len(fields):
-        raise ValueError(f"temporal.k={k_cfg}: must be between 1 and the number of boundary fields ({len(fields)})")
+    k = int(_setting(settings, "k", 3))
+    if not 1 <= k <= len(fields):
+        raise ValueError(f"temporal.k={k}: must be between 1 and the number of boundary fields ({len(fields)})")
     tolerance = int(_setting(settings, "tolerance", 0))
     change_below = float(_setting(settings, "change_below", 0.5))
     if tolerance < 0 or not 0.0 <= change_below <= 1.0:
         raise ValueError("temporal.tolerance must be >= 0 and temporal.change_below within [0, 1]")
+    return fields, k, tolerance, change_below
+
+
+def temporal_scores(items: Iterable[TemporalItem | tuple], settings: Any = None, *, seed: int = 0,
+                    replicates: int = BOOTSTRAP_REPLICATES) -> dict[str, Any]:
+    """The temporal section of a scoring (see the module docstring), or {"applicable": False, ...} when no two
+    frames of a video have timestamps. settings: bench.config.TemporalConfig or a mapping with its keys."""
+    fields, k_cfg, tolerance, change_below = check_settings(settings)
 
     skipped: Counter[str] = Counter()
     videos: dict[str, list[tuple[float, str, int, _Frame]]] = defaultdict(list)

@@ -182,3 +182,15 @@ def test_older_records_without_time_fields_take_them_from_the_dataset(runs: dict
     (old / "generations.jsonl").write_text("\n".join(lines) + "\n")
     expected = json.loads((runs["jitter"] / "metrics.json").read_text())["scores"]["temporal"]
     assert json.loads(json.dumps(score_run(old)["temporal"])) == expected
+
+
+@pytest.mark.parametrize(("override", "named"), [("temporal.k=9", "temporal.k=9"),
+                                                 ("temporal.boundary_fields=[colour]", "temporal.boundary_fields"),
+                                                 ("model.sim.temporal_jitter=1.5", "temporal_jitter")])
+def test_bad_temporal_settings_stop_before_the_run(override: str, named: str, tmp_path: Path) -> None:
+    from bench.app import ConfigError, check_config
+
+    with initialize_config_dir(version_base="1.3", config_dir=conf_dir()):
+        cfg = compose("config", overrides=[override, f"run_dir={tmp_path / 'run'}"])
+    with pytest.raises(ConfigError, match=named):
+        check_config(cfg)
