@@ -166,10 +166,18 @@ def _temporal(run: RunFolder, settings: Any, seed: int, replicates: int) -> dict
     if settings is None:
         settings = OmegaConf.select(run.config, "temporal")
     try:
-        return temporal.temporal_scores(temporal.run_items(run.records, meta), settings, seed=seed,
-                                        replicates=replicates)
+        block = temporal.temporal_scores(temporal.run_items(run.records, meta), settings, seed=seed,
+                                         replicates=replicates)
     except ValueError as exc:
         raise ScoreError(str(exc)) from exc
+    # the captions' source, said where the numbers are (a simulated model's stability is the simulator's)
+    try:  # metrics.json says simulated also when a real model's endpoint turned out to be the simulator
+        measured = json.loads((run.path / "metrics.json").read_text()).get("simulated")
+    except (OSError, ValueError, AttributeError):
+        measured = None
+    block["model_simulated"] = bool(measured or run.meta.get("simulated")
+                                    or OmegaConf.select(run.config, "model.simulated", default=False))
+    return block
 
 
 # ------------------------------------------------------------------------------------------------ judge

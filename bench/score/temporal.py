@@ -355,4 +355,5 @@ def summary_lines(t: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     bound = (f"F1 {num(b.get('f1'))} at k={b.get('k')} (P {num(b.get('precision'))}, R {num(b.get('recall'))}, "
              f"{b.get('true_cuts')} true cuts, tolerance {b.get('tolerance')}); best k={b.get('best_k')} "
              f"F1 {num(b.get('best_f1'))}; chance F1 {num(b.get('chance_f1'))}; AUC {num(b.get('auc'))}")
-    return [("temporal stability", stab), ("scene boundaries", bound)]
+    sim = " (SIMULATED model)" if t.get("model_simulated") else ""
+    return [(f"temporal stability{sim}", stab), (f"scene boundaries{sim}", bound)]

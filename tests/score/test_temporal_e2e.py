@@ -95,6 +95,7 @@ def test_identical_numbers_when_recomputed_from_generations(runs: dict[str, Any]
     for name in ("sim", "jitter"):
         scored = json.loads((runs[name] / "metrics.json").read_text())["scores"]["temporal"]
         again = temporal_scores(run_items(_records(runs[name])))  # defaults = the run's temporal config
+        assert scored.pop("model_simulated") is True  # the scorer labels where the captions came from
         assert json.loads(json.dumps(again)) == scored
 
 
@@ -113,10 +114,10 @@ def test_summary_and_score_cli_print_temporal_lines(runs: dict[str, Any], capsys
     out = io.StringIO()
     print_summary(Console(file=out, width=200), metrics, label="sim", run_dir=runs["sim"], status="complete")
     text = out.getvalue()
-    assert "temporal stability" in text and "scene boundaries" in text and "F1 " in text
+    assert "temporal stability (SIMULATED model)" in text and "scene boundaries" in text and "F1 " in text
     assert score_main([str(runs["sim"]), "temporal.k=1", "temporal.tolerance=1"]) == 0
     printed = " ".join(capsys.readouterr().out.split())
-    assert "scene boundaries: F1" in printed and "at k=1" in printed and "tolerance 1" in printed
+    assert "scene boundaries (SIMULATED model): F1" in printed and "at k=1" in printed and "tolerance 1" in printed
     rescored = json.loads((runs["sim"] / "metrics.json").read_text())["scores"]["temporal"]
     assert rescored["settings"]["k"] == 1 and rescored["settings"]["tolerance"] == 1
     assert score_main([str(runs["sim"]), "temporal.kk=1"]) == 2  # a misspelt key fails by name
