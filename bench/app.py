@@ -34,6 +34,7 @@ from bench.prices import PriceLookupError, resolve_price
 from bench.progress import RunProgress
 from bench.replica_metrics import out_of_rotation
 from bench.runner import EncodeSettings, FatalRunError, Prices, Runner, ServerWatch
+from bench.score.temporal import check_settings as check_temporal
 from bench.server_process import ServerStartError
 from bench.serving import Endpoints, ServingError, check_serving, serving
 from bench.store import RunInUseError, RunStore
@@ -109,10 +110,14 @@ def check_config(cfg: Config | DictConfig) -> None:
     if cfg.resume not in ("auto", "never"):
         problems.append(f"resume={cfg.resume!r}: use auto or never")
     for name in ("malformed_rate", "truncation_rate", "rate_limit_rate", "server_error_rate", "hang_rate",
-                 "disconnect_rate"):
+                 "disconnect_rate", "temporal_jitter"):
         value = getattr(cfg.model.sim, name)
         if not 0.0 <= value <= 1.0:
             problems.append(f"model.sim.{name}={value}: a rate in [0, 1]")
+    try:  # the temporal scores' settings, checked before the run rather than when it is scored
+        check_temporal(cfg.get("temporal") if isinstance(cfg, DictConfig) else getattr(cfg, "temporal", None))
+    except ValueError as exc:
+        problems.append(str(exc))
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

@@ -75,6 +75,9 @@ class SimConfig:
     hang_s: float = 3600.0
     disconnect_rate: float = 0.0
     block_rate: float = 0.0  # safety block / refusal (content_filter, refusal, SAFETY)
+    # Per frame, the probability that one caption field (content_type, style, quality, environment, summary or
+    # objects) is perturbed, deterministically by seed and image: plants instability for temporal scores.
+    temporal_jitter: float = 0.0
     references: str | None = None  # manifest whose reference captions the sim derives from
     require_api_key: str | None = None  # if set, any other key gets 401 in the protocol's shape
     model_names: list[str] = field(default_factory=list)  # served models; empty = accept any name
@@ -279,6 +282,17 @@ class GateConfig:
 
 
 @dataclass
+class TemporalConfig:
+    """Temporal scores (bench.score.temporal; README, "Temporal scores"): the caption-change boundary detector."""
+
+    k: int = 3  # a boundary where at least k of boundary_fields change between adjacent frames
+    boundary_fields: list[str] = field(default_factory=lambda: [
+        "content_type", "specific_style", "production_quality", "environment", "description", "summary", "objects"])
+    change_below: float = 0.5  # a text field or the object list "changes" when its word-set Jaccard is below this
+    tolerance: int = 0  # a detected boundary matches a true cut this many adjacent-pair positions away
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
@@ -290,6 +304,7 @@ class Config:
     retry_failed: bool = False  # resume even a finished run and send its failed frames again
     judge: JudgeConfig | None = None  # score with an LLM judge (conf/judge/); None = no judge
     reference: str | None = None  # "dataset" (the manifest's reference captions) or a teacher RUN_DIR
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)  # temporal scores (scoring, not the run)
 
 
 def register() -> None:

@@ -259,6 +259,7 @@ def score_summary(run: RunData) -> dict[str, Any]:
     for m in OVERLAP + ("corpus_bleu",):
         v = overlap_all.get(m)
         out[m] = _num(v.get("mean") if isinstance(v, dict) else v)
+    out.update(temporal_columns(s.get("temporal")))
     if run.scores and (math.isnan(out["judge_mean"]) or math.isnan(out["rougeL"])):
         frames = frame_scores(run)
         import numpy as np
@@ -278,6 +279,22 @@ def score_summary(run: RunData) -> dict[str, Any]:
             out["reference_kind"] = _get(first, "reference.kind")
             out["reference_source"] = _get(first, "reference.source")
     return out
+
+
+TEMPORAL_COLUMNS = ("temporal_stability", "object_persistence", "flicker_rate", "boundary_f1", "boundary_k",
+                    "boundary_best_k", "boundary_best_f1", "boundary_chance_f1", "boundary_auc")
+
+
+def temporal_columns(t: Any) -> dict[str, float]:
+    """The run's temporal scores (bench.score.temporal) as flat columns; NaN when the run has none."""
+    t = t if isinstance(t, dict) and t.get("applicable") else {}
+    b = t.get("boundaries") or {}
+    return {"temporal_stability": _num(t.get("stability")),
+            "object_persistence": _num((t.get("object_persistence") or {}).get("value")),
+            "flicker_rate": _num((t.get("flicker") or {}).get("rate")), "boundary_f1": _num(b.get("f1")),
+            "boundary_k": _num(b.get("k")), "boundary_best_k": _num(b.get("best_k")),
+            "boundary_best_f1": _num(b.get("best_f1")), "boundary_chance_f1": _num(b.get("chance_f1")),
+            "boundary_auc": _num(b.get("auc"))}
 
 
 def is_judged(run: RunData) -> bool:
@@ -367,6 +384,8 @@ def frame_rows(run: RunData) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "run": run.label or run.model, "run_id": run.run_id, "model": run.model, "dataset": run.dataset,
             "frame_id": fid, "content_type": r.get("content_type") or "unknown", "status": r.get("status"),
+            # where the frame sits in time (records since temporal scores; None before, or for stills)
+            "video": r.get("video"), "shot": r.get("shot"), "timestamp_s": _num(r.get("timestamp_s")),
             "category": v.get("category"), "json_strict": bool(v.get("json_strict")),
             "json_lenient": bool(v.get("json_lenient")), "schema_valid": bool(v.get("schema_valid")),
             "rules_ok": bool(v.get("rules_ok")), "failed_fields": ";".join(v.get("failed_fields") or []),

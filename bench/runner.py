@@ -168,6 +168,8 @@ class Runner:
             scheduled = StreamClock.now()
         base: dict[str, Any] = {"frame_id": frame.id, "session": self.session, "prep_s": prep_s,
                                 "content_type": frame.meta.get("content_type"), "t_scheduled": scheduled}
+        # where the frame sits in time, for temporal scores (bench.score.temporal); only when known
+        base.update({k: frame.meta[k] for k in ("video", "shot", "timestamp_s") if frame.meta.get(k) is not None})
         if image is None:
             self._record(self._failed(base, "bad_input", error))
             return

@@ -42,7 +42,7 @@ _SECRET_KEY = re.compile(r"(^|_)(api[_-]?key|apikey|token|secret|password|passwd
 # looked up on another day must not start a new run) and the retry policy (e.g. more attempts
 # or a longer timeout after an outage, with retry_failed=true).
 _NOT_FINGERPRINTED = {("runner", "progress"), ("resume",), ("run_dir",), ("runs_dir",), ("judge",), ("reference",),
-                      ("retry_failed",), ("model", "price"), ("model", "gpu"), ("runner", "retry"),
+                      ("temporal",), ("retry_failed",), ("model", "price"), ("model", "gpu"), ("runner", "retry"),
                       ("runner", "request_timeout_s")}
 
 

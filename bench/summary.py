@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bench.score.temporal import summary_lines
+
 
 def _pct(rate: dict[str, Any]) -> str:
     if rate.get("rate") is None:
@@ -182,4 +184,5 @@ def _score_rows(scores: dict[str, Any] | None) -> list[tuple[str, str]]:
         if cost is not None:  # the judge's own bill, apart from the model's
             rows.append(("judge cost", f"${cost:,.4f} for the verdicts used; {sent.get('requests', 0)} requests "
                                        "sent now (the rest from the cache)"))
+    rows += summary_lines(scores.get("temporal"))  # frames ordered in time: stability and boundary F1
     return rows

@@ -29,7 +29,7 @@ from bench.frames.base import PROJECT_ROOT, DatasetError, Frame, frame_id, resol
 from bench.frames.decode import DecodeError, encode_jpeg, frames_at, resize_long_side, sha256_file
 from bench.frames.folder import _BAD, list_files, normalise_extensions
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: fps sampling records shot ids
 STORE_MAX_SIDE = 1920  # cached frames keep up to this; dataset.max_side is applied when sending
 
 
@@ -37,8 +37,7 @@ def _settings(cfg: DatasetConfig) -> dict:
     s = {"v": CACHE_VERSION, "sampling": cfg.sampling, "max": cfg.max_frames_per_video, "side": STORE_MAX_SIDE}
     if cfg.sampling == "fps":
         s["fps"] = float(cfg.fps)
-    else:
-        s["threshold"] = float(cfg.scene_threshold)
+    s["threshold"] = float(cfg.scene_threshold)  # both samplings detect shots
     return s
 
 
@@ -61,15 +60,23 @@ def plan_times(path: Path, cfg: DatasetConfig) -> list[tuple[float, str | None]]
         if not picks:  # e.g. a video that never settles and is very short: take its middle
             picks = [(round(scan.end_s / 2, 1), "s000")]
         return _evenly(picks, cfg.max_frames_per_video)
-    from bench.frames.decode import iter_video_frames
-
-    last = None
-    for f in iter_video_frames(path, to_rgb=False):
-        last = f.time_s
+    # One decode gives both the length and the shots: each sampled frame carries the id of the shot it falls
+    # in (pixel shot detection), the true cuts temporal scores compare caption boundaries against.
+    scan = scan_video(path)
+    shots = detect_shots(scan, ShotParams(threshold=float(cfg.scene_threshold)))
+    last = float(scan.times[-1]) if len(scan.times) else None
     step = 1.0 / float(cfg.fps)
     n = int(last / step + 1e-9) + 1 if last is not None else 0
     times = [round(k * step, 3) for k in range(n)]
-    return [(t, None) for t in _evenly(times, cfg.max_frames_per_video)]
+    return [(t, _shot_at(shots, t)) for t in _evenly(times, cfg.max_frames_per_video)]
+
+
+def _shot_at(shots: list, t: float) -> str | None:
+    """The id of the shot whose [start_s, end_s) holds t (the last shot also holds its end)."""
+    for shot in shots:
+        if shot.start_s <= t < shot.end_s:
+            return shot.id
+    return shots[-1].id if shots and t >= shots[-1].start_s else None
 
 
 def _cache_root(cfg: DatasetConfig) -> Path:

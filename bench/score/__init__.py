@@ -29,6 +29,8 @@ Definitions:
 - a per-field score is null (left out of that field's mean) when both the
   reference and the candidate field are empty (e.g. no logos on either side).
 - mean scores: 95% percentile-bootstrap interval over frames; rates: Wilson.
+- temporal (summary["temporal"]): reference-free scores over frames ordered in time, bench.score.temporal;
+  a run with no reference but frames in time is scored for them alone.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bench._version import __version__
 from bench.config import JudgeConfig
 from bench.frames import resolve_dataset_dir
 from bench.load import NO_CAPTION_CATEGORIES, NO_CAPTION_SCORE, judge_score_all
+from bench.score import temporal
 from bench.score.cache import JudgeCache
 from bench.score.canonical import CANONICAL_VERSION, canonical_text, caption_json, field_text, schema_fields
 from bench.score.judge import EncodeSettings, Judge, JudgeItem, rubric_id
@@ -65,10 +68,11 @@ class NothingScored(ScoreError):
 def score_run(run_dir: str | Path, *, reference: str | None = None, judge: JudgeConfig | DictConfig | None = None,
               workers: int | None = None, seed: int = 0, replicates: int = BOOTSTRAP_REPLICATES,
               judge_cache: str | Path | None = None, progress: Any = None,
-              lock_wait_s: float = 600.0, on_lock_wait: Any = None) -> dict[str, Any]:
+              lock_wait_s: float = 600.0, on_lock_wait: Any = None, temporal: Any = None) -> dict[str, Any]:
     """Score a run folder and keep the scoring next to the earlier ones (bench.scorings); return its summary.
 
     progress: an object with start(total) and advance(answer) for the judge's requests (bench.score.progress).
+    temporal: bench.config.TemporalConfig (or a mapping of its keys) for the temporal section; None = defaults.
     Raises NothingScored (writing nothing) when there was something to score and no score came out."""
     if not Path(run_dir).is_dir():
         load_run(run_dir)  # raises ScoreError naming the problem
@@ -81,6 +85,7 @@ def score_run(run_dir: str | Path, *, reference: str | None = None, judge: Judge
             judge_block = (_judge(run, refs, rows, fields, judge, judge_cache, progress) if judge is not None
                            else _carry_over(run, refs, rows))
             summary = _summarise(run, refs, rows, fields, judge_block, seed, replicates)
+            summary["temporal"] = _temporal(run, temporal, seed, replicates)
             _check_something_scored(run, summary, judge is not None)
             return write_scoring(run.path, summary, [{k: v for k, v in r.items() if not k.startswith("_")}
                                                      for r in rows])
@@ -99,7 +104,7 @@ def _check_something_scored(run: RunFolder, summary: dict[str, Any], judged: boo
                                 f"({judge.get('failures')} failures: {reasons}); nothing was written, earlier "
                                 "scores are kept")
         return
-    if summary.get("overlap") is None and run.records:
+    if summary.get("overlap") is None and run.records and not (summary.get("temporal") or {}).get("applicable"):
         why = "; ".join(summary["reference"].get("warnings") or []) or f"no frame has a reference " \
                                                                          f"({summary['reference']['id']})"
         raise NothingScored(f"{run.path}: nothing was scored: {why}")
@@ -146,6 +151,33 @@ def _overlap_rows(run: RunFolder, refs: ReferenceSet, fields: tuple[str, ...], w
             pf = row["overlap"].pop("per_field")
             row["overlap"]["per_field"] = {f: pf.get(f) for f in fields}
     return rows
+
+
+# ------------------------------------------------------------------------------------------------ temporal
+def _temporal(run: RunFolder, settings: Any, seed: int, replicates: int) -> dict[str, Any]:
+    """Reference-free temporal scores (bench.score.temporal) over the run's frames ordered in time."""
+    meta = None
+    if temporal.needs_frame_meta(run.records):  # older records: where each frame sits comes from the dataset
+        try:
+            meta = {f.id: f.meta for f in run.frames()}
+        except ScoreError as exc:
+            return {"applicable": False, "reason": f"records lack video/timestamp_s and the frames are unavailable: "
+                                                   f"{exc}"}
+    if settings is None:
+        settings = OmegaConf.select(run.config, "temporal")
+    try:
+        block = temporal.temporal_scores(temporal.run_items(run.records, meta), settings, seed=seed,
+                                         replicates=replicates)
+    except ValueError as exc:
+        raise ScoreError(str(exc)) from exc
+    # the captions' source, said where the numbers are (a simulated model's stability is the simulator's)
+    try:  # metrics.json says simulated also when a real model's endpoint turned out to be the simulator
+        measured = json.loads((run.path / "metrics.json").read_text()).get("simulated")
+    except (OSError, ValueError, AttributeError):
+        measured = None
+    block["model_simulated"] = bool(measured or run.meta.get("simulated")
+                                    or OmegaConf.select(run.config, "model.simulated", default=False))
+    return block
 
 
 # ------------------------------------------------------------------------------------------------ judge
@@ -343,7 +375,8 @@ def _version(dist: str) -> str | None:
 
 
 def score_after_run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any] | None:
-    """For bench.app after a run: score when `judge=` or `reference=` is set, or the dataset has references.
+    """For bench.app after a run: score when `judge=` or `reference=` is set, or the dataset has references
+    or frames ordered in time (temporal scores).
 
     Returns the scores object, or None when there is nothing to score against.
     """
@@ -351,6 +384,8 @@ def score_after_run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any] | No
     reference = cfg.get("reference")
     if judge is None and reference is None:
         run = load_run(run_dir)
-        if not any(f.reference for f in run.frames()):
+        frames = run.frames()
+        in_time = any(f.meta.get("video") is not None and f.meta.get("timestamp_s") is not None for f in frames)
+        if not any(f.reference for f in frames) and not in_time:
             return None
-    return score_run(run_dir, reference=reference, judge=judge)
+    return score_run(run_dir, reference=reference, judge=judge, temporal=cfg.get("temporal"))

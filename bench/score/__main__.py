@@ -10,6 +10,9 @@ Scores saved runs without running the model again. Keys:
   judge.KEY=VALUE        any judge setting, e.g. judge.repeats=3, judge.with_reference=true,
                          judge.model.base_url=..., judge.cache=PATH (default:
                          $CAPBENCH_CACHE_DIR/judge_cache.sqlite, else ~/.cache/capbench/judge_cache.sqlite)
+  temporal.KEY=VALUE     temporal scores (frames with video and timestamp_s): temporal.k=3 (fields that must
+                         change for a boundary), temporal.tolerance=0 (pair positions), temporal.change_below=0.5,
+                         temporal.boundary_fields=[content_type,summary,objects]
   workers=N              processes for ROUGE/BLEU (default: all cores)
   seed=N replicates=N    bootstrap seed and replicates (defaults 0 and 2000)
 
@@ -32,6 +35,7 @@ from rich.table import Table
 from bench.score import NothingScored, ScoreError, score_run
 from bench.score.judge import JudgeStopped
 from bench.score.progress import JudgeProgress
+from bench.score.temporal import summary_lines
 
 DEFAULT_JUDGE = "gemini-2.5-pro"
 _OWN_KEYS = {"reference": str, "workers": int, "seed": int, "replicates": int}
@@ -43,7 +47,7 @@ class UsageError(Exception):
 
 def parse_args(argv: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
     """Split into run folders, our own options, and Hydra overrides for the judge group."""
-    runs, own, judge_overrides = [], {}, []
+    runs, own, judge_overrides, temporal_overrides = [], {}, [], []
     judge_name: str | None = None
     for arg in argv:
         key, eq, value = arg.partition("=")
@@ -54,13 +58,18 @@ def parse_args(argv: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
             judge_name = {"default": DEFAULT_JUDGE, "true": DEFAULT_JUDGE}.get(value, value)
         elif key.startswith("judge."):
             judge_overrides.append(f"{key}={value}")
+        elif key.startswith("temporal."):
+            temporal_overrides.append(f"{key.removeprefix('temporal.')}={value}")
         elif key in _OWN_KEYS:
             try:
                 own[key] = _OWN_KEYS[key](value)
             except ValueError as exc:
                 raise UsageError(f"{key}={value!r}: expected {_OWN_KEYS[key].__name__}") from exc
         else:
-            raise UsageError(f"unknown key {key!r}: use reference=, judge=, judge.KEY=, workers=, seed=, replicates=")
+            raise UsageError(f"unknown key {key!r}: use reference=, judge=, judge.KEY=, temporal.KEY=, workers=, "
+                             "seed=, replicates=")
+    if temporal_overrides:
+        own["temporal"] = temporal_settings(temporal_overrides)
     if judge_overrides and judge_name is None:
         judge_name = DEFAULT_JUDGE
     if judge_name in ("none", "null", "false"):
@@ -68,6 +77,19 @@ def parse_args(argv: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
     if judge_name is not None:
         own["judge"] = compose_judge(judge_name, judge_overrides)
     return runs, own, judge_overrides
+
+
+def temporal_settings(overrides: list[str]) -> DictConfig:
+    """temporal.KEY=VALUE arguments typed by bench.config.TemporalConfig (a misspelt key fails by name)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from bench.config import TemporalConfig
+
+    try:
+        return OmegaConf.merge(OmegaConf.structured(TemporalConfig), OmegaConf.from_dotlist(overrides))
+    except OmegaConfBaseException as exc:
+        raise UsageError(f"temporal: {exc}") from exc
 
 
 def compose_judge(name: str, overrides: list[str]) -> DictConfig:
@@ -134,6 +156,8 @@ def print_scores(console: Console, run_dir: str, s: dict[str, Any]) -> None:
     if s.get("scoring"):
         console.print(f"scoring: {s['scoring']['key']} (kept next to the run's other scorings, see scores/index.json)",
                       highlight=False)
+    for label, line in summary_lines(s.get("temporal")):
+        console.print(f"{label}: {line}", highlight=False)
     j = s.get("judge")
     if j:
         sim = " [bold yellow](SIMULATED judge)[/bold yellow]" if j.get("simulated") else ""

@@ -343,6 +343,37 @@ def degrade(caption: Caption, quality: float, rng: random.Random) -> Caption:
     return out
 
 
+# Temporal jitter: values a flickering model might swap in for one frame (bench.score.temporal measures it).
+_JITTER_VALUES = {
+    "content_type": _CONTENT_TYPES,
+    "specific_style": ["handheld vlog", "studio portrait", "retro pixel art", "film noir", "news broadcast"],
+    "production_quality": ["amateur handheld", "professional studio", "low-budget webcam", "broadcast quality"],
+    "environment": ["A busy city street at night under neon signs.", "A quiet beach at sunrise with calm waves.",
+                    "A cluttered office with desks and monitors."],
+    "summary": ["A crowd gathers in a city square at dusk.", "A dog runs across a snowy field.",
+                "A close-up of hands typing on a keyboard."],
+}
+JITTER_FIELDS = (*_JITTER_VALUES, "objects")
+
+
+def jitter(caption: Caption, probability: float, rng: random.Random) -> Caption:
+    """With `probability`, perturb one field of this frame's caption (chosen by rng): a different value for a
+    field from _JITTER_VALUES, or the objects with one dropped and one hallucinated. Keys and types are kept."""
+    if rng.random() >= probability:
+        return caption
+    out = dict(caption)
+    field = rng.choice(JITTER_FIELDS)
+    if field == "objects":
+        objects = list(out.get("objects") or [])
+        if objects:
+            objects.pop(rng.randrange(len(objects)))
+        objects.append(rng.choice([o for o in _HALLUCINATED_OBJECTS if o not in objects]))
+        out["objects"] = objects[:10]
+    else:
+        out[field] = rng.choice([v for v in _JITTER_VALUES[field] if v != out.get(field)])
+    return out
+
+
 # ------------------------------------------------------------------ references
 
 
@@ -412,9 +443,11 @@ def nearest(
 class CaptionMaker:
     """Image bytes -> caption dict, cached per image so retries cost nothing."""
 
-    def __init__(self, seed: int, quality: float, references: list[Reference] | None = None) -> None:
+    def __init__(self, seed: int, quality: float, references: list[Reference] | None = None, *,
+                 temporal_jitter: float = 0.0) -> None:
         self.seed = seed
         self.quality = quality
+        self.temporal_jitter = temporal_jitter
         self.references = references or []
         self._cache: dict[str, tuple[Caption, str]] = {}
 
@@ -427,5 +460,8 @@ class CaptionMaker:
             ref = nearest(self.references, dhash(img), mean_rgb(img)) if self.references else None
             base, source = (ref.caption, f"ref:{ref.id}") if ref else (stats_caption(frame_stats(img)), "stats")
             rng = random.Random(f"caption:{self.seed}:{sha256}")
-            self._cache[sha256] = (degrade(base, self.quality, rng), source)
+            caption = degrade(base, self.quality, rng)
+            if self.temporal_jitter:
+                caption = jitter(caption, self.temporal_jitter, random.Random(f"jitter:{self.seed}:{sha256}"))
+            self._cache[sha256] = (caption, source)
         return self._cache[sha256]

@@ -62,6 +62,8 @@ def validate(cfg: SimConfig) -> None:
             raise ValueError(f"SimConfig.{name} must be >= 0")
     if not 0.0 <= cfg.caption_quality <= 1.0:
         raise ValueError("SimConfig.caption_quality must be within [0, 1]")
+    if not 0.0 <= float(getattr(cfg, "temporal_jitter", 0.0)) <= 1.0:
+        raise ValueError("SimConfig.temporal_jitter must be within [0, 1] (a probability per frame)")
 
 
 @dataclass

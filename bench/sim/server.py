@@ -55,7 +55,8 @@ class SimState:
         self.cfg = cfg
         self.planner = FaultPlanner(cfg)  # validates the knobs first
         refs = cap.load_references(cfg.references) if cfg.references else []
-        self.captions = cap.CaptionMaker(cfg.seed, cfg.caption_quality, refs)
+        self.captions = cap.CaptionMaker(cfg.seed, cfg.caption_quality, refs,
+                                         temporal_jitter=float(getattr(cfg, "temporal_jitter", 0.0)))
         self.shutting_down = asyncio.Event()
         self.requests: Counter[str] = Counter()
 
