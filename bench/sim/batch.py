@@ -407,7 +407,7 @@ def _gemini_object(request: web.Request, batch: SimBatch) -> dict[str, Any]:
                     return {"response": r["body"], "metadata": md}
                 code, status = (4, "DEADLINE_EXCEEDED") if r["kind"] == "expired" else (13, "INTERNAL")
                 return {"error": {"code": code, "message": r.get("error") or f"{status} (simulated)"}, "metadata": md}
-            lines = [x for x in sim.damaged([item(r) for r in _final(batch)]) if isinstance(x, dict)]
+            lines = [item(x) for x in sim.damaged(_final(batch)) if isinstance(x, dict)]  # inline: no non-JSON
             meta["output"] = {"inlinedResponses": {"inlinedResponses": lines}}
     return out
 
