@@ -7,7 +7,6 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from bench.backends import BASE_URL_SUFFIX
 from bench.backends.base import SESSION_HEADER, Reasoning, Sampling
 from bench.batch import make_provider
 from bench.batch.metrics import amend
@@ -71,19 +70,11 @@ async def _on_demand(cfg: DictConfig, frames: list[Any], store: Any, session: in
 
 
 def batch_metrics(cfg: DictConfig, store: Any, frames: list[Any], metrics: dict[str, Any]) -> dict[str, Any]:
-    from bench.batch import PROVIDERS
-    from bench.batch.anthropic_batch import DISCOUNT_SOURCE as A
-    from bench.batch.gemini_batch import DISCOUNT_SOURCE as G
-    from bench.batch.openai_batch import DISCOUNT_SOURCE as O
-
-    provider = PROVIDERS.get(cfg.model.backend, cfg.model.backend)
-    source = {"openai": O, "anthropic": A, "gemini": G}.get(provider, "")
     wanted = {f.id for f in frames}
     records = [r for fid, r in store.records.items() if fid in wanted]
-    on_demand = {"input_per_million": cfg.model.price.input_per_million,
-                 "output_per_million": cfg.model.price.output_per_million,
-                 "source": cfg.model.price.source, "date": cfg.model.price.date}
-    return amend(metrics, store.path, records, provider=provider, batch=price_for(cfg, source), on_demand=on_demand)
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    runner = OmegaConf.to_container(cfg.runner, resolve=True)
+    return amend(metrics, store.path, records, model=model, runner=runner)
 
 
-__all__ = ["run_batch", "batch_metrics", "BASE_URL_SUFFIX"]
+__all__ = ["run_batch", "batch_metrics"]

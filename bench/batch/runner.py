@@ -144,7 +144,8 @@ class BatchRunner:
             if time.monotonic() - started >= self.settings.timeout_s:
                 still = [e.batch_id for e in self.journal.entries.values() if e.open]
                 raise BatchTimeout(f"{len(still)} batch(es) still running at {self.provider.name} after "
-                                   f"runner.batch.timeout_s={self.settings.timeout_s:g} s: {', '.join(map(str, still))}. "
+                                   f"runner.batch.timeout_s={self.settings.timeout_s:g} s: "
+                                   f"{', '.join(map(str, still))}. "
                                    "Nothing is lost: they keep running; re-run the same command to resume polling")
             await asyncio.sleep(self.settings.poll_interval_s)
 
@@ -201,9 +202,10 @@ class BatchRunner:
             self._failed(frame_id, entry, kind, why, status)
             recorded += 1
         self.journal.write("fetched", label=entry.label, batch_id=entry.batch_id, recorded=recorded,
-                           problems={k: v for k, v in problems.items() if v}, unknown_custom_ids=unknown[:PROBLEMS_LISTED],
-                           unreadable=unreadable[:PROBLEMS_LISTED])
-        if any(problems[k] for k in ("unknown_custom_id", "duplicate_custom_id", "unreadable_lines", "missing_results")):
+                           problems={k: v for k, v in problems.items() if v},
+                           unknown_custom_ids=unknown[:PROBLEMS_LISTED], unreadable=unreadable[:PROBLEMS_LISTED])
+        if any(problems[k] for k in ("unknown_custom_id", "duplicate_custom_id", "unreadable_lines",
+                                     "missing_results")):
             self.log(f"batch {entry.batch_id}: result file problems {dict(problems)} (batches.jsonl)")
 
     # ---- records -----------------------------------------------------------------------------

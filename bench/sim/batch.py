@@ -124,7 +124,8 @@ class BatchSim:
         try:
             caption, _ = self.state.captions.caption(req.image, sha)
         except Exception as exc:  # an image the simulator cannot decode: that item errors, as on the API
-            return {"custom_id": custom_id, "kind": "errored", "status": 400, "error": f"Could not process image: {exc}"}
+            return {"custom_id": custom_id, "kind": "errored", "status": 400,
+                    "error": f"Could not process image: {exc}"}
         gen = self.plan(self.state, req, sha, caption, f"batch:{batch.id}")
         if gen.attempt.outcome in ("rate_limit", "server_error", "hang", "disconnect"):
             return {"custom_id": custom_id, "kind": "errored", "status": 500,

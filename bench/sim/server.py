@@ -27,9 +27,9 @@ from aiohttp import web
 from bench.backends.base import SESSION_HEADER
 from bench.config import SimConfig
 from bench.sim import captions as cap
-from bench.sim.batch import add_batch_routes, gemini_create
 from bench.sim import judge as sim_judge
 from bench.sim import reasoning
+from bench.sim.batch import add_batch_routes, gemini_create
 from bench.sim.faults import FaultPlanner, malform
 from bench.sim.protocols.anthropic_messages import AnthropicMessages
 from bench.sim.protocols.base import (

@@ -192,3 +192,18 @@ def test_sigkill_while_polling_then_resume(tmp_path):
         assert sim.app[BATCH].submitted == 2
     (run_dir,) = (tmp_path / "runs").glob("t/sim/*")
     assert sorted(r["frame_id"] for r in load_records(run_dir)) == [f"f{i:03d}" for i in range(8)]
+
+
+def test_the_gate_accepts_a_batch_run_and_recomputes_its_batch_cost(tmp_path):
+    from bench.gate.verify import load_checked_side
+
+    ds = make_dataset(tmp_path / "ds", 4)
+    with SimServer(SimConfig(batch_turnaround_s=0.2, **FAST)).in_thread() as sim:
+        code, run_dir = run_bench(batch_overrides(tmp_path, ds, sim, "gemini"))
+    assert code == 0
+    load_checked_side(run_dir)  # metrics.json (batch prices, no TTFT) agrees with the records
+    m = metrics_of(run_dir)
+    m["cost_per_million_usd"] = m["batch"]["on_demand_cost_per_million_usd"]  # as if priced on demand
+    (run_dir / "metrics.json").write_text(json.dumps(m))
+    with pytest.raises(Exception, match="cost_per_million_usd"):
+        load_checked_side(run_dir)
