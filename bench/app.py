@@ -86,6 +86,9 @@ def check_config(cfg: Config | DictConfig) -> None:
         problems += check_request_shape(cfg.model.backend, cfg.model.name, cfg.model.sampling)
     if cfg.runner.mode not in ("closed", "open", "batch"):
         problems.append(f"runner.mode={cfg.runner.mode!r}: use closed, open or batch")
+    from bench.batch import config_problems
+
+    problems += config_problems(cfg)
     if cfg.runner.mode == "open" and not (cfg.runner.rate and cfg.runner.rate > 0):
         problems.append("runner.mode=open needs runner.rate=<requests per second>")
     if not 16 <= cfg.dataset.max_side <= 8192:

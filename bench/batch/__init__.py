@@ -30,3 +30,30 @@ def make_provider(model: Any, *, base_url: str | None, api_key: str, headers: di
         return GeminiBatch(model.name, base_url, api_key, timeout_s=timeout_s, extra_headers=extra_headers)
     raise ValueError(f"runner=batch: model.backend={model.backend!r} has no Batch API here "
                      f"(use one of {', '.join(PROVIDERS)})")
+
+
+RESULT_FAULTS = ("unknown_id", "duplicate", "missing", "non_json")
+
+
+def config_problems(cfg: Any) -> list[str]:
+    """runner=batch settings that cannot work, each naming the key and the fix (bench.app.check_config)."""
+    problems = []
+    b, sim = cfg.runner.batch, cfg.model.sim
+    if cfg.runner.mode == "batch" and cfg.model.backend not in PROVIDERS:
+        problems.append(f"runner=batch: model.backend={cfg.model.backend!r} has no Batch API; use one of "
+                        f"{', '.join(PROVIDERS)}")
+    if not b.poll_interval_s > 0 or not b.timeout_s > 0:
+        problems.append("runner.batch.poll_interval_s and runner.batch.timeout_s: seconds, more than 0")
+    if not 0 < b.discount <= 1:
+        problems.append(f"runner.batch.discount={b.discount}: the batch price's share of the list price, in (0, 1]")
+    for key in ("max_requests", "max_bytes"):
+        if b[key] is not None and b[key] < 1:
+            problems.append(f"runner.batch.{key}={b[key]}: at least 1, or null for the provider's limit")
+    for key in ("batch_error_rate", "batch_expire_rate"):
+        if not 0.0 <= sim[key] <= 1.0:
+            problems.append(f"model.sim.{key}={sim[key]}: a rate in [0, 1]")
+    unknown = [f for f in sim.batch_result_faults if f not in RESULT_FAULTS]
+    if unknown:
+        problems.append(f"model.sim.batch_result_faults: {', '.join(map(str, unknown))} unknown; use "
+                        f"{', '.join(RESULT_FAULTS)}")
+    return problems

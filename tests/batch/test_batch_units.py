@@ -19,6 +19,7 @@ from bench.batch.runner import BatchRunner
 from bench.config import BatchConfig
 from bench.runner import EncodeSettings
 
+
 @pytest.fixture
 def frames10(tmp_path):
     from bench.frames import Frame
@@ -139,3 +140,23 @@ def test_journal_skips_a_torn_last_line_and_keeps_what_was_written(tmp_path):
     again = Journal(tmp_path)
     assert again.torn == 1 and again.entries["L"].batch_id == "B" and again.entries["L"].open
     assert again.frames_in_open_batches() == {"f1"}
+
+
+@pytest.mark.parametrize(("override", "words"), [
+    ("runner.batch.discount=1.5", "runner.batch.discount"),
+    ("runner.batch.poll_interval_s=0", "poll_interval_s"),
+    ("model.sim.batch_result_faults=[typo]", "typo unknown"),
+    ("model.sim.batch_error_rate=2", "batch_error_rate"),
+])
+def test_bad_batch_settings_are_refused_naming_the_key(override, words):
+    from hydra import compose, initialize_config_dir
+
+    from bench.__main__ import conf_dir
+    from bench.app import ConfigError, check_config
+    from bench.config import register
+
+    register()
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["runner=batch", override])
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        check_config(cfg)
