@@ -96,7 +96,8 @@ def main() -> None:
                 "turnaround_p50_s": b["turnaround_s"]["p50"], "frames_per_hour": b["frames_per_hour"],
                 "batch_cost_per_1M": b["cost_per_million_usd"],
                 "same_tokens_on_demand_per_1M": b["on_demand_cost_per_million_usd"],
-                "on_demand_run_per_1M": od_m["cost_per_million_usd"], "wall_s": wall, "simulated": m["simulated"],
+                "on_demand_run_per_1M": od_m["cost_per_million_usd"], "on_demand_exit": od.returncode,
+                "wall_s": wall, "simulated": m["simulated"],
             })
     for r in rows:
         print(json.dumps(r))
