@@ -196,12 +196,17 @@ def test_sigkill_while_polling_then_resume(tmp_path):
 
 def test_the_gate_accepts_a_batch_run_and_recomputes_its_batch_cost(tmp_path):
     from bench.gate.verify import load_checked_side
+    from bench.load import load_run_data
+    from bench.report.data import assemble
 
     ds = make_dataset(tmp_path / "ds", 4)
     with SimServer(SimConfig(batch_turnaround_s=0.2, **FAST)).in_thread() as sim:
         code, run_dir = run_bench(batch_overrides(tmp_path, ds, sim, "gemini"))
     assert code == 0
     load_checked_side(run_dir)  # metrics.json (batch prices, no TTFT) agrees with the records
+    data = assemble(load_run_data([run_dir]), thumbnails=False)  # the report says why latency is empty
+    assert any("TTFT and E2EL do not exist in batch mode" in n and "gemini Batch API" in n for n in data["notes"])
+    assert all(f["runs"][0]["ttft"] is None and f["runs"][0]["e2el"] is None for f in data["frames"])
     m = metrics_of(run_dir)
     m["cost_per_million_usd"] = m["batch"]["on_demand_cost_per_million_usd"]  # as if priced on demand
     (run_dir / "metrics.json").write_text(json.dumps(m))
