@@ -57,6 +57,17 @@ class GeminiBatch:
         job = await self.client.aio.batches.create(model=self.model, src=entries, config={"display_name": label})
         return job.name
 
+    async def find(self, label: str, since: float) -> str | None:
+        """The job this run created under display name `label`, if any (see OpenAIBatch.find)."""
+        pager = await self.client.aio.batches.list(config={"page_size": 100})
+        async for job in pager:
+            if job.display_name == label:
+                return job.name
+            created = _ts(job.create_time)
+            if created is not None and created < since - 3600:
+                return None
+        return None
+
     async def status(self, batch_id: str) -> BatchStatus:
         job = await self.client.aio.batches.get(name=batch_id)
         state = str(getattr(job.state, "value", job.state))

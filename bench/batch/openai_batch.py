@@ -59,6 +59,16 @@ class OpenAIBatch:
                                                  completion_window="24h", metadata={"capbench_label": label})
         return batch.id
 
+    async def find(self, label: str, since: float) -> str | None:
+        """The batch this run submitted under `label` (metadata capbench_label), if the provider has one: a run
+        killed between submit and journalling the id finds it instead of submitting it again."""
+        async for b in self.client.batches.list(limit=100):
+            if (b.metadata or {}).get("capbench_label") == label:
+                return b.id
+            if b.created_at < since - 3600:  # newest first: older than the prepared line, with clock slack
+                return None
+        return None
+
     async def status(self, batch_id: str) -> BatchStatus:
         raw = await self.client.batches.with_raw_response.retrieve(batch_id)
         b = raw.parse()

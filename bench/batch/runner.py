@@ -67,8 +67,14 @@ class BatchRunner:
     async def run(self, frames: list[Frame]) -> None:
         self.frames = {f.id: f for f in frames}
         for entry in self.journal.unsubmitted():
+            found = await self._find(entry)
+            if found:  # the provider accepted it before the kill: poll it, do not submit it again
+                self.journal.write("submitted", label=entry.label, batch_id=found, recovered=True)
+                self.log(f"batch {entry.label}: found at the provider as {found}; polled, not submitted again")
+                continue
             self.journal.write("abandoned", label=entry.label, reason="prepared but no batch id was recorded "
-                               "(killed while submitting); its frames go into a new batch")
+                               "(killed while submitting) and the provider lists none under its label; its frames "
+                               "go into a new batch")
             self.log(f"batch {entry.label}: never acknowledged by the provider; its frames are sent again")
         busy = self.journal.frames_in_open_batches()
         pending = [f for f in frames if f.id not in self.store.records and f.id not in busy]
@@ -78,6 +84,17 @@ class BatchRunner:
         if pending:
             await self.submit(pending)
         await self.poll_all()
+
+    async def _find(self, entry: BatchEntry) -> str | None:
+        """Providers that can list batches by a label of ours (OpenAI metadata, Gemini display name)."""
+        find = getattr(self.provider, "find", None)
+        if find is None:
+            return None
+        try:
+            return await find(entry.label, entry.prepared_at or 0.0)
+        except Exception as exc:
+            raise FatalRunError(f"{self.provider.name}: looking up batch {entry.label} (prepared, id not recorded) "
+                                f"failed: {type(exc).__name__}: {exc}; re-run to try again") from exc
 
     # ---- submitting --------------------------------------------------------------------------
     async def submit(self, pending: list[Frame]) -> None:

@@ -47,6 +47,7 @@ class SimBatch:
     model: str = ""
     display_name: str = ""
     input_file_id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)  # OpenAI batches.create(metadata=...)
     cancelled_at: float | None = None
     results: list[dict[str, Any]] | None = None  # per item: {"custom_id", "kind", "body"|"error"}
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -157,6 +158,7 @@ def add_batch_routes(app: web.Application, state: Any, protos: dict[str, Any], p
     for method, path, handler in (
         ("POST", "/v1/files", _openai_upload), ("GET", "/v1/files/{file_id}/content", _openai_file_content),
         ("POST", "/v1/batches", _openai_create), ("GET", "/v1/batches/{batch_id}", _openai_get),
+        ("GET", "/v1/batches", _list), ("GET", "/{version:v1beta|v1alpha}/batches", _list),
         ("POST", "/v1/batches/{batch_id}/cancel", _openai_cancel),
         ("POST", "/v1/messages/batches", _anthropic_create), ("GET", "/v1/messages/batches/{batch_id}", _anthropic_get),
         ("GET", "/v1/messages/batches/{batch_id}/results", _anthropic_results),
@@ -234,6 +236,7 @@ async def _openai_create(request: web.Request) -> web.Response:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             errors.append(f"line {n}: {exc}")
     batch = sim.create("openai", items, model=model, input_file_id=body["input_file_id"], failed=errors)
+    batch.metadata = dict(body.get("metadata") or {})
     return web.json_response(_openai_object(request, batch))
 
 
@@ -252,7 +255,7 @@ def _openai_object(request: web.Request, batch: SimBatch) -> dict[str, Any]:
         "created_at": int(batch.created), "in_progress_at": int(batch.created + 0.1 * cfg.batch_turnaround_s)
         if phase not in ("pending", "failed") else None,
         "completed_at": None, "cancelled_at": None, "expired_at": None, "failed_at": None,
-        "request_counts": {"total": len(batch.items), "completed": 0, "failed": 0},
+        "request_counts": {"total": len(batch.items), "completed": 0, "failed": 0}, "metadata": batch.metadata,
         "errors": {"object": "list", "data": [{"code": "invalid_request", "message": e} for e in batch.failed]}
         if batch.failed else None,
     }
@@ -296,6 +299,17 @@ async def _openai_get(request: web.Request) -> web.Response:
     if batch is not None and batch.proto == "gemini":
         return web.json_response(_gemini_object(request, batch))
     return web.json_response(_openai_object(request, _batch(request, "openai")))
+
+
+async def _list(request: web.Request) -> web.Response:
+    """GET /v1/batches: OpenAI's list, or Gemini's (google-genai sends x-goog-api-key), newest first, one page."""
+    sim = request.app[BATCH]
+    newest = sorted(sim.batches.values(), key=lambda b: b.created, reverse=True)
+    if "x-goog-api-key" in request.headers or request.match_info.get("version"):
+        return web.json_response({"operations": [_gemini_object(request, b) for b in newest if b.proto == "gemini"]})
+    data = [_openai_object(request, b) for b in newest if b.proto == "openai"]
+    return web.json_response({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+                              "last_id": data[-1]["id"] if data else None, "has_more": False})
 
 
 async def _openai_cancel(request: web.Request) -> web.Response:

@@ -212,3 +212,39 @@ def test_the_gate_accepts_a_batch_run_and_recomputes_its_batch_cost(tmp_path):
     (run_dir / "metrics.json").write_text(json.dumps(m))
     with pytest.raises(Exception, match="cost_per_million_usd"):
         load_checked_side(run_dir)
+
+
+@pytest.mark.parametrize("backend", ["openai_chat", "gemini", "anthropic"])
+def test_killed_between_submit_and_journal_finds_the_batch_or_resends(tmp_path, backend, monkeypatch):
+    """The journal has `prepared` but no `submitted` line (killed in that instant): OpenAI and Gemini find the
+    batch by its label and poll it; Anthropic cannot list by label, so the batch is abandoned (named) and its
+    frames sent again."""
+    from bench.batch.runner import BatchRunner
+
+    ds = make_dataset(tmp_path / "ds", 3)
+    with SimServer(SimConfig(batch_turnaround_s=0.3, **FAST)).in_thread() as sim:
+        ovr = batch_overrides(tmp_path, ds, sim, backend)
+        real = BatchRunner._submit_one
+
+        async def killed_after_submit(self, chunk, size):
+            self.journal.write = _drop_submitted(self.journal.write)
+            await real(self, chunk, size)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(BatchRunner, "_submit_one", killed_after_submit)
+        code, run_dir = run_bench(ovr)
+        assert code == 130 and sim.app[BATCH].submitted == 1
+        monkeypatch.setattr(BatchRunner, "_submit_one", real)
+        code, again = run_bench(ovr)
+        assert code == 0 and again == run_dir
+        assert sim.app[BATCH].submitted == (2 if backend == "anthropic" else 1)
+    assert sorted(r["frame_id"] for r in load_records(run_dir)) == ["f000", "f001", "f002"]
+    events = [json.loads(x)["event"] for x in (run_dir / "batches.jsonl").read_text().splitlines()]
+    assert ("abandoned" in events) == (backend == "anthropic")
+
+
+def _drop_submitted(write):
+    def wrapper(event, **fields):
+        if event != "submitted":
+            write(event, **fields)
+    return wrapper
