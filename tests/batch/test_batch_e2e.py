@@ -208,6 +208,15 @@ def test_the_gate_accepts_a_batch_run_and_recomputes_its_batch_cost(tmp_path):
     assert any("TTFT and E2EL do not exist in batch mode" in n and "gemini Batch API" in n for n in data["notes"])
     assert all(f["runs"][0]["ttft"] is None and f["runs"][0]["e2el"] is None for f in data["frames"])
     m = metrics_of(run_dir)
+    from rich.console import Console
+
+    from bench.summary import print_summary
+
+    console = Console(width=250, record=True)
+    print_summary(console, m, label="sim_gemini", run_dir=run_dir, status="complete")
+    text = console.export_text()
+    assert "not measured in batch mode" in text and "TTFT p50" not in text and "SIMULATED" in text
+    assert "batch vs on-demand $ per 1M" in text and "frames per hour" in text
     m["cost_per_million_usd"] = m["batch"]["on_demand_cost_per_million_usd"]  # as if priced on demand
     (run_dir / "metrics.json").write_text(json.dumps(m))
     with pytest.raises(Exception, match="cost_per_million_usd"):
