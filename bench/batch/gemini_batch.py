@@ -13,7 +13,7 @@ from typing import Any
 from google import genai
 from google.genai import types
 
-from bench.backends.base import CaptionRequest, Usage, normalize_finish_reason, token_count
+from bench.backends.base import CaptionRequest, Usage, normalize_finish_reason, says_simulated, token_count
 from bench.backends.gemini import _output_tokens, _thoughts, build_config, build_contents
 from bench.batch.base import BatchLimits, BatchResults, BatchStatus, ResultItem
 
@@ -40,6 +40,7 @@ class GeminiBatch:
         options = types.HttpOptions(base_url=base_url, timeout=int(timeout_s * 1000),
                                     headers=dict(extra_headers or {}) or None)
         self.client = genai.Client(api_key=api_key, http_options=options)
+        self._simulated: bool | None = None
 
     def entry(self, custom_id: str, request: CaptionRequest) -> types.InlinedRequest:
         return types.InlinedRequest(model=self.model, contents=build_contents(request), config=build_config(request),
@@ -71,9 +72,20 @@ class GeminiBatch:
     async def status(self, batch_id: str) -> BatchStatus:
         job = await self.client.aio.batches.get(name=batch_id)
         state = str(getattr(job.state, "value", job.state))
-        return BatchStatus(phase=_PHASE.get(state, "in_progress"), provider_status=state,
+        if self._simulated is None:
+            self._simulated = await self._served_by_simulator(batch_id)
+        return BatchStatus(simulated=self._simulated, phase=_PHASE.get(state, "in_progress"), provider_status=state,
                            created_at=_ts(job.create_time), in_progress_at=_ts(job.start_time) or _ts(job.create_time),
                            ended_at=_ts(job.end_time), error=str(job.error) if job.error else None)
+
+    async def _served_by_simulator(self, batch_id: str) -> bool:
+        """google-genai's BatchJob keeps no HTTP headers: one raw GET through the SDK's own client reads
+        x-capbench-simulated (a private SDK call, so any failure just means "not seen")."""
+        try:
+            resp = await self.client.aio._api_client.async_request("get", f"batches/{batch_id.split('/')[-1]}", {})
+            return says_simulated(resp.headers)
+        except Exception:
+            return False
 
     async def results(self, batch_id: str, status: BatchStatus) -> BatchResults:
         job = await self.client.aio.batches.get(name=batch_id)

@@ -257,3 +257,13 @@ def _drop_submitted(write):
         if event != "submitted":
             write(event, **fields)
     return wrapper
+
+
+@pytest.mark.parametrize("backend", ["openai_chat", "anthropic", "gemini"])
+def test_a_real_model_config_at_the_simulator_is_labelled_simulated(tmp_path, backend):
+    ds = make_dataset(tmp_path / "ds", 2)
+    with SimServer(SimConfig(batch_turnaround_s=0.2, **FAST)).in_thread() as sim:
+        code, run_dir = run_bench(batch_overrides(tmp_path, ds, sim, backend, "model.simulated=false"))
+    assert code == 0
+    assert all(r["served_by_simulator"] for r in load_records(run_dir))
+    assert metrics_of(run_dir)["simulated"] is True
