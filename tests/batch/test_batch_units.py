@@ -160,3 +160,25 @@ def test_bad_batch_settings_are_refused_naming_the_key(override, words):
         cfg = compose(config_name="config", overrides=["runner=batch", override])
     with pytest.raises(ConfigError, match=re.escape(words)):
         check_config(cfg)
+
+
+def test_a_batch_the_provider_refused_records_its_frames_with_the_reason(tmp_path, frames10, prompt):
+    from bench.batch.base import BatchStatus
+
+    class Refusing(FakeProvider):
+        async def status(self, batch_id):
+            return BatchStatus(phase="failed", provider_status="failed", error="line 3: url is not the endpoint")
+
+    provider = Refusing(BatchLimits(4, None, "t"))
+    store = FakeStore(tmp_path)
+    runner = BatchRunner(provider=provider, prompt=prompt, sampling=Sampling(), reasoning=REQ.reasoning,
+                         encode=EncodeSettings(256, 80, 10**7), price=batch_price(price(), 0.5, "doc"), store=store,
+                         session=1, settings=BatchConfig(poll_interval_s=0.01))
+    runner.frames = {f.id: f for f in frames10[:6]}
+    asyncio.run(runner.submit(frames10[:6]))
+    asyncio.run(runner.poll_all())
+    assert provider.batches == [4, 2]
+    errors = [r["error"] for r in store.records.values()]
+    assert len(errors) == 6 and {e["kind"] for e in errors} == {"batch_failed"}
+    assert all("url is not the endpoint" in e["message"] for e in errors)
+    assert not any(e.open for e in Journal(tmp_path).entries.values())
