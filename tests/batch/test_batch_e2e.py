@@ -105,12 +105,13 @@ def test_damaged_result_file_nothing_lost_nothing_counted_twice(tmp_path, backen
     assert [e.fetched["unknown_custom_ids"] for e in fetched.values()] == [["no-such-request"]]
 
 
-@pytest.mark.parametrize("on_demand", [False, True])
-def test_failed_inside_a_batch_counted_with_reason_and_resent(tmp_path, on_demand):
+@pytest.mark.parametrize(("backend", "on_demand"), [("anthropic", False), ("anthropic", True),
+                                                   ("openai_chat", False), ("gemini", False)])
+def test_failed_inside_a_batch_counted_with_reason_and_resent(tmp_path, backend, on_demand):
     ds = make_dataset(tmp_path / "ds", 20)
     cfg = SimConfig(batch_turnaround_s=0.3, batch_error_rate=0.2, batch_expire_rate=0.2, **FAST)
     with SimServer(cfg).in_thread() as sim:
-        ovr = batch_overrides(tmp_path, ds, sim, "anthropic")
+        ovr = batch_overrides(tmp_path, ds, sim, backend)
         code, run_dir = run_bench(ovr)
         assert code == 0
         failed = {r["frame_id"]: r["error"] for r in load_records(run_dir) if r["status"] == "failed"}
