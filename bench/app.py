@@ -19,7 +19,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from rich.console import Console
 from rich.markup import escape
 
@@ -88,8 +88,14 @@ def check_config(cfg: Config | DictConfig) -> None:
                      f"unless {p}" for p in strict_schema_problems(schema)]
     if cfg.model.check_request:  # a request shape the model refuses fails here, not on every frame
         problems += check_request_shape(cfg.model.backend, cfg.model.name, cfg.model.sampling)
-    if cfg.runner.mode not in ("closed", "open"):
-        problems.append(f"runner.mode={cfg.runner.mode!r}: use closed or open")
+    if cfg.runner.mode not in ("closed", "open", "batch"):
+        problems.append(f"runner.mode={cfg.runner.mode!r}: use closed, open or batch")
+    from bench.batch import config_problems
+
+    problems += config_problems(cfg)
+    replicas = len(cfg.model.base_url) if isinstance(cfg.model.base_url, list | ListConfig) else 1
+    if cfg.runner.mode == "batch" and (replicas > 1 or cfg.model.sim.replicas > 1 or cfg.model.vllm.replicas > 1):
+        problems.append("runner=batch sends to one provider endpoint: give model.base_url one URL (no replicas)")
     if cfg.runner.mode == "open" and not (cfg.runner.rate and cfg.runner.rate > 0):
         problems.append("runner.mode=open needs runner.rate=<requests per second>")
     if not 16 <= cfg.dataset.max_side <= 8192:
@@ -218,7 +224,13 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
             current = [store.records[f.id] for f in frames if f.id in store.records]
             with RunProgress(len(frames), current, enabled=cfg.runner.progress,
                              console=console) as progress:
-                asyncio.run(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update, console))
+                if cfg.runner.mode == "batch":  # the provider's Batch API (bench/batch/)
+                    from bench.batch.app import run_batch
+
+                    asyncio.run(run_batch(cfg, frames, store, session, endpoint, api_key, progress.update,
+                                          lambda msg: console.print(escape(msg), highlight=False)))
+                else:
+                    asyncio.run(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update, console))
     except (FatalRunError, ServerStartError) as exc:
         status, code = "failed", EXIT_FATAL
         console.print(f"[red]stopped early:[/red] {escape(str(exc))}\nNothing more was sent. Fix it and re-run "
@@ -359,6 +371,10 @@ def metrics_for(cfg: DictConfig, store: RunStore, frames: list[Any]) -> dict[str
     metrics["orphan_records"] = len(store.records) - len(records)
     if store.meta.get("replicas"):  # which replicas were taken out of rotation, and why
         metrics["replicas_out_of_rotation"] = out_of_rotation(store.meta)
+    if cfg.runner.mode == "batch":
+        from bench.batch.app import batch_metrics
+
+        metrics = batch_metrics(cfg, store, frames, metrics)
     metrics["run"] = {"dir": str(store.path), "model": cfg.model.label or cfg.model.name, "model_name": cfg.model.name,
                       "dataset": cfg.dataset.name, "prompt": f"{cfg.prompt.name}@{cfg.prompt.version}",
                       "precision": cfg.model.precision, "hosting": cfg.model.hosting,

@@ -88,6 +88,13 @@ class SimConfig:
     # Simulator servers to start (model.serve=sim), each on its own port: replicas behind one model
     # (bench/backends/replicas.py). Read by the harness; the simulator process ignores it.
     replicas: int = 1
+    # Batch APIs (bench/sim/batch.py): submit -> ended in this many seconds (the real ones take hours),
+    # per-item failures in the provider's shape, a batch that never ends, a damaged results file.
+    batch_turnaround_s: float = 2.0
+    batch_error_rate: float = 0.0
+    batch_expire_rate: float = 0.0
+    batch_never_finish: bool = False
+    batch_result_faults: list[str] = field(default_factory=list)  # unknown_id | duplicate | missing | non_json
 
 
 @dataclass
@@ -199,6 +206,20 @@ class RetryConfig:
 
 
 @dataclass
+class BatchConfig:
+    """runner=batch: the provider's Batch API (bench/batch/). Limits default to the provider's own."""
+
+    poll_interval_s: float = 30.0
+    timeout_s: float = 86400.0  # stop polling after this long in one session (resumable: batches keep running)
+    max_requests: int | None = None  # per batch; None = the provider's limit (bench/batch/<provider>.py)
+    max_bytes: int | None = None
+    # Batch price = on-demand price x this, when the price database has no batch price for the model.
+    discount: float = 0.5
+    discount_source: str = ""  # "" = the provider's documented discount (bench/batch/<provider>.py)
+    retry_on_demand: bool = False  # retry_failed=true sends the failed frames on demand instead of by batch
+
+
+@dataclass
 class RunnerConfig:
     mode: str = "closed"  # closed (at most `concurrency` in flight) | open (Poisson arrivals at `rate`)
     concurrency: int = 8
@@ -207,6 +228,7 @@ class RunnerConfig:
     request_timeout_s: float = 120.0  # per attempt, whole stream
     progress: bool = True
     retry: RetryConfig = field(default_factory=RetryConfig)
+    batch: BatchConfig = field(default_factory=lambda: BatchConfig())
 
 
 @dataclass

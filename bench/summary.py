@@ -63,6 +63,9 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         ("throughput", f"{_s(thr['requests_per_s'], 'req/s')}, {_s(thr['output_tokens_per_s'], 'tok/s')} "
                        f"over {thr['wall_duration_s']:.2f} s"),
     ]
+    if m.get("batch"):  # a batch has no per-request clock: say so instead of dashes (bench/batch/metrics.py)
+        rows = [r for r in rows if not r[0].startswith(("TTFT", "E2EL", "TPOT", "felt", "queue", "throughput"))]
+        rows += _batch_rows(m["batch"])
     if m["validity"].get("valid_but_length"):
         rows.append(("valid at the token limit", f"{m['validity']['valid_but_length']} (finish reason "
                                                              "\"length\"; counted valid, raise max_tokens)"))
@@ -90,6 +93,22 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
+
+
+def _batch_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
+    t = b.get("turnaround_s") or {}
+    fph = b.get("frames_per_hour")
+    rows = [("latency (TTFT / E2EL / TPOT)", b["latency"]),
+            ("batches", f"{b['submitted']} submitted to {b['provider']}, {b['open']} still open"),
+            ("turnaround p50 / max", f"{_s(t.get('p50'))} / {_s(t.get('max'))}"),
+            ("frames per hour", "-" if fph is None else f"{fph:,.0f}")]
+    if b.get("cost_per_million_usd") is not None and b.get("on_demand_cost_per_million_usd") is not None:
+        rows.append(("batch vs on-demand $ per 1M", f"${b['cost_per_million_usd']:,.0f} vs "
+                                                    f"${b['on_demand_cost_per_million_usd']:,.0f} (same tokens)"))
+    if b.get("result_problems"):
+        rows.append(("result file problems", ", ".join(f"{k} {v}" for k, v in sorted(b["result_problems"].items()))
+                     + " (counted, never recorded; batches.jsonl)"))
+    return rows
 
 
 def _frames(m: dict[str, Any]) -> str:

@@ -108,3 +108,10 @@ def test_a_schema_openai_strict_mode_would_refuse_is_named_before_the_run():
     with pytest.raises(ConfigError, match=r"strict: true.*\$: set additionalProperties: false"):
         check_config(cfg)
     check_config(_compose("model=gpt-4.1", "model.sampling.response_format=json_schema"))  # the shipped one is fine
+
+
+def test_a_batch_run_over_replicas_is_refused_before_the_run():
+    cfg = _compose("runner=batch", "model=openai_compatible", "model.name=m",
+                   "model.base_url=[http://127.0.0.1:1/v1,http://127.0.0.1:2/v1]")
+    with pytest.raises(ConfigError, match="runner=batch sends to one provider endpoint"):
+        check_config(cfg)

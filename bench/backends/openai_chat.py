@@ -84,6 +84,31 @@ def strict_schema_problems(schema: Any, path: str = "$") -> list[str]:
     return problems
 
 
+def build_params(model: str, request: CaptionRequest, *, max_tokens_field: str = "max_completion_tokens",
+                 extra_body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """chat.completions.create(**params) for one frame; also the body of a Batch API line (bench/batch)."""
+    s = request.sampling
+    params: dict[str, Any] = {
+        "model": model,
+        "messages": build_messages(request),
+        max_tokens_field: s.max_tokens,
+    }
+    if request.reasoning.effort is not None:  # openai SDK: chat.completions.create(reasoning_effort=...)
+        params["reasoning_effort"] = request.reasoning.effort
+    if s.temperature is not None:
+        params["temperature"] = s.temperature
+    if s.top_p is not None:
+        params["top_p"] = s.top_p
+    if s.seed is not None:
+        params["seed"] = s.seed
+    fmt = response_format(request)
+    if fmt is not None:
+        params["response_format"] = fmt
+    if extra_body:
+        params["extra_body"] = dict(extra_body)
+    return params
+
+
 class OpenAIChatBackend:
     def __init__(self, model: str, base_url: str | None, api_key: str, *, timeout_s: float = 120.0,
                  stream: bool = True, extra_body: dict[str, Any] | None = None,
@@ -103,26 +128,7 @@ class OpenAIChatBackend:
         await self.client.close()
 
     def _params(self, request: CaptionRequest) -> dict[str, Any]:
-        s = request.sampling
-        params: dict[str, Any] = {
-            "model": self.model,
-            "messages": build_messages(request),
-            self.max_tokens_field: s.max_tokens,
-        }
-        if request.reasoning.effort is not None:  # openai SDK: chat.completions.create(reasoning_effort=...)
-            params["reasoning_effort"] = request.reasoning.effort
-        if s.temperature is not None:
-            params["temperature"] = s.temperature
-        if s.top_p is not None:
-            params["top_p"] = s.top_p
-        if s.seed is not None:
-            params["seed"] = s.seed
-        fmt = response_format(request)
-        if fmt is not None:
-            params["response_format"] = fmt
-        if self.extra_body:
-            params["extra_body"] = self.extra_body
-        return params
+        return build_params(self.model, request, max_tokens_field=self.max_tokens_field, extra_body=self.extra_body)
 
     async def generate(self, request: CaptionRequest) -> CaptionResponse:
         params = self._params(request)

@@ -106,6 +106,10 @@ def check_records(run: RunData) -> None:
     simulated = bool(model.get("simulated")) or any(r.get("served_by_simulator") for r in run.records)
     try:
         again = compute_metrics(run.records, frames_total=frames, model=model, runner=runner, simulated=simulated)
+        if runner.get("mode") == "batch":  # batch prices, no request rate or TTFT (bench/batch/metrics.py)
+            from bench.batch.metrics import headline
+
+            again = headline(again, model, runner)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise GateInputError(f"{records_path}: records the metrics cannot be computed from "
                              f"({type(exc).__name__}: {exc}); not a capbench run's records?") from exc

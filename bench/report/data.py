@@ -284,6 +284,16 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
             notes.append(f"Open-loop run {rec['run']} was SATURATED: it sent {_f(rec.get('achieved_rate')) or 0:.2f} "
                          f"req/s of the {_f(rec.get('target_rate')) or 0:.2f} req/s asked for (the server could not "
                          "keep up); its latency from the scheduled time includes the backlog.")
+    for lab, run in zip(labels, runs, strict=True):  # runner=batch: no per-request latency (bench/batch/metrics.py)
+        b = run.metrics.get("batch") if isinstance(run.metrics.get("batch"), dict) else None
+        if b:
+            t, od, bc = (b.get("turnaround_s") or {}).get("p50"), b.get("on_demand_cost_per_million_usd"), \
+                b.get("cost_per_million_usd")
+            notes.append(f"Batch run {lab} ({b.get('provider')} Batch API): TTFT and E2EL do not exist in batch mode "
+                         "(a batch is answered as a whole), so its latency is left empty, not zero"
+                         + (f"; turnaround p50 {t:.1f} s" if t is not None else "")
+                         + (f"; batch ${bc:,.0f} vs on-demand ${od:,.0f} per 1M generations" if bc is not None
+                            and od is not None else "") + ".")
     if multi_ds:
         notes.append(f"The runs cover several datasets ({', '.join(datasets)}): compare numbers within a dataset.")
 

@@ -29,6 +29,7 @@ from bench.config import SimConfig
 from bench.sim import captions as cap
 from bench.sim import judge as sim_judge
 from bench.sim import reasoning
+from bench.sim.batch import add_batch_routes, gemini_create
 from bench.sim.faults import FaultPlanner, malform
 from bench.sim.protocols.anthropic_messages import AnthropicMessages
 from bench.sim.protocols.base import (
@@ -233,6 +234,8 @@ def build_app(cfg: SimConfig | None = None) -> web.Application:
 
     async def gemini_route(request: web.Request) -> web.StreamResponse:
         action = request.match_info["model_action"].rpartition(":")[2]
+        if action == "batchGenerateContent":  # Gemini Batch Mode (bench/sim/batch.py)
+            return await gemini_create(request, request.match_info["model_action"].rpartition(":")[0])
         if action not in ("generateContent", "streamGenerateContent"):
             return gemini.error(404, f"Method '{action}' is not supported by the simulator.")
         return await _handle(request, gemini)
@@ -253,6 +256,7 @@ def build_app(cfg: SimConfig | None = None) -> web.Application:
     app.router.add_get("/v1/models", models)
     app.router.add_get("/health", health)
     app.router.add_get("/sim/stats", stats)
+    add_batch_routes(app, state, {"openai": openai, "anthropic": anthropic, "gemini": gemini}, _plan)
     return app
 
 
