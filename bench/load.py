@@ -222,7 +222,10 @@ def _multirun_runs(sweep: Path) -> list[Path]:
 def load_run_data(paths: list[str | Path] | str | Path, **selection: str | None) -> list[RunData]:
     """Load every run the paths name, with unique labels (the model, plus the folder when repeated).
     selection: scoring=, reference=, judge= (which scoring of each run; default the latest)."""
-    runs = [load_run(p, **selection) for p in find_run_dirs(paths)]
+    from bench.shards import group_runs, load_logical_run  # the shards of one sharded run are one run
+
+    runs = [load_logical_run(p, **selection) if isinstance(p, list) else load_run(p, **selection)
+            for p in group_runs(find_run_dirs(paths))]
     counts: dict[str, int] = {}
     for r in runs:
         counts[r.model] = counts.get(r.model, 0) + 1
