@@ -88,9 +88,9 @@ def test_four_shards_on_ray_with_a_killed_worker_end_exactly_once(tmp_path, ray_
     runs, sweep_dir = tmp_path / "runs", tmp_path / "sweep"
     started = time.monotonic()
     sweep = subprocess.Popen(
-        [sys.executable, "-m", "bench", "-m", "hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={address}",
-         "dataset.shard=range(0,4)", "dataset.num_shards=4", *common, f"runs_dir={runs}",
-         f"hydra.sweep.dir={sweep_dir}"],
+        [sys.executable, "-m", "bench", "-m", "hydra/launcher=ray_cluster",
+         f"hydra.launcher.ray.init.address={address}", "dataset.shard=range(0,4)", "dataset.num_shards=4",
+         *common, f"runs_dir={runs}", f"hydra.sweep.dir={sweep_dir}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         killed = _kill_a_shard_midway(runs, sweep, started + 120)
