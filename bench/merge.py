@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.load import RunLoadError, find_run_dirs
-from bench.shards import ShardSetError, group_runs, load_logical_run, write_merged
+from bench.load import RunLoadError, find_run_dirs, load_logical_run
+from bench.shards import ShardSetError, group_runs, write_merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ShardSetError(f"the folders hold {len(groups)} different sharded runs; merge one at a time")
         run = load_logical_run(groups[0])
         out = write_merged(run, args.out)
-    except (RunLoadError, OSError) as exc:
+    except (RunLoadError, ShardSetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     m = run.metrics

@@ -4,10 +4,11 @@ A sharded run (`dataset.shard=i dataset.num_shards=N`, bench/frames/shards.py) l
 folders, each with `run.json["shard"]` = {index, count, group, partition, dataset_frames, frames}.
 `group` is the config fingerprint without `dataset.shard`: the shards of one run share it.
 
-`load_logical_run(dirs)` refuses a set that is not exactly one partition (frames left out or
-counted twice: a missing or repeated shard index, shards of different configs or partitions, a
-frame recorded by two shards, frame counts that do not add up to the dataset) and otherwise gives a
-`bench.load.RunData` that score summaries, the report, the gate and `load_runs` use like any run:
+`bench.load.load_logical_run(dirs)` (built on `combine` here) refuses a set that is not exactly one
+partition (frames left out or counted twice: a missing or repeated shard index, shards of different
+configs or partitions, a frame recorded by two shards, frame counts that do not add up to the
+dataset) and otherwise gives a `bench.load.RunData` that score summaries, the report, the gate and
+`load_runs` use like any run:
 
 - records: the union of the shards' records, each frame exactly once;
 - throughput: completed / the length of the *union* of the shards' time spans (shards that ran at
@@ -32,12 +33,11 @@ from typing import Any
 
 import yaml
 
-from bench.load import RunData, RunLoadError, load_run
 from bench.metrics import compute_metrics
 from bench.store import fingerprint
 
 
-class ShardSetError(RunLoadError):
+class ShardSetError(Exception):
     """Run folders that are not exactly one partition of a dataset (the message names the fix)."""
 
 
@@ -72,21 +72,6 @@ def group_runs(run_dirs: list[Path]) -> list[Path | list[Path]]:
             out.append(groups[info.get("group")])
         groups[info.get("group")].append(d)
     return out
-
-
-def shard_set(path: str | Path) -> list[Path] | None:
-    """The shard folders of the one sharded run a folder holds (a multirun sweep, a model's runs folder), or
-    None when the folder is a run itself or holds anything else."""
-    from bench.load import find_run_dirs, is_run_dir
-
-    p = Path(path)
-    if not p.is_dir() or is_run_dir(p):
-        return None
-    try:
-        groups = group_runs(find_run_dirs(p))
-    except RunLoadError:
-        return None
-    return groups[0] if len(groups) == 1 and isinstance(groups[0], list) else None
 
 
 def check_partition(dirs: list[Path], infos: list[dict[str, Any]]) -> None:
@@ -143,19 +128,12 @@ def _record_span(r: dict[str, Any]) -> tuple[float | None, float | None]:
     return start, end
 
 
-def load_logical_run(dirs: list[str | Path], **selection: str | None) -> RunData:
-    """The shard folders of one sharded run as one run (see the module doc)."""
-    paths = [Path(d) for d in dirs]
-    infos = []
-    for d in paths:
-        info = shard_info(d)
-        if info is None:
-            raise ShardSetError(f"{d}: not a shard run (run.json has no shard block); pass only the folders of "
-                                "one sharded run")
-        infos.append(info)
-    check_partition(paths, infos)
-    shards = sorted(((load_run(d, **selection), i) for d, i in zip(paths, infos, strict=True)),
-                    key=lambda pair: pair[1]["index"])
+def combine(runs: list[Any], infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fields of one `bench.load.RunData` for the loaded shard runs of one partition (checked first):
+    path, config, meta, metrics, records, scores, scoring, scoring_notes. `bench.load.load_logical_run`
+    loads the shards and builds the RunData; this module never imports bench.load (no import circle)."""
+    check_partition([run.path for run in runs], infos)
+    shards = sorted(zip(runs, infos, strict=True), key=lambda pair: pair[1]["index"])
     owner: dict[str, Path] = {}
     tagged: list[tuple[int, dict[str, Any]]] = []
     for run, info in shards:
@@ -196,10 +174,8 @@ def load_logical_run(dirs: list[str | Path], **selection: str | None) -> RunData
                                            for lo, hi in spans],
             "merged_from": [{"dir": str(run.path), "index": info["index"], "status": run.meta.get("status"),
                              "sessions": run.meta.get("sessions", [])} for run, info in shards]}
-    logical = RunData(path=_logical_path(paths, infos[0]), config=config, meta=meta, metrics=metrics,
-                      records=records)
-    _union_scores(logical, [run for run, _ in shards])
-    return logical
+    return {"path": _logical_path([run.path for run in runs], infos[0]), "config": config, "meta": meta,
+            "metrics": metrics, "records": records, **_union_scores([run for run, _ in shards])}
 
 
 def _logical_path(paths: list[Path], info: dict[str, Any]) -> Path:
@@ -212,10 +188,10 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
 
 
-def _union_scores(logical: RunData, shards: list[RunData]) -> None:
+def _union_scores(shards: list[Any]) -> dict[str, Any]:
     scored = [run for run in shards if run.scores]
     if not scored:
-        return
+        return {}
     if len(scored) != len(shards):
         unscored = next(run for run in shards if not run.scores)
         raise ShardSetError(f"{unscored.path} has no scores but other shards do: score it the same way "
@@ -224,14 +200,14 @@ def _union_scores(logical: RunData, shards: list[RunData]) -> None:
     if len(identities) > 1:
         raise ShardSetError("the shards were scored against different references or judges; re-score them alike "
                             f"or pick one with scoring=/reference=/judge=: {', '.join(str(r.path) for r in shards)}")
+    scores: dict[str, Any] = {}
     for run in shards:
-        logical.scores.update(run.scores)
-    logical.scoring = shards[0].scoring
-    for run in shards:
-        logical.scoring_notes += [f"{run.path.name}: {note}" for note in run.scoring_notes]
+        scores.update(run.scores)
+    return {"scores": scores, "scoring": shards[0].scoring,
+            "scoring_notes": [f"{run.path.name}: {note}" for run in shards for note in run.scoring_notes]}
 
 
-def write_merged(run: RunData, out: str | Path) -> Path:
+def write_merged(run: Any, out: str | Path) -> Path:
     """The logical run as one ordinary run folder (config.yaml, run.json, generations.jsonl, metrics.json).
 
     Refuses a folder that already holds anything. Scores are not copied: score the merged folder

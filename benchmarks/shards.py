@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from sim_throughput import build_dataset  # noqa: E402
 
+from bench.load import load_logical_run  # noqa: E402
 from bench.server_process import free_port  # noqa: E402
-from bench.shards import load_logical_run  # noqa: E402
 
 
 def start_sim(log: Path) -> tuple[subprocess.Popen, int]:

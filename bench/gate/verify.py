@@ -41,7 +41,7 @@ def load_checked_side(path: str | Path | list[str | Path], *, scoring: str | Non
     """A baseline JSON file (typed), or a run folder (with its latest scoring, or scoring=KEY) whose
     metrics.json its records confirm, or the shard folders of one sharded run (a list, or a folder
     holding exactly one such set)."""
-    from bench.shards import shard_set
+    from bench.load import shard_set
 
     if isinstance(path, list) or shard_set(path):  # a sharded run: each shard checked, then gated as one
         return _load_checked_shards(shard_set(path) if not isinstance(path, list) else [Path(p) for p in path],
@@ -62,7 +62,7 @@ def load_checked_side(path: str | Path | list[str | Path], *, scoring: str | Non
 def _load_checked_shards(dirs: list[Path], *, scoring: str | None) -> GateSide:
     """Every shard's metrics.json verified against its own records, then the set gated as one run, its
     metrics recomputed from the union of the records (bench.shards)."""
-    from bench.shards import load_logical_run
+    from bench.load import load_logical_run
 
     for d in dirs:
         try:

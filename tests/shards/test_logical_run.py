@@ -10,9 +10,10 @@ from bench.__main__ import conf_dir
 from bench.app import run
 from bench.gate.inputs import GateInputError
 from bench.gate.verify import load_checked_side
-from bench.load import load_run, load_runs
+from bench.load import RunLoadError as ShardSetError
+from bench.load import load_logical_run, load_run, load_runs
 from bench.merge import main as merge_main
-from bench.shards import ShardSetError, _merged_spans, load_logical_run
+from bench.shards import _merged_spans
 
 from ..conftest import ROOT
 from ..test_e2e_sim import make_dataset, overrides

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.load import load_run
+from bench.load import load_logical_run, load_run, shard_set
 from bench.server_process import free_port
-from bench.shards import load_logical_run, shard_set
 
 from ..conftest import ROOT
 from ..test_e2e_sim import make_dataset, run_bench

@@ -11,8 +11,7 @@ import sys
 
 import pytest
 
-from bench.load import load_run
-from bench.shards import load_logical_run, shard_set
+from bench.load import load_logical_run, load_run, shard_set
 
 from ..conftest import ROOT
 from ..test_e2e_sim import make_dataset, run_bench
