@@ -164,3 +164,32 @@ def test_scores_of_the_shards_are_one_scoring(tmp_path):
     per_frame = [s["overlap"]["rougeL"] for r in rows for s in r.scores.values()]
     df = load_runs(shards)
     assert df["rougeL"].iloc[0] == pytest.approx(sum(per_frame) / len(per_frame))
+
+
+def test_gate_cli_takes_the_shard_folders_as_one_run(sharded, tmp_path, capsys):
+    from bench.gate.__main__ import main as gate_main
+
+    _, _, whole, shards = sharded
+    baseline = tmp_path / "b.json"
+    assert gate_main([*map(str, shards), "--write-baseline", str(baseline)]) == 0
+    assert json.loads(baseline.read_text())["frames"] == 20
+    assert gate_main([*map(str, shards), "--baseline", str(whole), "--junit", str(tmp_path / "j.xml")]) == 0
+    assert "PASSED" in capsys.readouterr().out
+    assert gate_main([str(whole), str(shards[0]), "--baseline", str(whole)]) == 2  # not one run
+    assert gate_main([str(shards[0]), str(shards[1]), "--baseline", str(whole)]) == 2  # shard 2 missing
+    assert "missing" in capsys.readouterr().err
+
+
+def test_score_cli_scores_every_shard_of_a_folder(tmp_path, capsys):
+    from bench.score.__main__ import main as score_main
+
+    for k in range(2):
+        assert _run(tmp_path, ROOT / "datasets/sample", "dataset.limit=6", f"dataset.shard={k}",
+                    "dataset.num_shards=2") == 0
+    parent = tmp_path / "runs/t/sim"
+    for d in parent.iterdir():
+        shutil.rmtree(d / "scores")
+    capsys.readouterr()
+    assert score_main([str(parent)]) == 0
+    assert all((d / "scores" / "index.json").is_file() for d in parent.iterdir())
+    assert len(load_logical_run(sorted(parent.iterdir())).scores) == 6
