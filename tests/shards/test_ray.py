@@ -1,7 +1,7 @@
 """A 4-shard simulator run on a local Ray cluster through hydra-ray-launcher, a worker killed midway.
 
-The test starts its own one-node cluster (`ray start --head`) bound to 127.0.0.1, without the
-dashboard or usage stats, in a temporary folder, and stops it at the end. The sweep's driver
+The test starts its own one-node cluster (`ray start --head`) listening on 127.0.0.1 only (checked),
+without the dashboard or usage stats, in a temporary folder, and stops it at the end. The sweep's driver
 connects to it (`hydra.launcher.ray.init.address`); each shard is a Ray task. Killing the worker
 that runs a shard (SIGKILL, as a lost node would) makes Ray retry the task on a new worker, which
 resumes the shard's run folder (resume=auto): every frame ends recorded exactly once, with the
@@ -36,7 +36,10 @@ FRAMES = 16
 def _env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env.update({"RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT), "HOME": str(tmp / "home"),
-                "RAY_TMPDIR": str(tmp)})  # nothing in ~/ or /tmp/ray
+                "RAY_TMPDIR": str(tmp),  # nothing in ~/ or /tmp/ray
+                # Ray's single-machine mode (its default on macOS/Windows): the node's address is 127.0.0.1
+                # and every Ray server (GCS, raylet, agents) listens there only, not on all interfaces.
+                "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"})
     return env
 
 
@@ -52,10 +55,23 @@ def ray_cluster():
                            env=env, capture_output=True, text=True, timeout=120, cwd=tmp)
     assert start.returncode == 0, start.stdout + start.stderr
     try:
+        assert _ray_listens_on_loopback_only(), "a Ray process listens beyond 127.0.0.1"
         yield f"127.0.0.1:{port}", env, tmp
     finally:
         subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=60, cwd=tmp)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _ray_listens_on_loopback_only() -> bool:
+    """Every listening TCP socket of a Ray process (by /proc: the sockets of processes named ray/gcs_server/raylet
+    or ray::*) is bound to 127.0.0.1."""
+    ss = shutil.which("ss")
+    if ss is None:
+        pytest.skip("no `ss` to list listening sockets")
+    out = subprocess.run([ss, "-ltnpH"], capture_output=True, text=True, timeout=30).stdout
+    ray_lines = [line for line in out.splitlines() if any(n in line for n in ('"gcs_server"', '"raylet"', '"ray::'))]
+    assert ray_lines, out
+    return all(line.split()[3].rsplit(":", 1)[0] in ("127.0.0.1", "[::ffff:127.0.0.1]") for line in ray_lines)
 
 
 def _kill_a_shard_midway(runs: Path, sweep: subprocess.Popen, deadline: float) -> Path:
