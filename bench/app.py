@@ -29,6 +29,7 @@ from bench.backends.families import check_request_shape
 from bench.backends.replicas import Replica, ReplicaBackend
 from bench.config import Config
 from bench.frames import DatasetError, load_frames
+from bench.frames.shards import shard_spec_problems
 from bench.metrics import compute_metrics
 from bench.prices import PriceLookupError, resolve_price
 from bench.progress import RunProgress
@@ -98,6 +99,7 @@ def check_config(cfg: Config | DictConfig) -> None:
         problems.append("runner=batch sends to one provider endpoint: give model.base_url one URL (no replicas)")
     if cfg.runner.mode == "open" and not (cfg.runner.rate and cfg.runner.rate > 0):
         problems.append("runner.mode=open needs runner.rate=<requests per second>")
+    problems += shard_spec_problems(cfg.dataset.shard, cfg.dataset.num_shards)
     if not 16 <= cfg.dataset.max_side <= 8192:
         problems.append(f"dataset.max_side={cfg.dataset.max_side}: pixels of the long side, 16 to 8192")
     if not 1 <= cfg.dataset.jpeg_quality <= 100:
@@ -172,6 +174,22 @@ def api_key_for(cfg: Config | DictConfig) -> str:
     return key
 
 
+def select_shard(cfg: DictConfig, frames: list[Any]) -> tuple[list[Any], dict[str, Any] | None]:
+    """This job's shard of the frames (all of them when unsharded), and what bench.shards needs to check
+    that a set of shard runs covers the dataset exactly once."""
+    count = cfg.dataset.num_shards
+    if count <= 1:
+        return frames, None
+    from bench.frames.shards import PARTITION, in_shard
+    from bench.shards import group_fingerprint
+
+    mine = [f for f in frames if in_shard(f.id, cfg.dataset.shard, count)]
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(plain, dict)
+    return mine, {"index": cfg.dataset.shard, "count": count, "group": group_fingerprint(plain),
+                  "partition": PARTITION, "dataset_frames": len(frames), "frames": len(mine)}
+
+
 def _judge_key_present(judge: DictConfig) -> None:
     model = judge.model
     if model.serve or not model.api_key_env or os.environ.get(model.api_key_env, "").strip():
@@ -186,6 +204,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
         check_config(cfg)
         api_key = api_key_for(cfg)
         frames = load_frames(cfg.dataset)
+        frames, shard = select_shard(cfg, frames)
         check_serving(cfg.model)
         resolve_price(cfg.model.price)
         if cfg.get("judge") is not None:  # a judge without its key would fail only after the paid run
@@ -196,7 +215,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
 
     label = cfg.model.label or cfg.model.name
     try:
-        store = RunStore.open(cfg, model_label=label)
+        store = RunStore.open(cfg, model_label=label, shard=shard)
     except (RunInUseError, OSError) as exc:
         console.print(f"[red]error:[/red] cannot use the run folder: {escape(str(exc))}", highlight=False)
         return EXIT_USAGE
@@ -248,6 +267,8 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
         if main_thread:
             signal.signal(signal.SIGTERM, previous_term)
     metrics = metrics_for(cfg, store, frames)
+    if shard:
+        metrics["shard"] = shard
     if status == "complete" and metrics["pending"]:
         status = "incomplete"
     store.write_metrics(metrics)

@@ -156,6 +156,10 @@ class DatasetConfig:
     manifest: str = "manifest.jsonl"
     kind: str = "manifest"  # manifest | folder | video
     limit: int | None = None  # first N frames only
+    # Shard `shard` of `num_shards` (bench/frames/shards.py: sha256 of the frame id mod N), e.g. one Hydra job
+    # each: `-m dataset.shard=range(0,4) dataset.num_shards=4`; bench.shards reads the N run folders as one run.
+    shard: int | None = None
+    num_shards: int = 1
     max_side: int = 1024  # resize so the long side is at most this (pixels)
     jpeg_quality: int = 90
     max_pixels: int = 50_000_000  # larger images are refused as decompression bombs

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from bench.scorings import ScoringSelectError, describe_judge, select
+from bench.shards import ShardSetError, combine, group_runs, shard_info
 from bench.store import load_records
 
 FIELDS = ("description", "objects", "actions", "environment", "content_type", "specific_style",
@@ -219,10 +220,41 @@ def _multirun_runs(sweep: Path) -> list[Path]:
     return out
 
 
+def load_logical_run(dirs: list[str | Path], **selection: str | None) -> RunData:
+    """The shard folders of one sharded run as one run: every frame once, throughput over the union of the
+    shards' time spans (bench.shards). Refused (RunLoadError) unless they are exactly one partition."""
+    paths = [Path(d) for d in dirs]
+    infos = [shard_info(d) for d in paths]
+    plain = next((d for d, i in zip(paths, infos, strict=True) if i is None), None)
+    if plain is not None:
+        raise RunLoadError(f"{plain}: not a shard run (run.json has no shard block); pass only the folders of "
+                           "one sharded run")
+    try:
+        fields = combine([load_run(d, **selection) for d in paths], infos)
+    except ShardSetError as exc:
+        raise RunLoadError(str(exc)) from exc
+    return RunData(**fields)
+
+
+def shard_set(path: str | Path) -> list[Path] | None:
+    """The shard folders of the one sharded run a folder holds (a multirun sweep, a model's runs folder), or
+    None when the folder is a run itself or holds anything else."""
+    p = Path(path)
+    if not p.is_dir() or is_run_dir(p):
+        return None
+    try:
+        groups = group_runs(find_run_dirs(p))
+    except RunLoadError:
+        return None
+    return groups[0] if len(groups) == 1 and isinstance(groups[0], list) else None
+
+
 def load_run_data(paths: list[str | Path] | str | Path, **selection: str | None) -> list[RunData]:
     """Load every run the paths name, with unique labels (the model, plus the folder when repeated).
     selection: scoring=, reference=, judge= (which scoring of each run; default the latest)."""
-    runs = [load_run(p, **selection) for p in find_run_dirs(paths)]
+    # the shards of one sharded run are one run (bench.shards)
+    runs = [load_logical_run(p, **selection) if isinstance(p, list) else load_run(p, **selection)
+            for p in group_runs(find_run_dirs(paths))]
     counts: dict[str, int] = {}
     for r in runs:
         counts[r.model] = counts.get(r.model, 0) + 1

@@ -108,12 +108,12 @@ class RunInUseError(Exception):
     """The run folder cannot be used: another process has it, or it holds another config's run."""
 
 
-def _new_run_dir(parent: Path) -> Path:
+def _new_run_dir(parent: Path, tag: str = "") -> Path:
     """A fresh timestamped folder; mkdir(exist_ok=False) so two runs started together never share one."""
     parent.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
     for suffix in range(1, 1000):
-        path = parent / (stamp if suffix == 1 else f"{stamp}_{suffix}")
+        path = parent / ((stamp if suffix == 1 else f"{stamp}_{suffix}") + tag)
         try:
             path.mkdir()
             return path
@@ -162,7 +162,7 @@ class RunStore:
 
     # ---- opening -------------------------------------------------------
     @classmethod
-    def open(cls, cfg: DictConfig, *, model_label: str) -> RunStore:
+    def open(cls, cfg: DictConfig, *, model_label: str, shard: dict[str, Any] | None = None) -> RunStore:
         plain = OmegaConf.to_container(cfg, resolve=True)
         assert isinstance(plain, dict)
         fp = fingerprint(plain)
@@ -176,7 +176,7 @@ class RunStore:
                 raise RunInUseError(f"retry_failed=true: no earlier run of this config under {parent} to retry; "
                                     "run without retry_failed, or name the run with run_dir=PATH")
             if path is None:
-                path = _new_run_dir(parent)
+                path = _new_run_dir(parent, f"_shard-{shard['index']}-of-{shard['count']}" if shard else "")
         store = cls(path=path)
         store.path.mkdir(parents=True, exist_ok=True)
         store._lock()
@@ -200,6 +200,7 @@ class RunStore:
                          "platform": platform.platform()},
                 "sessions": [],
                 "status": "running",
+                **({"shard": shard} if shard else {}),  # one shard of a partition (bench.shards)
             }
             store.save_meta()
         (store.path / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(redact(plain))))

@@ -28,6 +28,7 @@ from bench.gate.checks import FAIL, PASS, SKIP, CheckResult, run_checks
 from bench.gate.inputs import GateInputError, check_comparable, write_baseline
 from bench.gate.junit import write_junit
 from bench.gate.verify import check_pairing, load_checked_side
+from bench.shards import shard_info
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 _OVERRIDE = re.compile(r"^[+~]?[A-Za-z_][\w.]*=")
@@ -92,12 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True, highlight=False)
     overrides = [i for i in args.items if _OVERRIDE.match(i) and not Path(i).exists()]
     paths = [i for i in args.items if i not in overrides]
-    if len(paths) != 1:
-        err.print(f"[red]error:[/red] give exactly one RUN_DIR (got {len(paths)}: {' '.join(paths) or 'none'})")
+    if len(paths) != 1 and not (paths and all(shard_info(Path(p)) for p in paths)):
+        err.print(f"[red]error:[/red] give exactly one RUN_DIR, or the shard folders of one sharded run "
+                  f"(got {len(paths)}: {' '.join(paths) or 'none'})")
         return EXIT_USAGE
     started = time.monotonic()
     try:
-        run = load_checked_side(paths[0], scoring=args.scoring)  # metrics.json verified against the run's records
+        # metrics.json verified against the run's records (each shard's, for a sharded run)
+        run = load_checked_side(paths[0] if len(paths) == 1 else paths, scoring=args.scoring)
         if args.write_baseline:
             path = write_baseline(run, args.write_baseline, with_frames=not args.no_frames)
             out.print(f"baseline written: {path} ({run.model} on {run.dataset}, {run.frames} frames, "

@@ -37,9 +37,15 @@ REL_TOL, ABS_TOL = 1e-9, 1e-9
 REGENERATE = "re-run the same command on it (a finished run re-writes metrics.json from its records)"
 
 
-def load_checked_side(path: str | Path, *, scoring: str | None = None) -> GateSide:
+def load_checked_side(path: str | Path | list[str | Path], *, scoring: str | None = None) -> GateSide:
     """A baseline JSON file (typed), or a run folder (with its latest scoring, or scoring=KEY) whose
-    metrics.json its records confirm."""
+    metrics.json its records confirm, or the shard folders of one sharded run (a list, or a folder
+    holding exactly one such set)."""
+    from bench.load import shard_set
+
+    if isinstance(path, list) or shard_set(path):  # a sharded run: each shard checked, then gated as one
+        return _load_checked_shards(shard_set(path) if not isinstance(path, list) else [Path(p) for p in path],
+                                    scoring=scoring)
     p = Path(path)
     if p.is_file():
         return from_json(p)
@@ -51,6 +57,25 @@ def load_checked_side(path: str | Path, *, scoring: str | None = None) -> GateSi
     side = from_run(run)
     check_scores(run, side)
     return side
+
+
+def _load_checked_shards(dirs: list[Path], *, scoring: str | None) -> GateSide:
+    """Every shard's metrics.json verified against its own records, then the set gated as one run, its
+    metrics recomputed from the union of the records (bench.shards)."""
+    from bench.load import load_logical_run
+
+    for d in dirs:
+        try:
+            shard = load_run(d, scoring=scoring)
+        except RunLoadError as exc:
+            raise GateInputError(str(exc)) from exc
+        check_records(shard)
+        check_scores(shard, from_run(shard))
+    try:
+        run = load_logical_run(dirs, scoring=scoring)
+    except RunLoadError as exc:
+        raise GateInputError(str(exc)) from exc
+    return from_run(run)
 
 
 def _get(node: Any, dotted: str) -> Any:

@@ -197,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     if not runs:
         err.print("[red]error:[/red] name a run folder: python -m bench.score RUN_DIR [key=value ...]")
         return 2
+    from bench.load import shard_set
+
+    runs = [str(d) for r in runs for d in (shard_set(r) or [r])]  # a sweep of shards: score each shard
     code = 0
     for run_dir in runs:
         progress = JudgeProgress(err)
