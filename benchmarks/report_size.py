@@ -5,7 +5,9 @@
 
 For each size it prints one table row: HTML size, Parquet size, frames embedded
 in the explorer, build time (load + assemble + render + write, in a fresh
-process) and that process's peak RSS.
+process; wall clock, and the process's CPU time, which does not count the time
+other processes took the CPU from it on a shared machine) and that process's
+peak RSS.
 
 How the runs are made: a dataset of --base-frames distinct frames (the sample's
 images, each randomly cropped and re-lit, so every thumbnail differs) is run
@@ -166,13 +168,13 @@ def build(run_dirs: list[str], out: str, max_embedded: int | None) -> dict:
     """Build the report in this (fresh) process: time and peak RSS."""
     from bench.report import build_report
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     kwargs = {} if max_embedded is None else {"max_embedded_frames": max_embedded}
     info = build_report(run_dirs, out, **kwargs)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     data = info["data"]
     explorer = data.get("explorer") or {}
-    return {"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"seconds": seconds, "cpu_s": cpu, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "bytes": info["bytes"], "frames": explorer.get("total", len(data["frames"])),
             "embedded": len(data["frames"]),
             "parquet_bytes": Path(info["parquet"]).stat().st_size if info.get("parquet") else 0}
@@ -209,7 +211,7 @@ def main() -> None:
             made.write_text(json.dumps(images))
         print(f"harness: {base_n} frames x {len(MODELS)} simulator runs in {time.perf_counter() - t0:.0f} s")
         print(f"{'frames':>7} x runs | {'HTML MB':>7} | {'Parquet MB':>10} | {'embedded':>8} | {'build s':>7} | "
-              f"{'peak RSS MB':>11}")
+              f"{'CPU s':>6} | {'peak RSS MB':>11}")
         for n in args.frames:
             ds = write_manifest(root / f"ds{n}", images, n, root / "images")
             runs = []
@@ -224,6 +226,7 @@ def main() -> None:
             res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
             print(f"{res['frames']:>7} x {len(runs):<4} | {res['bytes'] / 1e6:>7.2f} | "
                   f"{res['parquet_bytes'] / 1e6:>10.2f} | {res['embedded']:>8} | {res['seconds']:>7.1f} | "
+                  f"{res['cpu_s']:>6.1f} | "
                   f"{res['rss_mb']:>11.0f}", flush=True)
         if args.keep:
             print(f"kept in {root}")

@@ -6,6 +6,7 @@ into `frames` as data only; the template renders it as text (see render.py).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -65,22 +66,34 @@ def dataset_frames(run: RunData) -> dict[str, Frame]:
         return _manifest_only(section)
 
 
-def _manifest_only(section: dict[str, Any]) -> dict[str, Frame]:
-    """A manifest whose images are not here (e.g. not built yet) still gives references and content types."""
+_ID_FIELD = re.compile(r'"id"\s*:\s*"([^"\\]*)"')
+
+
+def _manifest_only(section: dict[str, Any], ids: set[str] | None = None) -> dict[str, Frame]:
+    """A manifest whose images are not here (e.g. not built yet) still gives references and content types.
+    With ids, only lines that may hold one of them (an "id" field with that value anywhere) are parsed."""
     if (section.get("kind") or "manifest") != "manifest":
         return {}
     path = resolve_dataset_dir(str(section["path"])) / str(section.get("manifest") or "manifest.jsonl")
     out: dict[str, Frame] = {}
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        fh = path.open(encoding="utf-8", errors="replace")
     except OSError:
         return out
+    with fh:
+        lines = fh if ids is None else (line for line in fh if ids.intersection(_ID_FIELD.findall(line)))
+        out.update(_manifest_entries(lines, ids))
+    return out
+
+
+def _manifest_entries(lines: Any, ids: set[str] | None) -> dict[str, Frame]:
+    out: dict[str, Frame] = {}
     for line in lines:
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(entry, dict) and entry.get("id") is not None:
+        if isinstance(entry, dict) and entry.get("id") is not None and (ids is None or str(entry["id"]) in ids):
             ref = entry.get("reference")
             out[str(entry["id"])] = Frame(id=str(entry["id"]), image_path=None,
                                           reference=ref if isinstance(ref, dict) else None,
@@ -236,13 +249,28 @@ def _dataset_index(frames: dict[str, Frame]) -> tuple[dict[str, int], dict[str, 
     return pos, images, cts
 
 
+def embedded_dataset_frames(run: RunData, ids: set[str], images: dict[str, str | None]) -> dict[str, Frame]:
+    """The dataset frames of these ids: a manifest is scanned for just their lines (references), with the image
+    paths the harness's loader gave in the first pass; other datasets are loaded again."""
+    section = run.config.get("dataset") if isinstance(run.config, dict) else None
+    if isinstance(section, dict) and section.get("path") and images and \
+            (section.get("kind") or "manifest") == "manifest":
+        found = _manifest_only(section, ids)
+        return {fid: dataclasses.replace(f, image_path=Path(images[fid]) if images.get(fid) else None)
+                for fid, f in found.items()}
+    return {fid: f for fid, f in dataset_frames(run).items() if fid in ids}
+
+
 def _ds_key(run: RunData) -> str:
     return json.dumps(run.config.get("dataset") if isinstance(run.config, dict) else None, sort_keys=True,
                       default=str)
 
 
+DatasetIndex = tuple[dict[str, int], dict[str, str | None], dict[str, str]]
+
+
 def frames_table(runs: list[RunData], labels: list[str], *, parquet: FramesParquet | None = None
-                 ) -> tuple[Any, list[RunFrames]]:
+                 ) -> tuple[Any, list[RunFrames], dict[str, DatasetIndex]]:
     """Every (run, frame) with the report's columns (bench.report.stream.REPORT_COLUMNS), plus `key` (the frame
     id, prefixed by the dataset when the runs span several), `_run` (run index), `_pos` (dataset position) and
     `_off` (the record's byte offset); read in one pass per run. Frames go to `parquet` on the way."""
@@ -250,7 +278,7 @@ def frames_table(runs: list[RunData], labels: list[str], *, parquet: FramesParqu
 
     multi_ds = len({r.dataset for r in runs}) > 1
     sources, tables = [], []
-    index: dict[str, tuple[dict[str, int], dict[str, str | None], dict[str, str]]] = {}
+    index: dict[str, DatasetIndex] = {}
     for i, (run, label) in enumerate(zip(runs, labels, strict=True)):
         key = _ds_key(run)
         if key not in index:  # the same dataset config is read once
@@ -266,11 +294,12 @@ def frames_table(runs: list[RunData], labels: list[str], *, parquet: FramesParqu
         table["_pos"] = table["frame_id"].map(pos).fillna(len(pos)).astype("int64")
         sources.append(source)
         tables.append(table)
-    return pd.concat(tables, ignore_index=True), sources
+    return pd.concat(tables, ignore_index=True), sources, index
 
 
-def _explorer_frames(runs: list[RunData], sources: list[RunFrames], table: Any, keys: list[str],
-                     why: dict[str, str], *, thumbnails: bool, thumb_size: int) -> tuple[list[dict], set[str]]:
+def _explorer_frames(runs: list[RunData], sources: list[RunFrames], index: dict[str, DatasetIndex], table: Any,
+                     keys: list[str], why: dict[str, str], *, thumbnails: bool, thumb_size: int
+                     ) -> tuple[list[dict], set[str]]:
     """The explorer's entries for the frames with these keys: a second read of just their records, score rows,
     references and thumbnails."""
     wanted = table[table["key"].isin(set(keys))]
@@ -286,8 +315,8 @@ def _explorer_frames(runs: list[RunData], sources: list[RunFrames], table: Any, 
             continue
         ds_key = _ds_key(run)
         fids = set(mine["frame_id"].tolist())
-        if ds_key not in loaded:  # each dataset read once more, keeping only the embedded frames
-            loaded[ds_key] = {fid: f for fid, f in dataset_frames(run).items() if fid in wanted_ids}
+        if ds_key not in loaded:  # each dataset read once more, for the embedded frames only
+            loaded[ds_key] = embedded_dataset_frames(run, wanted_ids, index[ds_key][1])
         ds_frames = loaded[ds_key]
         ref_label, refs = reference_captions(run, ds_frames, fids)
         if ref_label:
@@ -325,7 +354,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
     runs_df = runs_frame(runs, "run")
     sink = FramesParquet(parquet_path) if parquet_path is not None else None
     try:
-        table, sources = frames_table(runs, labels, parquet=sink)
+        table, sources, index = frames_table(runs, labels, parquet=sink)
     except BaseException:
         if sink is not None:
             sink.abort()
@@ -344,7 +373,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
     places = max_embedded_frames
     for _ in range(4):  # fewer places while the frames' data would not fit the page (many runs, long captions)
         selection = select_frames(flags, places, sample_seed, metric)
-        frames, ref_labels = _explorer_frames(runs, sources, table, selection.keys, selection.why,
+        frames, ref_labels = _explorer_frames(runs, sources, index, table, selection.keys, selection.why,
                                               thumbnails=thumbnails, thumb_size=thumb_size)
         size = sum(len(json.dumps(f, ensure_ascii=False, separators=(",", ":"), default=str)) for f in frames)
         if size <= FRAMES_BYTES_BUDGET or len(frames) <= 1:

@@ -47,15 +47,20 @@ class FramesParquet:
         self.rows = 0
 
     def write(self, df: Any) -> None:
-        df = df.reindex(columns=list(ORDER))
-        for name in STRINGS:
-            df[name] = df[name].astype(object).where(df[name].notna(), None)
-            df[name] = [None if v is None else str(v) for v in df[name]]
-        for name in BOOLS:
-            df[name] = df[name].fillna(False).astype(bool)
-        for name in FLOATS:
-            df[name] = df[name].astype(float)
-        self._writer.write_table(pa.Table.from_pandas(df, schema=SCHEMA, preserve_index=False))
+        columns = []
+        for fld in SCHEMA:
+            if fld.name not in df:
+                columns.append(pa.nulls(len(df), type=fld.type))
+            elif fld.name in STRINGS:  # str or None by construction (frame_rows, the extras); anything else as text
+                values = df[fld.name].tolist()
+                if any(v is not None and not isinstance(v, str) for v in values):
+                    values = [None if v is None or v != v else str(v) for v in values]
+                columns.append(pa.array(values, type=pa.string()))
+            elif fld.name in BOOLS:
+                columns.append(pa.array(df[fld.name].fillna(False).astype(bool).to_numpy(), type=pa.bool_()))
+            else:
+                columns.append(pa.array(df[fld.name].astype(float).to_numpy(), type=pa.float64(), from_pandas=True))
+        self._writer.write_table(pa.Table.from_arrays(columns, schema=SCHEMA))
         self.rows += len(df)
 
     def close(self) -> Path:
