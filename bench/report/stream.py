@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from bench.load import FIELDS, RunData, _get, frame_rows, frame_scores, is_judged
@@ -33,6 +34,22 @@ BATCH = 2000  # records turned into table rows at a time
 REPORT_COLUMNS = ("frame_id", "content_type", "category", "json_strict", "json_lenient", "schema_valid", "rules_ok",
                   "ttft_s", "e2el_s", "e2el_from_scheduled_s", "judge_score", "judge_no_caption", "rouge1",
                   "rouge2", "rougeL", "bleu", *(f"rougeL.{f}" for f in FIELDS))
+
+
+def loads(line: bytes) -> Any:
+    """json.loads, through orjson (about 2x faster on records); what orjson refuses (NaN, huge integers) goes to
+    json.loads, so both accept the same lines and give the same values."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:  # e.g. an integer beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -47,7 +64,7 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not line.endswith(b"\n"):
                 continue  # torn by a kill
             try:
-                rec = json.loads(line)
+                rec = loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
             if not isinstance(rec, dict) or not isinstance(rec.get("frame_id"), str) or rec["frame_id"] in seen:
@@ -95,7 +112,7 @@ def read_at(path: Path, offsets: list[int]) -> list[dict[str, Any]]:
         for off in sorted(offsets):
             fh.seek(off)
             try:
-                rec = json.loads(fh.readline())
+                rec = loads(fh.readline())
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue  # a row that only looked whole (see score_offsets): as if absent
             if isinstance(rec, dict):
@@ -144,13 +161,12 @@ def _extras(rec: dict[str, Any], score_row: dict[str, Any] | None) -> dict[str, 
     caption = rec.get("caption")
     judge = (score_row or {}).get("judge") or {}
     text = rec.get("text")
-    return {"caption": json.dumps(caption, ensure_ascii=False) if isinstance(caption, dict) else None,
+    return {"caption": _dumps(caption) if isinstance(caption, dict) else None,
             "text": text if isinstance(text, str) and not isinstance(caption, dict) else None,
             "error_message": str((rec.get("error") or {}).get("message") or "") or None,
             "judge_rationale": str(judge["rationale"]) if judge.get("rationale") else None,
-            "judge_hallucinated": json.dumps(judge["hallucinated"], ensure_ascii=False)
-            if judge.get("hallucinated") else None,
-            "judge_missed": json.dumps(judge["missed"], ensure_ascii=False) if judge.get("missed") else None}
+            "judge_hallucinated": _dumps(judge["hallucinated"]) if judge.get("hallucinated") else None,
+            "judge_missed": _dumps(judge["missed"]) if judge.get("missed") else None}
 
 
 def frame_table(source: RunFrames, label: str, *, sink: Any = None,

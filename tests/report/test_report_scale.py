@@ -53,12 +53,16 @@ def test_iter_records_reads_like_load_records(tmp_path):
     run.mkdir()
     lines = [json.dumps({"frame_id": "a", "n": 1}), "not json", json.dumps({"frame_id": "b", "n": 2}),
              json.dumps({"frame_id": "a", "n": 3}), json.dumps(["a list"]), json.dumps({"frame_id": 5}),
-             json.dumps({"frame_id": "c", "n": 4})]
+             json.dumps({"frame_id": "c", "n": 4}),
+             '{"frame_id": "d", "x": NaN, "big": 123456789012345678901234567890}']
     raw = "\n".join(lines) + "\n" + json.dumps({"frame_id": "torn"})  # no newline: torn by a kill
     (run / "generations.jsonl").write_text(raw)
     streamed = [rec for _, rec in iter_records(run / "generations.jsonl")]
-    assert streamed == load_records(run) == [{"frame_id": "a", "n": 1}, {"frame_id": "b", "n": 2},
-                                             {"frame_id": "c", "n": 4}]
+    assert streamed[:3] == load_records(run)[:3] == [{"frame_id": "a", "n": 1}, {"frame_id": "b", "n": 2},
+                                                     {"frame_id": "c", "n": 4}]
+    nan = streamed[3]  # what orjson refuses (NaN, a huge integer) is read as json reads it
+    assert len(streamed) == len(load_records(run)) == 4 and nan["x"] != nan["x"]
+    assert nan["big"] == load_records(run)[3]["big"] == 123456789012345678901234567890
     offsets = [off for off, _ in iter_records(run / "generations.jsonl")]
     assert [json.loads(raw.encode()[o:].split(b"\n", 1)[0]) for o in offsets] == streamed
 
