@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from bench.scorings import ScoringSelectError, describe_judge, select
+from bench.scorings import ScoringSelectError, describe_judge, read_rows, select
 from bench.shards import ShardSetError, combine, group_runs, shard_info
 from bench.store import load_records
 
@@ -69,6 +69,7 @@ class RunData:
     label: str = ""  # unique display name among the runs loaded together
     scoring: dict[str, Any] | None = None  # the scoring used: {"key", "reference_id", "judge"} (None: unscored)
     scoring_notes: list[str] = field(default_factory=list)  # which scoring was picked, when there was a choice
+    scores_path: Path | None = None  # the scoring's per-frame rows (read from here when `scores` was not loaded)
 
     @property
     def model(self) -> str:
@@ -139,8 +140,10 @@ def _identity_from_rows(rows: dict[str, dict[str, Any]]) -> dict[str, Any] | Non
 
 
 def load_run(path: str | Path, *, scoring: str | None = None, reference: str | None = None,
-             judge: str | None = None) -> RunData:
-    """One run folder, with one of its scorings (see bench.scorings.select for scoring=, reference=, judge=)."""
+             judge: str | None = None, records: bool = True) -> RunData:
+    """One run folder, with one of its scorings (see bench.scorings.select for scoring=, reference=, judge=).
+    records=False reads neither generations.jsonl nor the scoring's rows (unless the scoring has no summary):
+    for readers that stream them (the report, bench.report.stream)."""
     path = Path(path)
     if not is_run_dir(path):
         raise RunLoadError(f"{path}: not a run folder (no run.json with metrics.json or generations.jsonl)")
@@ -151,15 +154,18 @@ def load_run(path: str | Path, *, scoring: str | None = None, reference: str | N
         except yaml.YAMLError as exc:
             raise RunLoadError(f"{path / 'config.yaml'}: not YAML ({exc})") from exc
     run = RunData(path=path, config=config, meta=_read_json(path / "run.json"),
-                  metrics=_read_json(path / "metrics.json"), records=load_records(path))
-    if not run.metrics and not run.records:
+                  metrics=_read_json(path / "metrics.json"), records=load_records(path) if records else [])
+    if not run.metrics and not run.records and (records or not (path / "generations.jsonl").stat().st_size):
         raise RunLoadError(f"{path}: the run has neither metrics.json nor any recorded frame")
     legacy = run.metrics.get("scores")
     try:
         chosen = select(path, legacy if isinstance(legacy, dict) else None, key=scoring, reference=reference,
-                        judge=judge)
+                        judge=judge, with_rows=records)
     except ScoringSelectError as exc:
         raise RunLoadError(str(exc)) from exc
+    if not records and not chosen.summary and chosen.rows_path:  # no summary: score_summary needs the rows
+        chosen.rows = read_rows(chosen.rows_path)
+    run.scores_path = chosen.rows_path
     if chosen.summary:
         run.metrics["scores"] = chosen.summary
     else:
@@ -249,11 +255,13 @@ def shard_set(path: str | Path) -> list[Path] | None:
     return groups[0] if len(groups) == 1 and isinstance(groups[0], list) else None
 
 
-def load_run_data(paths: list[str | Path] | str | Path, **selection: str | None) -> list[RunData]:
+def load_run_data(paths: list[str | Path] | str | Path, *, records: bool = True,
+                  **selection: str | None) -> list[RunData]:
     """Load every run the paths name, with unique labels (the model, plus the folder when repeated).
-    selection: scoring=, reference=, judge= (which scoring of each run; default the latest)."""
-    # the shards of one sharded run are one run (bench.shards)
-    runs = [load_logical_run(p, **selection) if isinstance(p, list) else load_run(p, **selection)
+    selection: scoring=, reference=, judge= (which scoring of each run; default the latest); records: see
+    load_run (the shards of one sharded run are one run, bench.shards, and always come with their records:
+    their union has no single generations.jsonl to stream from)."""
+    runs = [load_logical_run(p, **selection) if isinstance(p, list) else load_run(p, records=records, **selection)
             for p in group_runs(find_run_dirs(paths))]
     counts: dict[str, int] = {}
     for r in runs:

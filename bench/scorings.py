@@ -135,6 +135,7 @@ class Selected:
     rows: dict[str, dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     available: list[Scoring] = field(default_factory=list)
+    rows_path: Path | None = None  # the file the rows come from (with_rows=False: read them from here)
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -191,27 +192,31 @@ def _matches(s: Scoring, reference: str | None, judge: str | None) -> bool:
 
 
 def select(run_dir: Path, legacy_summary: dict[str, Any] | None = None, *, key: str | None = None,
-           reference: str | None = None, judge: str | None = None) -> Selected:
+           reference: str | None = None, judge: str | None = None, with_rows: bool = True) -> Selected:
     """Pick one scoring: `key` exactly, else the latest matching reference= (dataset, a teacher run's id or
     folder) and judge= (a judge label or model; "none" for unjudged), else the latest. Old run folders (no
-    index) have one scoring: metrics.json["scores"] and scores.jsonl."""
+    index) have one scoring: metrics.json["scores"] and scores.jsonl. with_rows=False leaves the rows unread
+    (a reader that streams them, e.g. the report, opens `rows_path`)."""
     run_dir = Path(run_dir)
+    rows_of = read_rows if with_rows else (lambda path: {})
     available = scorings(run_dir)
     if not available:
         if key not in (None, LEGACY_KEY) or reference is not None or judge is not None:
             if legacy_summary or (run_dir / LEGACY_ROWS).is_file():
-                return Selected(None, legacy_summary, read_rows(run_dir / LEGACY_ROWS),
+                return Selected(None, legacy_summary, rows_of(run_dir / LEGACY_ROWS),
                                 [f"{run_dir}: an older run folder with a single scoring; the choice "
-                                 f"(key={key}, reference={reference}, judge={judge}) was not checked"])
+                                 f"(key={key}, reference={reference}, judge={judge}) was not checked"],
+                                rows_path=run_dir / LEGACY_ROWS)
             raise ScoringSelectError(f"{run_dir} has not been scored: run python -m bench.score {run_dir}")
-        return Selected(None, legacy_summary or {}, read_rows(run_dir / LEGACY_ROWS))
+        return Selected(None, legacy_summary or {}, rows_of(run_dir / LEGACY_ROWS),
+                        rows_path=run_dir / LEGACY_ROWS)
     legacy_rows = run_dir / LEGACY_ROWS
     if key is None and reference is None and judge is None and legacy_rows.is_file() \
             and legacy_rows.stat().st_mtime_ns > (run_dir / FOLDER / INDEX).stat().st_mtime_ns:
         # scores.jsonl rewritten after the index (an older capbench re-scored the folder, or a hand-made file)
-        return Selected(None, legacy_summary or {}, read_rows(legacy_rows),
+        return Selected(None, legacy_summary or {}, rows_of(legacy_rows),
                         [f"{run_dir}: scores.jsonl is newer than scores/index.json (written by an older capbench?): "
-                         "using it"], available)
+                         "using it"], available, rows_path=legacy_rows)
     if key is not None:
         chosen = [s for s in available if s.key == key]
     else:
@@ -232,7 +237,8 @@ def select(run_dir: Path, legacy_summary: dict[str, Any] | None = None, *, key: 
         summary = json.loads((folder / f"{pick.key}.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ScoringSelectError(f"{folder / (pick.key + '.json')}: unreadable ({exc})") from exc
-    return Selected(pick, summary, read_rows(folder / f"{pick.key}.jsonl"), notes, available)
+    return Selected(pick, summary, rows_of(folder / f"{pick.key}.jsonl"), notes, available,
+                    rows_path=folder / f"{pick.key}.jsonl")
 
 
 # ---- writing ------------------------------------------------------------------------------------

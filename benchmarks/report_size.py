@@ -1,15 +1,26 @@
-"""Size and build time of an HTML report for 1,000 frames x 3 models.
+"""Size, build time and peak memory of the HTML report at 1k, 10k and 50k frames x 3 models.
 
-    python benchmarks/report_size.py [--frames 1000] [--keep DIR] [--no-scores]
+    python benchmarks/report_size.py [--frames 1000 10000 50000] [--base-frames 1000] [--keep DIR]
+                                     [--max-embedded-frames N] [--no-scores]
 
-Builds a dataset of N distinct frames (the sample's images, each randomly
-cropped and re-lit, so every thumbnail is different, as in a real dataset),
-runs three simulator configurations over it through the whole harness
-(sim, sim_noisy, and sim at caption quality 0.7), adds per-frame scores in the
-scorer's format (judge score + a rationale, ROUGE/BLEU, per-field ROUGE) so
-that the report carries everything a scored run has, then builds the report
-and prints its size with a breakdown (plotly.js, thumbnails, frame data).
-The simulator's latency is shortened so the runs take seconds.
+For each size it prints one table row: HTML size, Parquet size, frames embedded
+in the explorer, build time (load + assemble + render + write, in a fresh
+process; wall clock, and the process's CPU time, which does not count the time
+other processes took the CPU from it on a shared machine) and that process's
+peak RSS.
+
+How the runs are made: a dataset of --base-frames distinct frames (the sample's
+images, each randomly cropped and re-lit, so every thumbnail differs) is run
+through the whole harness by three simulator configurations (sim, sim_noisy,
+and sim at caption quality 0.7), with the simulator's latency shortened. Each
+run is then tiled to N frames: record i is the base run's record i mod
+base-frames under a new frame id, over a manifest of N frames whose images
+cycle through the base images (metrics.json keeps the base run's rates, with
+frame counts scaled). Running the simulator 150,000 times would measure the
+runner, not the report. Per-frame scores (judge score + rationale, ROUGE/BLEU,
+per-field ROUGE) are drawn at random in the scorer's format and stored as a
+scoring (bench.scorings.write_scoring), so the report carries everything a
+scored run has.
 """
 
 from __future__ import annotations
@@ -17,53 +28,65 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
+import resource
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from PIL import Image, ImageEnhance
-from rich.console import Console
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.__main__ import conf_dir  # noqa: E402
-from bench.app import run  # noqa: E402
-from bench.config import register  # noqa: E402
-from bench.load import FIELDS, load_run_data  # noqa: E402
-from bench.report.data import assemble  # noqa: E402
-from bench.report.render import plotly_js, render  # noqa: E402
-
 MODELS = {"sim": ["model=sim"], "sim_noisy": ["model=sim_noisy"],
           "sim_q07": ["model=sim", "model.label=sim_q07", "model.sim.caption_quality=0.7", "model.sim.seed=7"]}
+JUDGE_MEANS = (3.6, 2.8, 3.2)
 
 
-def build_dataset(folder: Path, n: int, seed: int = 0) -> Path:
+def build_images(folder: Path, n: int, seed: int = 0) -> list[dict]:
+    """n distinct images (cropped, re-lit sample frames) and their manifest entries."""
+    from PIL import Image, ImageEnhance
+
     sample = ROOT / "datasets" / "sample"
     entries = [json.loads(line) for line in (sample / "manifest.jsonl").read_text().splitlines() if line.strip()]
     rng = random.Random(seed)
     (folder / "images").mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        e = entries[i % len(entries)]
+        with Image.open(sample / e["image"]) as src:
+            img = src.convert("RGB")
+        w, h = img.size
+        dx, dy = int(w * rng.uniform(0, 0.04)), int(h * rng.uniform(0, 0.04))
+        img = img.crop((dx, dy, w - int(w * rng.uniform(0, 0.04)), h - int(h * rng.uniform(0, 0.04))))
+        img = ImageEnhance.Brightness(img).enhance(rng.uniform(0.93, 1.07))
+        name = f"images/b{i:05d}.jpg"
+        img.save(folder / name, quality=85)
+        out.append({"image": name, "content_type": e.get("content_type"), "reference": e.get("reference")})
+    return out
+
+
+def write_manifest(folder: Path, images: list[dict], n: int, image_dir: Path) -> Path:
+    """A dataset of n frames whose images cycle through the base images (a symlink: paths stay inside it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "images").exists():
+        (folder / "images").symlink_to(image_dir / "images", target_is_directory=True)
     with (folder / "manifest.jsonl").open("w") as fh:
         for i in range(n):
-            e = entries[i % len(entries)]
-            with Image.open(sample / e["image"]) as src:
-                img = src.convert("RGB")
-            w, h = img.size
-            dx, dy = int(w * rng.uniform(0, 0.04)), int(h * rng.uniform(0, 0.04))
-            img = img.crop((dx, dy, w - int(w * rng.uniform(0, 0.04)), h - int(h * rng.uniform(0, 0.04))))
-            img = ImageEnhance.Brightness(img).enhance(rng.uniform(0.93, 1.07))
-            name = f"images/f{i:05d}.jpg"
-            img.save(folder / name, quality=85)
-            fh.write(json.dumps({"id": f"f{i:05d}", "image": name, "content_type": e.get("content_type"),
-                                 "reference": e.get("reference")}) + "\n")
+            e = images[i % len(images)]
+            fh.write(json.dumps({"id": f"f{i:06d}", "image": e["image"],
+                                 "content_type": e["content_type"], "reference": e["reference"]}) + "\n")
     return folder
 
 
 def one_run(ds: Path, runs: Path, label: str, extra: list[str]) -> Path:
-    overrides = [*extra, f"dataset.path={ds}", "dataset.name=bench1k", f"run_dir={runs / label}",
+    from hydra import compose, initialize_config_dir
+    from rich.console import Console
+
+    from bench.__main__ import conf_dir
+    from bench.app import run
+
+    overrides = [*extra, f"dataset.path={ds}", "dataset.name=benchN", f"run_dir={runs / label}",
                  "runner.progress=false", "runner.concurrency=64", "model.sim.ttft_s=0.005",
                  "model.sim.per_token_s=0.0002", "model.sim.per_token_jitter_s=0.0001"]
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
@@ -74,70 +97,139 @@ def one_run(ds: Path, runs: Path, label: str, extra: list[str]) -> Path:
     return runs / label
 
 
+def tile_run(base: Path, out: Path, n: int, ds: Path) -> Path:
+    """The base run folder as a run of n frames over dataset ds (see the module docstring)."""
+    import shutil
+
+    import yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("run.json",):
+        shutil.copy(base / name, out / name)
+    cfg = yaml.safe_load((base / "config.yaml").read_text())
+    cfg["dataset"]["path"] = str(ds)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg))
+    recs = [json.loads(line) for line in (base / "generations.jsonl").read_text().splitlines() if line.strip()]
+    recs.sort(key=lambda r: r["frame_id"])
+    with (out / "generations.jsonl").open("w") as fh:
+        for i in range(n):
+            rec = dict(recs[i % len(recs)], frame_id=f"f{i:06d}")
+            fh.write(json.dumps(rec) + "\n")
+    metrics = json.loads((base / "metrics.json").read_text())
+    scale = n / len(recs)
+    for key in ("frames", "recorded", "completed", "failed"):
+        if isinstance(metrics.get(key), int | float):
+            metrics[key] = round(metrics[key] * scale)
+    validity = metrics.get("validity") or {}
+    for section in ("categories", "field_failures"):
+        if isinstance(validity.get(section), dict):
+            validity[section] = {k: round(v * scale) for k, v in validity[section].items()}
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    return out
+
+
 def add_scores(run_dir: Path, judge_mean: float, seed: int) -> None:
-    """Scores in the scorer's format (scores.jsonl), drawn at random: only their size matters here."""
+    """A scoring in the scorer's format, drawn at random (only its size and shape matter here)."""
+    from bench.load import FIELDS
+    from bench.scorings import write_scoring
+
     rng = random.Random(seed)
-    out = []
-    for line in (run_dir / "generations.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        valid = bool(rec["validity"].get("schema_valid"))
-        score = max(1, min(5, round(rng.gauss(judge_mean, 0.8)))) if valid else 1
-        r = rng.uniform(30, 80)
-        out.append(json.dumps({
-            "frame_id": rec["frame_id"], "reference": {"kind": "manifest", "source": "bench1k"}, "valid": valid,
-            "overlap": {"rouge1": r + 10, "rouge2": r / 2, "rougeL": r, "bleu": r / 3,
-                        "per_field": {f: {"rouge1": r, "rouge2": r / 2, "rougeL": rng.uniform(20, 90), "bleu": r / 3}
-                                      for f in FIELDS}} if valid else None,
-            "judge": {"score": score, "scores": [score], "rationale": "The caption names the main objects and the "
-                      "setting correctly but misses the text overlay and calls the lighting warm when it is cool.",
-                      "hallucinated": {"objects": ["a red car"]} if score < 3 else {}, "missed": {},
-                      "failure": None, "cached": False},
-        }))
-    (run_dir / "scores.jsonl").write_text("\n".join(out) + "\n")
+    rows, judged, rouge = [], [], []
+    reference = {"kind": "dataset", "source": "benchN", "id": "dataset:benchN"}
+    with (run_dir / "generations.jsonl").open() as fh:
+        for line in fh:
+            rec = json.loads(line)
+            valid = bool(rec["validity"].get("schema_valid"))
+            score = max(1, min(5, round(rng.gauss(judge_mean, 0.8)))) if valid else None
+            r = rng.uniform(30, 80)
+            if valid:
+                judged.append(score)
+                rouge.append(r)
+            rows.append({
+                "frame_id": rec["frame_id"], "reference": reference, "valid": valid,
+                "overlap": {"rouge1": r + 10, "rouge2": r / 2, "rougeL": r, "bleu": r / 3,
+                            "per_field": {f: {"rouge1": r, "rouge2": r / 2, "rougeL": rng.uniform(20, 90),
+                                              "bleu": r / 3} for f in FIELDS}} if valid else None,
+                "judge": {"score": score, "scores": [score], "rationale": "The caption names the main objects and "
+                          "the setting correctly but misses the text overlay and calls the lighting warm when it "
+                          "is cool.", "hallucinated": {"objects": ["a red car"]} if score < 3 else {}, "missed": {},
+                          "failure": None, "cached": False} if valid else None,
+            })
+    mean = sum(judged) / max(1, len(judged))
+    summary = {"reference": reference,
+               "judge": {"model": "sim-judge", "backend": "sim", "model_name": "sim-judge", "endpoint": "simulator",
+                         "rubric": "factual_accuracy@1:bench", "with_reference": True, "simulated": True,
+                         "label": "sim-judge", "mean": mean, "ci95": [mean - 0.05, mean + 0.05], "n": len(rows)},
+               "overlap": {"all": {"rougeL": {"mean": sum(rouge) / max(1, len(rows))}}}}
+    write_scoring(run_dir, summary, rows)
+
+
+def build(run_dirs: list[str], out: str, max_embedded: int | None) -> dict:
+    """Build the report in this (fresh) process: time and peak RSS."""
+    from bench.report import build_report
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    kwargs = {} if max_embedded is None else {"max_embedded_frames": max_embedded}
+    info = build_report(run_dirs, out, **kwargs)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    data = info["data"]
+    explorer = data.get("explorer") or {}
+    return {"seconds": seconds, "cpu_s": cpu, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "bytes": info["bytes"], "frames": explorer.get("total", len(data["frames"])),
+            "embedded": len(data["frames"]),
+            "parquet_bytes": Path(info["parquet"]).stat().st_size if info.get("parquet") else 0}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--frames", type=int, default=1000)
-    ap.add_argument("--keep", type=Path, help="keep the dataset, runs and report in this folder")
+    ap.add_argument("--frames", type=int, nargs="+", default=[1000, 10000, 50000])
+    ap.add_argument("--base-frames", type=int, default=1000, help="distinct frames run through the harness")
+    ap.add_argument("--keep", type=Path, help="keep the datasets, runs and reports in this folder")
+    ap.add_argument("--max-embedded-frames", type=int, help="the report's threshold (default: the report's)")
     ap.add_argument("--no-scores", action="store_true", help="report unscored runs (no judge/ROUGE data)")
+    ap.add_argument("--build", nargs="+", help=argparse.SUPPRESS)  # internal: OUT RUN... in a fresh process
     args = ap.parse_args()
+    if args.build:
+        print(json.dumps(build(args.build[1:], args.build[0], args.max_embedded_frames)))
+        return
+
+    from bench.config import register
+
     register()
     with tempfile.TemporaryDirectory() as tmp:
-        base = args.keep or Path(tmp)
+        root = args.keep or Path(tmp)
         t0 = time.perf_counter()
-        ds = build_dataset(base / "ds", args.frames)
-        t_ds = time.perf_counter() - t0
-        run_dirs = []
-        for i, (label, extra) in enumerate(MODELS.items()):
-            run_dirs.append(one_run(ds, base / "runs", label, extra))
-            if not args.no_scores:
-                add_scores(run_dirs[-1], judge_mean=(3.6, 2.8, 3.2)[i], seed=i)
-        t_runs = time.perf_counter() - t0 - t_ds
-
-        t1 = time.perf_counter()
-        runs = load_run_data(run_dirs)
-        data = assemble(runs)
-        html = render(data)
-        out = base / "report.html"
-        out.write_text(html, encoding="utf-8")
-        t_report = time.perf_counter() - t1
-
-        size = len(html.encode())
-        js = len(str(plotly_js()).encode())
-        thumbs = sum(len(f["thumb"] or "") for f in data["frames"])
-        frames_json = len(json.dumps(data["frames"], separators=(",", ":")).encode()) - thumbs
-        figs = len(json.dumps(data["figures"], separators=(",", ":")).encode())
-        print(f"report for {len(data['frames'])} frames x {len(runs)} models "
-              f"({'scored' if not args.no_scores else 'unscored'}): {size / 1e6:.2f} MB ({size:,} bytes)")
-        print(f"  plotly.js {js / 1e6:.2f} MB · thumbnails {thumbs / 1e6:.2f} MB "
-              f"({thumbs / max(1, len(data['frames'])) / 1e3:.1f} kB each) · frame data {frames_json / 1e6:.2f} MB"
-              f" · figures {figs / 1e6:.2f} MB · rest {(size - js - thumbs - frames_json - figs) / 1e6:.2f} MB")
-        print(f"  build: report {t_report:.1f} s (load + assemble + render); dataset {t_ds:.1f} s, "
-              f"3 simulator runs {t_runs:.1f} s")
+        base_n = min(args.base_frames, max(args.frames))
+        made = root / "images" / "entries.json"  # --keep DIR: a second call reuses the images and base runs
+        if made.is_file() and all((root / "base_runs" / label / "metrics.json").is_file() for label in MODELS):
+            images = json.loads(made.read_text())
+            base_runs = [root / "base_runs" / label for label in MODELS]
+        else:
+            images = build_images(root / "images", base_n)
+            base_ds = write_manifest(root / f"ds{base_n}", images, base_n, root / "images")
+            base_runs = [one_run(base_ds, root / "base_runs", label, extra) for label, extra in MODELS.items()]
+            made.write_text(json.dumps(images))
+        print(f"harness: {base_n} frames x {len(MODELS)} simulator runs in {time.perf_counter() - t0:.0f} s")
+        print(f"{'frames':>7} x runs | {'HTML MB':>7} | {'Parquet MB':>10} | {'embedded':>8} | {'build s':>7} | "
+              f"{'CPU s':>6} | {'peak RSS MB':>11}")
+        for n in args.frames:
+            ds = write_manifest(root / f"ds{n}", images, n, root / "images")
+            runs = []
+            for i, base in enumerate(base_runs):
+                run = tile_run(base, root / f"runs{n}" / base.name, n, ds)
+                if not args.no_scores:
+                    add_scores(run, JUDGE_MEANS[i], seed=i)
+                runs.append(str(run))
+            cmd = [sys.executable, __file__, "--build", str(root / f"report{n}.html"), *runs]
+            if args.max_embedded_frames is not None:
+                cmd += ["--max-embedded-frames", str(args.max_embedded_frames)]
+            res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+            print(f"{res['frames']:>7} x {len(runs):<4} | {res['bytes'] / 1e6:>7.2f} | "
+                  f"{res['parquet_bytes'] / 1e6:>10.2f} | {res['embedded']:>8} | {res['seconds']:>7.1f} | "
+                  f"{res['cpu_s']:>6.1f} | "
+                  f"{res['rss_mb']:>11.0f}", flush=True)
         if args.keep:
-            print(f"  kept: {out}")
-        assert re.search(r"<script", html)
+            print(f"kept in {root}")
 
 
 if __name__ == "__main__":

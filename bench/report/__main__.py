@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.load import RunLoadError, export_tables, load_run_data
+from bench.report.sample import DEFAULT_MAX_FRAMES
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -34,11 +35,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--csv", metavar="DIR", help="also write runs.csv and frames.csv here")
     p.add_argument("--parquet", metavar="DIR", help="also write runs.parquet and frames.parquet here")
     p.add_argument("--no-html", action="store_true", help="only export tables")
+    p.add_argument("--max-embedded-frames", type=int, default=DEFAULT_MAX_FRAMES, metavar="N",
+                   help="beyond N frames the explorer holds the failed and disputed frames and a stratified sample "
+                        f"(every frame is in the .frames.parquet beside the HTML; default {DEFAULT_MAX_FRAMES})")
+    p.add_argument("--sample-seed", type=int, default=0, help="seed of that sample (default 0)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
 
     started = time.monotonic()
+    if args.max_embedded_frames < 1:
+        print("error: --max-embedded-frames must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        runs = load_run_data(args.runs)
+        # the exports need every record in memory (bench.load); the report streams them
+        runs = load_run_data(args.runs, records=bool(args.csv or args.parquet))
     except RunLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -53,15 +62,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
     from bench.report.data import assemble
+    from bench.report.parquet import parquet_path_for
     from bench.report.render import render
 
-    data = assemble(runs, thumbnails=not args.no_thumbnails, title=args.title)
-    out = Path(args.out) if args.out else default_out(data["labels"], data["datasets"])
+    labels = [r.label or r.model for r in runs]
+    out = Path(args.out) if args.out else default_out(labels, sorted({r.dataset for r in runs}))
+    data = assemble(runs, thumbnails=not args.no_thumbnails, title=args.title,
+                    max_embedded_frames=args.max_embedded_frames, sample_seed=args.sample_seed,
+                    parquet_path=parquet_path_for(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(data), encoding="utf-8")
     size = out.stat().st_size
-    print(f"report: {out} ({size / 1e6:.1f} MB; {len(runs)} runs, {len(data['frames'])} frames; "
-          f"{time.monotonic() - started:.1f} s)")
+    explorer = data["explorer"]
+    print(f"report: {out} ({size / 1e6:.1f} MB; {len(runs)} runs, {explorer['total']} frames, "
+          f"{explorer['embedded']} in the explorer; {time.monotonic() - started:.1f} s)")
+    print(f"frames: {parquet_path_for(out)} (every frame of every run)")
     for note in data["notes"]:
         print(f"note: {note}")
     return EXIT_OK

@@ -6,6 +6,7 @@ into `frames` as data only; the template renders it as text (see render.py).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -18,13 +19,19 @@ from omegaconf import OmegaConf
 from bench._version import __version__
 from bench.config import DatasetConfig
 from bench.frames import Frame, load_frames, resolve_dataset_dir
-from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, frame_scores, is_run_dir, runs_frame
+from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, is_run_dir, runs_frame
+from bench.report.parquet import FramesParquet
+from bench.report.sample import DEFAULT_MAX_FRAMES, describe, frame_flags, select_frames
+from bench.report.stream import RunFrames, frame_table, iter_records
 from bench.report.thumbs import thumbnail_uri
 from bench.scorings import describe_judge, judge_comparison
 from bench.stats import paired_test
 
 RAW_TEXT_LIMIT = 4000  # characters of an unparsable answer shown in the explorer
 RATIONALE_LIMIT = 2000
+# the explorer's frames (captions, thumbnails) at most this many bytes: with plotly.js (3.6 MB), the figures (their
+# size does not grow with frames) and the tables, the page stays under 25 MB whatever the runs hold
+FRAMES_BYTES_BUDGET = 16_000_000
 QUALITY_LABELS = {"judge": f"judge score (1-5; no caption = {NO_CAPTION_SCORE:g})", "rougeL": "ROUGE-L vs reference",
                   "schema_valid": "schema validity"}
 
@@ -59,22 +66,34 @@ def dataset_frames(run: RunData) -> dict[str, Frame]:
         return _manifest_only(section)
 
 
-def _manifest_only(section: dict[str, Any]) -> dict[str, Frame]:
-    """A manifest whose images are not here (e.g. not built yet) still gives references and content types."""
+_ID_FIELD = re.compile(r'"id"\s*:\s*"([^"\\]*)"')
+
+
+def _manifest_only(section: dict[str, Any], ids: set[str] | None = None) -> dict[str, Frame]:
+    """A manifest whose images are not here (e.g. not built yet) still gives references and content types.
+    With ids, only lines that may hold one of them (an "id" field with that value anywhere) are parsed."""
     if (section.get("kind") or "manifest") != "manifest":
         return {}
     path = resolve_dataset_dir(str(section["path"])) / str(section.get("manifest") or "manifest.jsonl")
     out: dict[str, Frame] = {}
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        fh = path.open(encoding="utf-8", errors="replace")
     except OSError:
         return out
+    with fh:
+        lines = fh if ids is None else (line for line in fh if ids.intersection(_ID_FIELD.findall(line)))
+        out.update(_manifest_entries(lines, ids))
+    return out
+
+
+def _manifest_entries(lines: Any, ids: set[str] | None) -> dict[str, Frame]:
+    out: dict[str, Frame] = {}
     for line in lines:
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(entry, dict) and entry.get("id") is not None:
+        if isinstance(entry, dict) and entry.get("id") is not None and (ids is None or str(entry["id"]) in ids):
             ref = entry.get("reference")
             out[str(entry["id"])] = Frame(id=str(entry["id"]), image_path=None,
                                           reference=ref if isinstance(ref, dict) else None,
@@ -82,8 +101,10 @@ def _manifest_only(section: dict[str, Any]) -> dict[str, Frame]:
     return out
 
 
-def reference_captions(run: RunData, frames: dict[str, Frame]) -> tuple[str, dict[str, Any]]:
-    """The captions the run was scored against: a teacher run folder named by the scores, else the dataset's."""
+def reference_captions(run: RunData, frames: dict[str, Frame], ids: set[str] | None = None
+                       ) -> tuple[str, dict[str, Any]]:
+    """The captions the run was scored against (of the frames `ids`, default all): a teacher run folder named by
+    the scores (read line by line), else the dataset's."""
     source = None
     ref = _get(run.metrics, "scores.reference") or {}
     if not ref and run.scores:
@@ -91,12 +112,11 @@ def reference_captions(run: RunData, frames: dict[str, Frame]) -> tuple[str, dic
     if isinstance(ref, dict):
         source = ref.get("source")
     if source and is_run_dir(Path(str(source))):
-        from bench.store import load_records
-
-        caps = {str(r["frame_id"]): r.get("caption") for r in load_records(Path(str(source)))
-                if isinstance(r.get("caption"), dict)}
+        caps = {r["frame_id"]: r.get("caption") for _, r in iter_records(Path(str(source)) / "generations.jsonl")
+                if isinstance(r.get("caption"), dict) and (ids is None or r["frame_id"] in ids)}
         return f"{ref.get('kind') or 'run'}: {Path(str(source)).name}", caps
-    caps = {fid: f.reference for fid, f in frames.items() if isinstance(f.reference, dict)}
+    caps = {fid: f.reference for fid, f in frames.items() if isinstance(f.reference, dict)
+            and (ids is None or fid in ids)}
     return ("manifest reference" if caps else ""), caps
 
 
@@ -145,18 +165,18 @@ def significance(frames_df: Any, labels: list[str], metric: str, *, resamples: i
     """Pairwise paired tests of row - column on shared frames; two-sided p."""
     col = {"judge": "judge_score", "rougeL": "rougeL", "schema_valid": "schema_valid"}[metric]
     values = {lab: frames_df[frames_df["run"] == lab].set_index("frame_id")[col].astype(float) for lab in labels}
-    cells = []
-    for a in labels:
-        row = []
-        for b in labels:
-            if a == b:
-                row.append(None)
-                continue
+    cells: list[list[dict[str, Any] | None]] = [[None] * len(labels) for _ in labels]
+    for i, a in enumerate(labels):
+        for j in range(i + 1, len(labels)):
+            b = labels[j]
             joined = values[a].to_frame("a").join(values[b].to_frame("b"), how="inner").dropna()
             test = paired_test(joined["a"].to_numpy(), joined["b"].to_numpy(), replicates=resamples,
                                permutations=resamples)  # diff = mean(row - column), two-sided p
-            row.append({"diff": test["diff"], "p": test["p_value"], "n": test["n"], "ci95": test["ci95"]})
-        cells.append(row)
+            cells[i][j] = {"diff": test["diff"], "p": test["p_value"], "n": test["n"], "ci95": test["ci95"]}
+            # column - row is the same test mirrored (same p; diff and interval negated), not computed twice
+            ci = test["ci95"]
+            cells[j][i] = {"diff": None if test["diff"] is None else -test["diff"], "p": test["p_value"],
+                           "n": test["n"], "ci95": None if ci is None else [-ci[1], -ci[0]]}
     return {"metric": metric, "label": QUALITY_LABELS[metric], "labels": labels, "cells": cells}
 
 
@@ -220,48 +240,151 @@ def _frame_entry(run: RunData, rec: dict[str, Any], scores: dict[str, Any], ref:
     return entry
 
 
-def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 160,
-             title: str | None = None) -> dict[str, Any]:
+def _dataset_index(frames: dict[str, Frame]) -> tuple[dict[str, int], dict[str, str | None], dict[str, str]]:
+    """What the first pass keeps of a dataset: position, image path and content type per frame id (not the
+    Frame objects and their references, which only embedded frames need)."""
+    pos = {fid: n for n, fid in enumerate(frames)}
+    images = {fid: (str(f.image_path) if f.image_path is not None else None) for fid, f in frames.items()}
+    cts = {fid: str(f.meta["content_type"]) for fid, f in frames.items() if f.meta.get("content_type")}
+    return pos, images, cts
+
+
+def embedded_dataset_frames(run: RunData, ids: set[str], images: dict[str, str | None]) -> dict[str, Frame]:
+    """The dataset frames of these ids: a manifest is scanned for just their lines (references), with the image
+    paths the harness's loader gave in the first pass; other datasets are loaded again."""
+    section = run.config.get("dataset") if isinstance(run.config, dict) else None
+    if isinstance(section, dict) and section.get("path") and images and \
+            (section.get("kind") or "manifest") == "manifest":
+        found = _manifest_only(section, ids)
+        return {fid: dataclasses.replace(f, image_path=Path(images[fid]) if images.get(fid) else None)
+                for fid, f in found.items()}
+    return {fid: f for fid, f in dataset_frames(run).items() if fid in ids}
+
+
+def _ds_key(run: RunData) -> str:
+    return json.dumps(run.config.get("dataset") if isinstance(run.config, dict) else None, sort_keys=True,
+                      default=str)
+
+
+DatasetIndex = tuple[dict[str, int], dict[str, str | None], dict[str, str]]
+
+
+def frames_table(runs: list[RunData], labels: list[str], *, parquet: FramesParquet | None = None
+                 ) -> tuple[Any, list[RunFrames], dict[str, DatasetIndex]]:
+    """Every (run, frame) with the report's columns (bench.report.stream.REPORT_COLUMNS), plus `key` (the frame
+    id, prefixed by the dataset when the runs span several), `_run` (run index), `_pos` (dataset position) and
+    `_off` (the record's byte offset); read in one pass per run. Frames go to `parquet` on the way."""
+    import pandas as pd
+
+    multi_ds = len({r.dataset for r in runs}) > 1
+    sources, tables = [], []
+    index: dict[str, DatasetIndex] = {}
+    for i, (run, label) in enumerate(zip(runs, labels, strict=True)):
+        key = _ds_key(run)
+        if key not in index:  # the same dataset config is read once
+            index[key] = _dataset_index(dataset_frames(run))
+        pos, images, cts = index[key]
+        source = RunFrames(run)
+        table = frame_table(source, label, sink=parquet, images=images)
+        unknown = table["content_type"].eq("unknown")
+        if unknown.any():  # the record has no content type: the dataset's, as the explorer always showed
+            table.loc[unknown, "content_type"] = [cts.get(f, "unknown") for f in table.loc[unknown, "frame_id"]]
+        table["key"] = (run.dataset + "/" + table["frame_id"]) if multi_ds else table["frame_id"]
+        table["_run"] = i
+        table["_pos"] = table["frame_id"].map(pos).fillna(len(pos)).astype("int64")
+        sources.append(source)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True), sources, index
+
+
+def _explorer_frames(runs: list[RunData], sources: list[RunFrames], index: dict[str, DatasetIndex], table: Any,
+                     keys: list[str], why: dict[str, str], *, thumbnails: bool, thumb_size: int
+                     ) -> tuple[list[dict], set[str]]:
+    """The explorer's entries for the frames with these keys: a second read of just their records, score rows,
+    references and thumbnails."""
+    wanted = table[table["key"].isin(set(keys))]
+    order: dict[str, dict[str, Any]] = {}
+    ref_labels: set[str] = set()
+    loaded: dict[str, dict[str, Frame]] = {}
+    first = wanted.sort_values(["_run", "_pos"]).drop_duplicates("key")
+    rank = {k: n for n, k in enumerate(first["key"].tolist())}
+    wanted_ids = set(wanted["frame_id"].tolist())
+    for i, (run, source) in enumerate(zip(runs, sources, strict=True)):
+        mine = wanted[wanted["_run"] == i]
+        if mine.empty:
+            continue
+        ds_key = _ds_key(run)
+        fids = set(mine["frame_id"].tolist())
+        if ds_key not in loaded:  # each dataset read once more, for the embedded frames only
+            loaded[ds_key] = embedded_dataset_frames(run, wanted_ids, index[ds_key][1])
+        ds_frames = loaded[ds_key]
+        ref_label, refs = reference_captions(run, ds_frames, fids)
+        if ref_label:
+            ref_labels.add(ref_label)
+        part, scores = source.entries(mine["_off"].tolist())
+        keys_by_fid = dict(zip(mine["frame_id"].tolist(), mine["key"].tolist(), strict=True))
+        cts = dict(zip(mine["frame_id"].tolist(), mine["content_type"].tolist(), strict=True))
+        for rec in part.records:
+            fid = str(rec.get("frame_id"))
+            key = keys_by_fid[fid]
+            frame = order.get(key)
+            if frame is None:
+                src = ds_frames.get(fid)
+                thumb = None
+                if thumbnails and src is not None and src.image_path is not None:
+                    thumb = thumbnail_uri(str(src.image_path), thumb_size)
+                frame = order[key] = {"id": key, "ct": cts[fid], "thumb": thumb, "ref": refs.get(fid),
+                                      "runs": [None] * len(runs)}
+                if key in why:
+                    frame["why"] = why[key]
+            elif frame["ref"] is None and refs.get(fid):
+                frame["ref"] = refs.get(fid)
+            frame["runs"][i] = _frame_entry(part, rec, scores, frame["ref"])
+    return sorted(order.values(), key=lambda f: rank[f["id"]]), ref_labels
+
+
+def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 160, title: str | None = None,
+             max_embedded_frames: int = DEFAULT_MAX_FRAMES, sample_seed: int = 0,
+             parquet_path: Path | None = None) -> dict[str, Any]:
+    """The report's data. Runs may be loaded without their records (load_run_data(records=False)): records and
+    score rows are streamed from the run folders (bench.report.stream). Beyond max_embedded_frames frames the
+    explorer holds the failed and disputed frames and a stratified sample (bench.report.sample); every frame
+    then goes to parquet_path, when given."""
     labels = [r.label or r.model for r in runs]
     runs_df = runs_frame(runs, "run")
-    frames_df = runs_frame(runs, "frame")
+    sink = FramesParquet(parquet_path) if parquet_path is not None else None
+    try:
+        table, sources, index = frames_table(runs, labels, parquet=sink)
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    parquet = sink.close().name if sink is not None else None
+    if not runs_df.empty:  # a run folder without metrics.json: its frames as recorded
+        counts = table.groupby("_run").size()
+        runs_df["frames"] = [f if f == f else float(counts.get(i, 0)) for i, f in enumerate(runs_df["frames"])]
+    frames_df = table
     mismatched = scoring_mismatches(runs, labels)
     metric = quality_metric(frames_df, set(mismatched))
     datasets = sorted({r.dataset for r in runs})
     multi_ds = len(datasets) > 1
 
-    # frames of all runs, in first-seen order; key includes the dataset when runs span several
-    order: dict[str, dict[str, Any]] = {}
+    flags = frame_flags(table.sort_values(["_run", "_pos"], kind="stable"), metric)
+    places = max_embedded_frames
+    for _ in range(4):  # fewer places while the frames' data would not fit the page (many runs, long captions)
+        selection = select_frames(flags, places, sample_seed, metric)
+        frames, ref_labels = _explorer_frames(runs, sources, index, table, selection.keys, selection.why,
+                                              thumbnails=thumbnails, thumb_size=thumb_size)
+        size = sum(len(json.dumps(f, ensure_ascii=False, separators=(",", ":"), default=str)) for f in frames)
+        if size <= FRAMES_BYTES_BUDGET or len(frames) <= 1:
+            break
+        places = max(1, int(len(frames) * FRAMES_BYTES_BUDGET / size * 0.95))
+    if places < max_embedded_frames:
+        selection.info.update(size_limited=True, asked_max_frames=max_embedded_frames)
+    explorer = {**selection.info, "parquet": parquet, "text": describe(selection.info, parquet)}
     notes: list[str] = list(mismatched.values()) + [n for r in runs for n in r.scoring_notes]
-    ref_labels = set()
-    loaded: dict[str, dict[str, Frame]] = {}  # the same dataset config is loaded once
-    for i, run in enumerate(runs):
-        ds_key = json.dumps(run.config.get("dataset") if isinstance(run.config, dict) else None, sort_keys=True,
-                            default=str)
-        if ds_key not in loaded:
-            loaded[ds_key] = dataset_frames(run)
-        ds_frames = loaded[ds_key]
-        ref_label, refs = reference_captions(run, ds_frames)
-        if ref_label:
-            ref_labels.add(ref_label)
-        scores = frame_scores(run)
-        dataset_pos = {fid: n for n, fid in enumerate(ds_frames)}
-        for rec in run.records:
-            fid = str(rec.get("frame_id"))
-            key = f"{run.dataset}/{fid}" if multi_ds else fid
-            frame = order.get(key)
-            if frame is None:
-                source = ds_frames.get(fid)
-                thumb = None
-                if thumbnails and source is not None and source.image_path is not None:
-                    thumb = thumbnail_uri(str(source.image_path), thumb_size)
-                ct = rec.get("content_type") or (source.meta.get("content_type") if source else None) or "unknown"
-                frame = order[key] = {"_pos": (i, dataset_pos.get(fid, len(dataset_pos))), "id": key, "ct": ct,
-                                      "thumb": thumb, "ref": refs.get(fid), "runs": [None] * len(runs)}
-            elif frame["ref"] is None and refs.get(fid):
-                frame["ref"] = refs.get(fid)
-            frame["runs"][i] = _frame_entry(run, rec, scores, frame["ref"])
-    frames = sorted(order.values(), key=lambda f: f.pop("_pos"))  # dataset (manifest) order
+    if selection.info.get("sampled"):
+        notes.append(explorer["text"])
     if any(r.simulated for r in runs):
         sims = ", ".join(lab for lab, r in zip(labels, runs, strict=True) if r.simulated)
         notes.append(f"SIMULATED runs ({sims}): the embedded simulator, not a model; their numbers test the harness.")
@@ -314,6 +437,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         "significance": sig,
         "figures": build_figures(runs, runs_df, frames_df, labels, metric, sig),
         "frames": frames,
+        "explorer": explorer,
         "fields": list(FIELDS),
     }
 

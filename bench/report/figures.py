@@ -25,6 +25,7 @@ CATEGORY_ORDER = ("valid", "rule_violation", "schema_invalid", "not_json", "trun
 CATEGORY_COLORS = {"valid": "#2ca02c", "rule_violation": "#bcbd22", "schema_invalid": "#ff7f0e",
                    "not_json": "#d62728", "truncated": "#9467bd", "refused": "#8c564b", "transport_error": "#7f7f7f",
                    "bad_input": "#17becf"}
+CDF_POINTS = 1000  # per curve: a drawn CDF needs no more, and the page stays small at any number of frames
 LAYOUT = {"margin": {"l": 60, "r": 20, "t": 50, "b": 60}, "template": "plotly_white", "height": 380,
           "font": {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}}
 
@@ -111,6 +112,9 @@ def latency_cdf(frames_df: Any, labels: list[str], col: dict[str, str], open_loo
             if not vals.size:
                 continue
             y = np.arange(1, vals.size + 1) / vals.size
+            if vals.size > CDF_POINTS:  # the steps at CDF_POINTS evenly spaced ranks, first and last included
+                keep = np.unique(np.linspace(0, vals.size - 1, CDF_POINTS).round().astype(int))
+                vals, y = vals[keep], y[keep]
             fig.add_trace(go.Scatter(x=np.round(vals, 4).tolist(), y=np.round(y, 4).tolist(), mode="lines",
                                      name=esc(f"{lab} {name}"), legendgroup=esc(lab),
                                      line={"color": col[lab], "dash": dash, "shape": "hv"},

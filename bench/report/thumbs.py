@@ -20,7 +20,7 @@ def thumbnail_uri(path: str, size: int = 160, quality: int = 70) -> str | None:
         return None
     try:
         with Image.open(p) as img:
-            img.draft("RGB", (size * 2, size * 2))  # JPEG: decode at a reduced scale, much faster
+            img.draft("RGB", (size, size))  # JPEG: decode at the smallest scale still >= size (DCT scaling), fast
             img = img.convert("RGB")
             img.thumbnail((size, size), Image.Resampling.LANCZOS)
             buf = io.BytesIO()

@@ -15,7 +15,8 @@ PAGE_STATE = """(() => ({
   frames: document.querySelectorAll('#frames .frame').length,
   thumbs: document.querySelectorAll('#frames img.thumb').length,
   count: document.getElementById('f-count').textContent,
-  external: Array.from(document.querySelectorAll('[src],[href]'))
+  downloads: Array.from(document.querySelectorAll('a[download]')).map(a => a.getAttribute('href')),
+  external: Array.from(document.querySelectorAll('[src],[href]:not(a[download])'))
             .map(e => e.getAttribute('src') || e.getAttribute('href'))
             .filter(u => !u.startsWith('data:') && !u.startsWith('#')),
 }))()"""
@@ -37,6 +38,7 @@ def test_three_sim_runs_render_in_chromium(sim_runs, browser, tmp_path):
     assert state["frames"] == 20 and state["thumbs"] == 20  # first page of the explorer, real thumbnails
     assert state["count"] == "27 of 27 frames"
     assert state["external"] == []  # nothing loads from outside the file
+    assert state["downloads"] == ["report.frames.parquet"] and info["parquet"].is_file()  # a link, never fetched
 
     # the explorer filters: only frames where some run is not valid (sim_noisy's failures)
     browser.evaluate("(() => { const s = document.getElementById('f-v'); s.value = 'anyinvalid';"

@@ -55,3 +55,15 @@ def test_the_check_would_catch_a_live_payload(tmp_path, browser):
     out.write_text(f"<!DOCTYPE html><html><body data-ready=1><div>{P2}</div></body></html>")
     browser.open(out.as_uri())
     assert browser.evaluate("window.__xss") == 2
+
+
+def test_sampled_explorer_note_and_strata_stay_inert(tmp_path):
+    """Over the threshold the page also shows content types in the sampling note's strata table: escaped too."""
+    runs = load_run_data([make_xss_run(tmp_path)], records=False)
+    data = assemble(runs, max_embedded_frames=1)
+    assert data["explorer"]["sampled"] and len(data["frames"]) == 1
+    html = render(data)
+    assert 'id="sampling"' in html
+    for payload in PAYLOADS:
+        assert payload not in html
+    assert html.count("<script") == 3

@@ -1,0 +1,220 @@
+"""The report's per-frame data, read from run folders in one streaming pass per run, in bounded memory.
+
+A run's records (about 12 KB each) and its scoring's rows are never all held
+at once: records are read line by line, turned into the report's few columns
+in batches, and the byte offset of each frame's record and score row is kept,
+so that the frames the explorer embeds can be read again on their own
+(`details`). The same pass writes every frame, with its caption, to the
+Parquet file beside the report.
+
+This is the report's own small streaming reader of generations.jsonl; it reads
+the file as bench.store.load_records does (the first record of a frame wins;
+torn and unreadable lines are skipped), and a scoring's rows as
+bench.scorings.read_rows does (the last row of a frame wins; a torn last line
+ends the file). Column definitions stay in bench.load.frame_rows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from bench.load import FIELDS, RunData, _get, frame_rows, frame_scores, is_judged
+
+BATCH = 5000  # records turned into table rows at a time (about 60 MB of them in memory at once)
+# the columns the report's tables, figures and sampling use (the Parquet file has all of frame_rows' and more)
+REPORT_COLUMNS = ("frame_id", "content_type", "category", "json_strict", "json_lenient", "schema_valid", "rules_ok",
+                  "ttft_s", "e2el_s", "e2el_from_scheduled_s", "judge_score", "judge_no_caption", "rouge1",
+                  "rouge2", "rougeL", "bleu", *(f"rougeL.{f}" for f in FIELDS))
+
+
+def loads(line: bytes) -> Any:
+    """json.loads, through orjson (about 2x faster on records); what orjson refuses (NaN, huge integers) goes to
+    json.loads, so both accept the same lines and give the same values."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:  # e.g. an integer beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(byte offset, record) of each frame's first readable record in a generations.jsonl, one at a time."""
+    seen: set[str] = set()
+    if not path.is_file():
+        return
+    with path.open("rb") as fh:
+        offset = 0
+        for line in fh:
+            start, offset = offset, offset + len(line)
+            if not line.endswith(b"\n"):
+                continue  # torn by a kill
+            try:
+                rec = loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if not isinstance(rec, dict) or not isinstance(rec.get("frame_id"), str) or rec["frame_id"] in seen:
+                continue
+            seen.add(rec["frame_id"])
+            yield start, rec
+
+
+# the scorer writes each row as {"frame_id":"...",...} (bench.scorings.write_scoring): the id is read without parsing
+# the row; any other line is parsed
+_ROW_ID = re.compile(rb'\{"frame_id":\s*"([^"\\]*)"[,}]')
+
+
+def score_offsets(path: Path | None) -> dict[str, int]:
+    """frame_id -> byte offset of the frame's (last) row in a scoring's jsonl."""
+    out: dict[str, int] = {}
+    if path is None or not path.is_file():
+        return out
+    with path.open("rb") as fh:
+        offset = 0
+        for line in fh:
+            start, offset = offset, offset + len(line)
+            if not line.endswith(b"\n"):
+                break
+            m = _ROW_ID.match(line)
+            if m:
+                try:
+                    out[m.group(1).decode("utf-8")] = start
+                    continue
+                except UnicodeDecodeError:
+                    continue
+            try:
+                rec = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(rec, dict) and rec.get("frame_id") is not None:
+                out[str(rec["frame_id"])] = start
+    return out
+
+
+def read_at(path: Path, offsets: list[int]) -> list[dict[str, Any]]:
+    """The JSON lines that start at these byte offsets (in file order, so the reads go forward)."""
+    out = []
+    with path.open("rb") as fh:
+        for off in sorted(offsets):
+            fh.seek(off)
+            try:
+                rec = loads(fh.readline())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue  # a row that only looked whole (see score_offsets): as if absent
+            if isinstance(rec, dict):
+                out.append(rec)
+    return out
+
+
+class RunFrames:
+    """One run's rows of a scoring and records, read on demand by offset (see frame_table)."""
+
+    def __init__(self, run: RunData) -> None:
+        self.run = run
+        self.generations = run.path / "generations.jsonl"
+        # A run loaded with its records (a sharded run's union has no one file to stream): "offsets" are then
+        # indices into run.records.
+        self.in_memory = bool(run.records)
+        # loaded already (a scoring without a summary, or a caller that loaded everything), else read by offset
+        self._score_offsets = {} if run.scores else score_offsets(run.scores_path)
+        # whether the run was judged decides the "all" view of every frame (bench.load.judge_score_all): decided
+        # once for the whole run (from the summary, or from rows loaded because there is none), not per batch
+        self._metrics = run.metrics
+        if is_judged(run) and not _get(run.metrics, "scores.judge"):
+            self._metrics = {**run.metrics, "scores": {**(run.metrics.get("scores") or {}), "judge": {"rows": True}}}
+
+    def scores_for(self, frame_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if self.run.scores:
+            return {fid: self.run.scores[fid] for fid in frame_ids if fid in self.run.scores}
+        offs = [self._score_offsets[fid] for fid in frame_ids if fid in self._score_offsets]
+        if not offs or self.run.scores_path is None:
+            return {}
+        return {str(r["frame_id"]): r for r in read_at(self.run.scores_path, offs)}
+
+    def part(self, records: list[dict[str, Any]]) -> RunData:
+        """The run restricted to these records and their score rows (for bench.load's per-frame functions)."""
+        fids = [str(r.get("frame_id")) for r in records]
+        return replace(self.run, records=records, scores=self.scores_for(fids), metrics=self._metrics)
+
+    def records_at(self, offsets: list[int]) -> list[dict[str, Any]]:
+        if self.in_memory:
+            return [self.run.records[i] for i in offsets]
+        return read_at(self.generations, offsets)
+
+    def iter_records(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(offset or index, record) of each frame's record, one at a time."""
+        if self.in_memory:
+            return iter(enumerate(self.run.records))
+        return iter_records(self.generations)
+
+    def entries(self, offsets: list[int]) -> tuple[RunData, dict[str, dict[str, Any]]]:
+        """The records at these offsets as a RunData part, and their flat scores (bench.load.frame_scores)."""
+        part = self.part(self.records_at(offsets))
+        return part, frame_scores(part)
+
+
+def _extras(rec: dict[str, Any], score_row: dict[str, Any] | None) -> dict[str, Any]:
+    """What the Parquet file holds beyond bench.load.frame_rows: the caption, the raw answer, the verdict."""
+    caption = rec.get("caption")
+    judge = (score_row or {}).get("judge") or {}
+    text = rec.get("text")
+    return {"caption": _dumps(caption) if isinstance(caption, dict) else None,
+            "text": text if isinstance(text, str) and not isinstance(caption, dict) else None,
+            "error_message": str((rec.get("error") or {}).get("message") or "") or None,
+            "judge_rationale": str(judge["rationale"]) if judge.get("rationale") else None,
+            "judge_hallucinated": _dumps(judge["hallucinated"]) if judge.get("hallucinated") else None,
+            "judge_missed": _dumps(judge["missed"]) if judge.get("missed") else None}
+
+
+def frame_table(source: RunFrames, label: str, *, sink: Any = None,
+                images: dict[str, str | None] | None = None) -> pd.DataFrame:
+    """The report's columns for every frame of the run (REPORT_COLUMNS plus run and the record's byte offset,
+    `_off`), read in one pass; every frame's full row goes to `sink` (a FramesParquet) when given."""
+    parts: list[pd.DataFrame] = []
+    batch: list[tuple[int, dict[str, Any]]] = []
+
+    def flush() -> None:
+        part = source.part([rec for _, rec in batch])
+        rows = frame_rows(part)
+        df = pd.DataFrame(rows)
+        if sink is not None:
+            full = df.assign(**{k: v for k, v in _columns([_extras(rec, part.scores.get(str(rec.get("frame_id"))))
+                                                           for _, rec in batch]).items()})
+            full["image"] = [(images or {}).get(fid) for fid in df["frame_id"]]
+            sink.write(full)
+        keep = df.reindex(columns=list(REPORT_COLUMNS))
+        keep["_off"] = np.array([off for off, _ in batch], dtype=np.int64)
+        parts.append(keep)
+        batch.clear()
+
+    for item in source.iter_records():
+        batch.append(item)
+        if len(batch) >= BATCH:
+            flush()
+    if batch:
+        flush()
+    if not parts:
+        return pd.DataFrame(columns=["run", *REPORT_COLUMNS, "_off"])
+    table = pd.concat(parts, ignore_index=True)
+    table.insert(0, "run", label)
+    for col in ("json_strict", "json_lenient", "schema_valid", "rules_ok", "judge_no_caption"):
+        table[col] = table[col].fillna(False).astype(bool)
+    return table
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {k: [r[k] for r in rows] for k in rows[0]} if rows else {}
