@@ -203,6 +203,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
                   + ("  [yellow]SIMULATED model[/yellow]" if cfg.model.simulated else ""), highlight=False)
     session = store.start_session({"frames_to_do": todo})
     status, code = "complete", EXIT_OK
+    client: dict[str, Any] = {}  # the client's own distortion this session (bench.loopmon), filled by the runner
     main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
     previous_term = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
@@ -210,7 +211,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
             current = [store.records[f.id] for f in frames if f.id in store.records]
             with RunProgress(len(frames), current, enabled=cfg.runner.progress,
                              console=console) as progress:
-                asyncio.run(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update))
+                asyncio.run(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update, client))
     except (FatalRunError, ServerStartError) as exc:
         status, code = "failed", EXIT_FATAL
         console.print(f"[red]stopped early:[/red] {escape(str(exc))}\nNothing more was sent. Fix it and re-run "
@@ -228,11 +229,14 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
         if main_thread:
             signal.signal(signal.SIGTERM, previous_term)
     metrics = metrics_for(cfg, store, frames)
+    if client:
+        metrics["client"] = {"session": session, **client}
     if status == "complete" and metrics["pending"]:
         status = "incomplete"
     store.write_metrics(metrics)
     store.meta["simulated"] = metrics["simulated"]
-    store.end_session(status, recorded=len(store.records))
+    store.end_session(status, recorded=len(store.records), client_limited=client.get("client_limited"),
+                      client_lag_p99_ms=(client.get("lag_ms") or {}).get("p99"))
     store.close()  # the run is over: scoring below takes its own lock (bench.scorings)
     if code == EXIT_OK:
         try:
@@ -286,7 +290,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, endpoint: Endpoint,
-                      api_key: str, on_record: Any) -> None:
+                      api_key: str, on_record: Any, client: dict[str, Any]) -> None:
     # The simulator draws faults per session: a resumed run is a fresh draw, not a replay.
     headers = {SESSION_HEADER: str(session)} if cfg.model.serve == "sim" else {}
     backend = make_backend(cfg.model, base_url=endpoint.base_url, api_key=api_key, headers=headers,
@@ -309,6 +313,7 @@ async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, sessi
     try:
         await runner.run(frames)
     finally:
+        client.update(runner.client_stats())
         await backend.aclose()
 
 
