@@ -110,6 +110,7 @@ class OpenAIChatBackend:
         self._api_key = api_key  # sent as a header only, never stored anywhere
         self._extra_headers = dict(extra_headers or {})
         self._http: aiohttp.ClientSession | None = None
+        self._body_parts: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}  # see _body
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -147,17 +148,26 @@ class OpenAIChatBackend:
             raise from_stainless_sdk(self.name, exc, openai) from exc
 
     def _body(self, request: CaptionRequest) -> bytes:
-        """The streamed request's JSON bytes. The image's base64 text (made once per image, off the
-        event loop) is spliced in as bytes, not re-escaped by json.dumps for every attempt."""
-        params = self._params(request, image_url=_IMAGE_SLOT)
-        extra = params.pop("extra_body", None) or {}
-        body = {**params, "stream": True, "stream_options": {"include_usage": True}, **extra}
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        head, slot, tail = text.partition(json.dumps(_IMAGE_SLOT))
-        if not slot:  # extra_body replaced the messages: send what it says
-            return text.encode()
-        url = f"data:{request.image.mime};base64,".encode() + request.image.base64.encode("ascii")
-        return b"".join((head.encode(), b'"', url, b'"', tail.encode()))
+        """The streamed request's JSON bytes: the image's base64 text (made once per image, off the event
+        loop) spliced between the bytes before and after it, which are the same for every frame of a run
+        (same prompt, sampling, schema) and so are built once, not per frame and attempt."""
+        schema = request.schema if request.sampling.response_format == "json_schema" else None
+        key = (request.system, request.user, request.sampling, request.reasoning, request.image.mime, self.model,
+               self.max_tokens_field, _canonical(schema), _canonical(self.extra_body))
+        parts = self._body_parts.get(key)
+        if parts is None:
+            params = self._params(request, image_url=_IMAGE_SLOT)
+            extra = params.pop("extra_body", None) or {}
+            body = {**params, "stream": True, "stream_options": {"include_usage": True}, **extra}
+            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+            head, slot, tail = text.partition(json.dumps(_IMAGE_SLOT))
+            if not slot:  # extra_body replaced the messages: send what it says
+                return text.encode()
+            parts = (head.encode() + f'"data:{request.image.mime};base64,'.encode(), b'"' + tail.encode())
+            if len(self._body_parts) >= 8:  # one entry per run in practice; never grows without bound
+                self._body_parts.clear()
+            self._body_parts[key] = parts
+        return b"".join((parts[0], request.image.base64.encode("ascii"), parts[1]))
 
     def _session(self) -> aiohttp.ClientSession:
         """One connection pool for the run, made in the running loop (aiohttp needs one)."""
@@ -262,6 +272,10 @@ async def _status_error(provider: str, response: aiohttp.ClientResponse) -> Back
 
 
 _usage = usage_of
+
+
+def _canonical(value: Any) -> str | None:
+    return None if not value else json.dumps(value, sort_keys=True, default=str)
 
 
 def _str(value: Any) -> str | None:

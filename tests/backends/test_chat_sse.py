@@ -196,3 +196,25 @@ def test_reader_cuts_off_a_runaway_answer_and_names_an_incomplete_or_empty_strea
     assert exc.value.kind == "connection"
     with pytest.raises(BackendError, match="not an event stream"):
         _reader().check_complete("text/html")
+
+
+async def test_the_body_built_once_per_run_still_carries_each_frames_own_image_and_settings():
+    seen = []
+
+    async def handler(request):
+        seen.append(json.loads(await request.read()))
+        return web.Response(body=_stream(["{}"]), content_type="text/event-stream")
+
+    other = jpeg(gradient((64, 32)))
+    image2 = ImageInput(data=other, mime="image/png", width=64, height=32, sha256=hashlib.sha256(other).hexdigest())
+    async with _server(handler) as backend:
+        await backend.generate(REQUEST)
+        await backend.generate(CaptionRequest(image=image2, system="sys", user=REQUEST.user,
+                                              sampling=Sampling(max_tokens=64)))
+        await backend.generate(CaptionRequest(image=IMAGE, system="sys", user="other prompt",
+                                              sampling=Sampling(max_tokens=99, temperature=0.7)))
+    urls = [b["messages"][1]["content"][1]["image_url"]["url"] for b in seen]
+    assert base64.b64decode(urls[0].split(",", 1)[1]) == DATA and urls[1].startswith("data:image/png;base64,")
+    assert base64.b64decode(urls[1].split(",", 1)[1]) == other and base64.b64decode(urls[2].split(",", 1)[1]) == DATA
+    assert seen[2]["max_completion_tokens"] == 99 and seen[2]["temperature"] == 0.7
+    assert seen[2]["messages"][1]["content"][0]["text"] == "other prompt" and seen[0]["max_completion_tokens"] == 64
