@@ -236,6 +236,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
                   + ("  [yellow]SIMULATED model[/yellow]" if cfg.model.simulated else ""), highlight=False)
     session = store.start_session({"frames_to_do": todo})
     status, code = "complete", EXIT_OK
+    client: dict[str, Any] = {}  # the client's own distortion this session (bench.loopmon), filled by the runner
     main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
     previous_term = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
@@ -249,7 +250,8 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
                     asyncio.run(run_batch(cfg, frames, store, session, endpoint, api_key, progress.update,
                                           lambda msg: console.print(escape(msg), highlight=False)))
                 else:
-                    asyncio.run(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update, console))
+                    asyncio.run(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update, console,
+                                            client))
     except (FatalRunError, ServerStartError) as exc:
         status, code = "failed", EXIT_FATAL
         console.print(f"[red]stopped early:[/red] {escape(str(exc))}\nNothing more was sent. Fix it and re-run "
@@ -269,11 +271,14 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     metrics = metrics_for(cfg, store, frames)
     if shard:
         metrics["shard"] = shard
+    if client:
+        metrics["client"] = {"session": session, **client}
     if status == "complete" and metrics["pending"]:
         status = "incomplete"
     store.write_metrics(metrics)
     store.meta["simulated"] = metrics["simulated"]
-    store.end_session(status, recorded=len(store.records))
+    store.end_session(status, recorded=len(store.records), client_limited=client.get("client_limited"),
+                      client_lag_p99_ms=(client.get("lag_ms") or {}).get("p99"))
     store.close()  # the run is over: scoring below takes its own lock (bench.scorings)
     if code == EXIT_OK:
         try:
@@ -327,7 +332,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, endpoints: Endpoints,
-                      api_key: str, on_record: Any, console: Console) -> None:
+                      api_key: str, on_record: Any, console: Console, client: dict[str, Any]) -> None:
     # The simulator draws faults per session: a resumed run is a fresh draw, not a replay.
     headers = {SESSION_HEADER: str(session)} if cfg.model.serve == "sim" else {}
 
@@ -361,6 +366,7 @@ async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, sessi
         if isinstance(backend, ReplicaBackend):
             store.meta.setdefault("replicas", {})[str(session)] = backend.report()
             store.save_meta()
+        client.update(runner.client_stats())
         await backend.aclose()
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,9 @@ from bench.backends.base import (
 )
 from bench.config import PromptConfig, RunnerConfig
 from bench.cost import cost_of_generation
-from bench.frames import Frame, FrameError, encode_frame
+from bench.frames import Frame
+from bench.frames.prepared import EncodeSettings, FramePrep, ImageCache, PreparedFrame, PrepQueue
+from bench.loopmon import LoopMonitor
 from bench.retry import RetryOutcome, call_with_retry
 from bench.store import RunStore, redact
 from bench.tasks import gather_all
@@ -41,6 +43,9 @@ from bench.validity import assess
 # frames each failing all their attempts is an outage.
 UNREACHABLE_AFTER = 3
 WATCH_INTERVAL_S = 0.25  # how often a managed server's process is checked
+PREP_AHEAD_MAX = 256  # frames prepared ahead of their send, at most (2 x concurrency + 8 below that)
+
+__all__ = ["EncodeSettings", "FatalRunError", "Prices", "Runner", "ServerWatch"]
 
 
 class FatalRunError(Exception):
@@ -54,13 +59,6 @@ class ServerWatch:
 
     base_url: str | None = None
     gone: Callable[[], str | None] = lambda: None
-
-
-@dataclass(frozen=True)
-class EncodeSettings:
-    max_side: int
-    jpeg_quality: int
-    max_pixels: int
 
 
 @dataclass(frozen=True)
@@ -94,87 +92,109 @@ class Runner:
         # left unrecorded (to resume) if the streak shows it is down.
         self._held: list[dict[str, Any]] = []
         self._schema = dict(prompt.json_schema) or None
+        self._image_cache = ImageCache()  # kept across run() calls: a repeated image is prepared once
+        # The client's own distortion (event-loop lag, CPU), measured while frames are sent.
+        self.loop_monitor = LoopMonitor()
+        self.sent = 0  # frames sent to the backend by this Runner (bad inputs are not sent)
 
-    async def run(self, frames: list[Frame]) -> None:
+    async def run(self, frames: Iterable[Frame]) -> None:
+        """Send every frame not recorded yet. `frames` may be any iterable: it is read lazily, and
+        images are prepared a bounded number of frames ahead of their send (bench.frames.prepared)."""
         if self.cfg.mode not in ("closed", "open"):
             raise ValueError(f"runner.mode must be 'closed' or 'open', not {self.cfg.mode!r}")
-        pending = [f for f in frames if f.id not in self.store.records]
-        if not pending:
-            return
+        if self.cfg.mode == "open" and (not self.cfg.rate or self.cfg.rate <= 0):
+            raise ValueError("runner.mode=open needs runner.rate > 0 (requests per second)")
+        recorded = self.store.records
+        pending = (f for f in frames if f.id not in recorded)
+        concurrency = max(1, self.cfg.concurrency)
+        prep = FramePrep(self.encode, ahead=min(PREP_AHEAD_MAX, 2 * concurrency + 8), cache=self._image_cache)
         watch = asyncio.ensure_future(self._watch_server())
+        self.loop_monitor.start()
         try:
-            if self.cfg.mode == "closed":
-                await self._closed_loop(pending)
-            else:
-                await self._open_loop(pending)
+            async with prep.open(pending) as queue:
+                if self.cfg.mode == "closed":
+                    await self._closed_loop(queue, concurrency)
+                else:
+                    await self._open_loop(queue, concurrency)
         finally:
+            await self.loop_monitor.stop()
             watch.cancel()
             await asyncio.gather(watch, return_exceptions=True)
         if self._fatal is not None:
             raise FatalRunError(self._fatal.message)
         self._flush_held()  # the run finished with the server up: those failures were the frames' own
 
-    async def _closed_loop(self, pending: list[Frame]) -> None:
-        queue: asyncio.Queue[Frame] = asyncio.Queue()
-        for frame in pending:
-            queue.put_nowait(frame)
-
+    async def _closed_loop(self, queue: PrepQueue, concurrency: int) -> None:
         async def worker() -> None:
             while self._fatal is None:
-                try:
-                    frame = queue.get_nowait()
-                except asyncio.QueueEmpty:
+                item = await queue.next()
+                if item is None:
                     return
-                # Closed loop: a request is "scheduled" when a slot frees up for it.
-                await self._process(frame, scheduled=StreamClock.now())
+                # Closed loop: a request is due once its slot is free and its image is ready, so queue
+                # time is the wait to be sent, not the (separately recorded) image preparation.
+                await self._process(item, scheduled=StreamClock.now())
 
-        await gather_all(worker() for _ in range(max(1, self.cfg.concurrency)))
+        await gather_all(worker() for _ in range(concurrency))
 
-    async def _open_loop(self, pending: list[Frame]) -> None:
-        if not self.cfg.rate or self.cfg.rate <= 0:
-            raise ValueError("runner.mode=open needs runner.rate > 0 (requests per second)")
-        limit = asyncio.Semaphore(max(1, self.cfg.concurrency))
+    async def _open_loop(self, queue: PrepQueue, concurrency: int) -> None:
+        """Poisson arrivals: each frame is due at its arrival time whatever the server does. A frame
+        whose image is not ready, or that waits for the safety cap on requests in flight, keeps its
+        arrival time as t_scheduled: the wait shows as queue time, as a slow client would."""
+        assert self.cfg.rate
+        limit = asyncio.Semaphore(concurrency)
         arrivals = random.Random(self.cfg.seed)
         start = StreamClock.now()
         offset = 0.0
-        tasks = []
-        for frame in pending:
-            offset += arrivals.expovariate(self.cfg.rate)
-            tasks.append(self._scheduled(frame, start + offset, limit))
-        await gather_all(tasks)
+        tasks: set[asyncio.Task[None]] = set()
 
-    async def _scheduled(self, frame: Frame, at: float, limit: asyncio.Semaphore) -> None:
-        try:  # sleep until the slot, but wake at once if the run is stopping
-            await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, at - StreamClock.now()))
-            return
-        except TimeoutError:
-            pass
-        async with limit:  # a safety cap on in-flight requests; waiting here shows up as queue time
-            if self._fatal is None:
-                await self._process(frame, scheduled=at)
+        crashed: list[BaseException] = []
 
-    async def _process(self, frame: Frame, scheduled: float) -> None:
-        t_prep = StreamClock.now()
+        async def send(item: PreparedFrame, at: float) -> None:
+            try:
+                if self._fatal is None:
+                    await self._process(item, scheduled=at)
+            except Exception as exc:  # a bug of ours: stop sending, raise it below
+                crashed.append(exc)
+                self._stopping.set()
+            finally:
+                limit.release()
+
         try:
-            image = await asyncio.to_thread(encode_frame, frame, self.encode.max_side, self.encode.jpeg_quality,
-                                            self.encode.max_pixels)
-        except FrameError as exc:
-            image = None
-            error = str(exc)
-        prep_s = StreamClock.now() - t_prep
-        if self.cfg.mode == "closed":
-            # Closed loop: a request is due once its slot is free and its image is ready, so queue
-            # time is the wait to be sent, not the (separately recorded) image preparation.
-            scheduled = StreamClock.now()
-        base: dict[str, Any] = {"frame_id": frame.id, "session": self.session, "prep_s": prep_s,
+            while self._fatal is None and not crashed:
+                item = await queue.next()
+                if item is None:
+                    break
+                offset += arrivals.expovariate(self.cfg.rate)
+                at = start + offset
+                try:  # sleep until the arrival, but wake at once if the run is stopping
+                    await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, at - StreamClock.now()))
+                    break
+                except TimeoutError:
+                    pass
+                await limit.acquire()
+                task = asyncio.ensure_future(send(item, at))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            await gather_all(list(tasks))
+            if crashed:
+                raise crashed[0]
+        finally:
+            for task in list(tasks):
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _process(self, item: PreparedFrame, scheduled: float) -> None:
+        frame, image = item.frame, item.image
+        base: dict[str, Any] = {"frame_id": frame.id, "session": self.session, "prep_s": item.prep_s,
                                 "content_type": frame.meta.get("content_type"), "t_scheduled": scheduled}
         # where the frame sits in time, for temporal scores (bench.score.temporal); only when known
         base.update({k: frame.meta[k] for k in ("video", "shot", "timestamp_s") if frame.meta.get(k) is not None})
         if image is None:
-            self._record(self._failed(base, "bad_input", error))
+            self._record(self._failed(base, "bad_input", item.error or "the image could not be prepared"))
             return
         request = CaptionRequest(image=image, system=self.prompt.system, user=self.prompt.user,
                                  sampling=self.sampling, schema=self._schema, reasoning=self.reasoning)
+        self.sent += 1
         call = asyncio.ensure_future(call_with_retry(lambda: self.backend.generate(request), self.cfg.retry,
                                                      self.cfg.request_timeout_s, self.rng))
         self._in_flight.add(call)
@@ -205,6 +225,10 @@ class Runner:
         if outcome.response is not None or (outcome.error is not None and outcome.error.kind != "timeout"):
             self._flush_held()  # the server answered (even with an error): it is up
         self._record(self._completed(base, image, outcome))
+
+    def client_stats(self) -> dict[str, Any]:
+        """The client's own distortion during run() (bench.loopmon): metrics.json `client`."""
+        return self.loop_monitor.stats(requests=self.sent)
 
     def _stop(self, error: BackendError) -> None:
         self._fatal = self._fatal or error

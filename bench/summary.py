@@ -78,6 +78,7 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         rows.append(("from schedule: TTFT p50 / E2EL p50 / p95",
                      f"{_s(lat['ttft_from_scheduled_s']['p50'])} / {_s(lat['e2el_from_scheduled_s']['p50'])} / "
                      f"{_s(lat['e2el_from_scheduled_s']['p95'])}"))
+    rows += _client_rows(m.get("client"))
     mean_in, mean_out = cost["mean_input_tokens"], cost["mean_output_tokens"]
     rows.append(("mean tokens in / out", "-" if mean_in is None else f"{mean_in:.1f} / {mean_out:.1f}"))
     if cost["cost_per_million_usd"] is not None:
@@ -109,6 +110,21 @@ def _batch_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("result file problems", ", ".join(f"{k} {v}" for k, v in sorted(b["result_problems"].items()))
                      + " (counted, never recorded; batches.jsonl)"))
     return rows
+
+
+def _client_rows(client: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The client's own distortion (bench.loopmon): a CLIENT-LIMITED run's latencies may be the client's."""
+    if not client or not client.get("lag_samples"):
+        return []
+    lag = client["lag_ms"]
+    share = client.get("loop_cpu_share")
+    per_req = client.get("cpu_ms_per_request")
+    text = (f"lag p50 / p99 / max {lag['p50']:.1f} / {lag['p99']:.1f} / {lag['max']:.1f} ms; event loop "
+            + ("-" if share is None else f"{share:.0%}") + " of a core"
+            + ("" if per_req is None else f"; client CPU {per_req:.1f} ms/request"))
+    if client.get("client_limited"):
+        text += "  CLIENT-LIMITED: " + "; ".join(client.get("reasons") or [])
+    return [("client (this session)", text)]
 
 
 def _frames(m: dict[str, Any]) -> str:

@@ -9,8 +9,10 @@ every attempt is seen.
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 
@@ -23,6 +25,11 @@ class ImageInput:
     width: int
     height: int
     sha256: str  # of `data`, the bytes actually sent
+
+    @cached_property
+    def base64(self) -> str:
+        """`data` as base64 text, made once per image (bench.frames.prepared makes it off the event loop)."""
+        return base64.b64encode(self.data).decode("ascii")
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,24 @@
-"""OpenAI chat completions with the official `openai` SDK.
+"""OpenAI chat completions: streamed over aiohttp with prebuilt request bytes, else the official `openai` SDK.
 
 Serves OpenAI itself, hosted ClipTagger (api.inference.net), vLLM and any
 OpenAI-compatible server. Streams with `stream_options.include_usage` so TTFT
-is measured and token usage still comes from the server. The SDK's own
-retries are off (max_retries=0): bench.retry owns the policy and sees every
-attempt.
+is measured and token usage still comes from the server. The streamed path
+(the default, and the hot one) posts the JSON bytes itself and reads the SSE
+lines with bench.backends.chat_sse: the SDK's per-request and per-chunk work
+made the client the bottleneck under load (issue 12). Non-streamed requests
+(model.stream=false) go through the SDK. Either way no retries here: bench.retry
+owns the policy and sees every attempt, and errors map through bench.backends.errors.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
+import aiohttp
 import openai
 
+from bench._version import __version__
 from bench.backends.base import (
     BackendError,
     CaptionRequest,
@@ -25,17 +29,18 @@ from bench.backends.base import (
     normalize_finish_reason,
     required_schema,
     says_simulated,
-    token_count,
 )
-from bench.backends.errors import from_stainless_sdk
+from bench.backends.chat_sse import ChatStreamReader, usage_of
+from bench.backends.errors import from_stainless_sdk, from_status, from_transport
 
 PROVIDER = "openai"
+_IMAGE_SLOT = "\x00capbench-image\x00"  # where the image's data URL goes in the prebuilt body
+_ERROR_BODY_MAX = 64 * 1024  # of an error answer, read for its message
 
 
-def build_messages(request: CaptionRequest) -> list[dict[str, Any]]:
-    """The seed's message layout: system text, then user text + the image as a data URL."""
-    b64 = base64.b64encode(request.image.data).decode("ascii")
-    image_url: dict[str, Any] = {"url": f"data:{request.image.mime};base64,{b64}"}
+def build_messages(request: CaptionRequest, url: str | None = None) -> list[dict[str, Any]]:
+    """The seed's message layout: system text, then user text + the image as a data URL (or `url`)."""
+    image_url: dict[str, Any] = {"url": url or f"data:{request.image.mime};base64,{request.image.base64}"}
     if request.sampling.image_detail:
         image_url["detail"] = request.sampling.image_detail
     return [
@@ -85,12 +90,13 @@ def strict_schema_problems(schema: Any, path: str = "$") -> list[str]:
 
 
 def build_params(model: str, request: CaptionRequest, *, max_tokens_field: str = "max_completion_tokens",
-                 extra_body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """chat.completions.create(**params) for one frame; also the body of a Batch API line (bench/batch)."""
+                 extra_body: dict[str, Any] | None = None, image_url: str | None = None) -> dict[str, Any]:
+    """chat.completions.create(**params) for one frame; also the body of a Batch API line (bench/batch).
+    image_url: a placeholder the streamed path splices each frame's data URL into (built once per run)."""
     s = request.sampling
     params: dict[str, Any] = {
         "model": model,
-        "messages": build_messages(request),
+        "messages": build_messages(request, image_url),
         max_tokens_field: s.max_tokens,
     }
     if request.reasoning.effort is not None:  # openai SDK: chat.completions.create(reasoning_effort=...)
@@ -121,89 +127,101 @@ class OpenAIChatBackend:
         # max_tokens only for a server that needs the old name (model.sampling.max_tokens_field).
         self.max_tokens_field = max_tokens_field
         self.extra_body = dict(extra_body or {})
+        self.timeout_s = timeout_s
+        # The SDK: non-streamed requests (model.stream=false), and the base URL as it resolves it
+        # (OPENAI_BASE_URL when none is given).
         self.client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout_s,
                                          default_headers=dict(extra_headers or {}))
+        self._url = str(self.client.base_url).rstrip("/") + "/chat/completions"
+        self._api_key = api_key  # sent as a header only, never stored anywhere
+        self._extra_headers = dict(extra_headers or {})
+        self._http: aiohttp.ClientSession | None = None
+        self._body_parts: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}  # see _body
 
     async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
         await self.client.close()
 
-    def _params(self, request: CaptionRequest) -> dict[str, Any]:
-        return build_params(self.model, request, max_tokens_field=self.max_tokens_field, extra_body=self.extra_body)
+    def _params(self, request: CaptionRequest, image_url: str | None = None) -> dict[str, Any]:
+        return build_params(self.model, request, max_tokens_field=self.max_tokens_field, extra_body=self.extra_body,
+                            image_url=image_url)
 
     async def generate(self, request: CaptionRequest) -> CaptionResponse:
-        params = self._params(request)
+        if self.stream:
+            return await self._streamed(request)
         try:
-            if self.stream:
-                return await self._streamed(params)
-            return await self._whole(params)
+            return await self._whole(self._params(request))
         except Exception as exc:
             raise from_stainless_sdk(self.name, exc, openai) from exc
 
-    async def _streamed(self, params: dict[str, Any]) -> CaptionResponse:
-        """Stream through the SDK (request, auth, HTTP errors) but read the SSE lines ourselves.
+    def _body(self, request: CaptionRequest) -> bytes:
+        """The streamed request's JSON bytes: the image's base64 text (made once per image, off the event
+        loop) spliced between the bytes before and after it, which are the same for every frame of a run
+        (same prompt, sampling, schema) and so are built once, not per frame and attempt."""
+        schema = request.schema if request.sampling.response_format == "json_schema" else None
+        key = (request.system, request.user, request.sampling, request.reasoning, request.image.mime, self.model,
+               self.max_tokens_field, _canonical(schema), _canonical(self.extra_body))
+        parts = self._body_parts.get(key)
+        if parts is None:
+            params = self._params(request, image_url=_IMAGE_SLOT)
+            extra = params.pop("extra_body", None) or {}
+            body = {**params, "stream": True, "stream_options": {"include_usage": True}, **extra}
+            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+            head, slot, tail = text.partition(json.dumps(_IMAGE_SLOT))
+            if not slot:  # extra_body replaced the messages: send what it says
+                return text.encode()
+            parts = (head.encode() + f'"data:{request.image.mime};base64,'.encode(), b'"' + tail.encode())
+            if len(self._body_parts) >= 8:  # one entry per run in practice; never grows without bound
+                self._body_parts.clear()
+            self._body_parts[key] = parts
+        return b"".join((parts[0], request.image.base64.encode("ascii"), parts[1]))
 
-        Why: the SDK builds a pydantic model per chunk (~150 us); at one token per
-        chunk and a few thousand tokens/s that saturates a core, and a benchmark
-        client must not be the bottleneck it measures (benchmarks/sim_throughput.py).
+    def _session(self) -> aiohttp.ClientSession:
+        """One connection pool for the run, made in the running loop (aiohttp needs one)."""
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),  # the runner bounds concurrency
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s), read_bufsize=2**20, auto_decompress=True,
+                headers={"Authorization": f"Bearer {self._api_key}", "Content-Type": "application/json",
+                         "Accept": "application/json", "User-Agent": f"capbench/{__version__}",
+                         **self._extra_headers})
+        return self._http
+
+    async def _streamed(self, request: CaptionRequest) -> CaptionResponse:
+        """POST prebuilt bytes with aiohttp and read the SSE lines ourselves (bench.backends.chat_sse).
+
+        Why not the SDK here: its request building and per-chunk objects made capbench's client, not
+        the server, the bottleneck at concurrency 32+ (issue 12). Errors go through the same
+        bench.backends.errors mapping as the SDK's (statuses, retry-after, transport failures).
         """
+        body = self._body(request)
         clock = StreamClock()
-        parts: list[str] = []
-        finish_reason = response_id = model = None
-        usage = Usage()
-        async with self.client.chat.completions.with_streaming_response.create(
-                **params, stream=True, stream_options={"include_usage": True}) as response:
-            simulated = says_simulated(response.headers)
-            if is_json_body(response.headers):  # the server ignored stream=true and sent the whole answer
-                body = await response.read()
-                return self._from_json_body(body, clock, simulated)
-            chunks, done, received = 0, False, 0
-            limit = max(100_000, 40 * params[self.max_tokens_field])  # a token is a few characters, never 40
-            async for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    continue  # comments, event names and blank separators
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    done = True
-                    break
-                chunk = json.loads(data)
-                if not isinstance(chunk, dict):
-                    raise BackendError("protocol", f"{self.name}: a stream chunk is not a JSON object: {data[:80]!r}")
-                chunks += 1
-                if chunk.get("error"):  # an error sent inside a 200 stream
-                    err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
-                    raise BackendError("server", f"{self.name}: stream error: {err.get('message', err)}")
-                response_id = response_id or _str(chunk.get("id"))
-                model = model or _str(chunk.get("model"))
-                if isinstance(chunk.get("usage"), dict):
-                    usage = _usage(chunk["usage"])
-                for choice in chunk.get("choices") or []:
-                    if not isinstance(choice, dict):
-                        raise BackendError("protocol", f"{self.name}: a choice is not an object: {choice!r:.80}")
-                    delta = choice.get("delta") or {}
-                    # vLLM's reasoning parsers stream the reasoning apart (reasoning_content, or
-                    # reasoning in newer releases); OpenAI's own chat completions never show it.
-                    thought = delta.get("reasoning_content") or delta.get("reasoning")
-                    clock.thought(thought if isinstance(thought, str) else None)
-                    text = delta.get("content")
-                    text = text if isinstance(text, str) else None
-                    clock.chunk(text)
-                    if text:
-                        parts.append(text)
-                        received += len(text)
-                        if received > limit:  # a runaway server must not fill the disk
-                            raise BackendError("protocol", f"{self.name}: answer longer than {limit:,} characters, "
-                                               "far beyond max_tokens; cut off")
-                    finish_reason = _str(choice.get("finish_reason")) or finish_reason
-            if not chunks:  # a 200 that is not an event stream (a proxy's HTML page, say)
-                kind = response.headers.get("content-type", "?")
-                raise BackendError("protocol", f"{self.name}: the answer is not an event stream ({kind})")
-            if not done and finish_reason is None:  # the stream stopped mid-answer
-                raise BackendError("connection", f"{self.name}: the stream ended without a finish reason or [DONE]")
+        try:
+            async with self._session().post(self._url, data=body, allow_redirects=False) as response:
+                if response.status >= 400:
+                    raise await _status_error(self.name, response)
+                simulated = says_simulated(response.headers)
+                if is_json_body(response.headers):  # the server ignored stream=true and sent the whole answer
+                    return self._from_json_body(await response.read(), clock, simulated)
+                reader = ChatStreamReader(self.name, clock, max(100_000, 40 * request.sampling.max_tokens))
+                content = response.content
+                while line := await content.readline():
+                    if reader.feed(line):
+                        break
+                reader.check_complete(response.headers.get("content-type", "?"))
+        except BackendError:
+            raise
+        except ValueError as exc:  # aiohttp: a line longer than its buffer
+            raise BackendError("protocol", f"{self.name}: unreadable stream ({exc})") from exc
+        except Exception as exc:
+            raise from_transport(self.name, exc) from exc
         t_end = clock.done()
-        return CaptionResponse(text="".join(parts), finish_reason=normalize_finish_reason(finish_reason),
-                               usage=usage, t_sent=clock.t_sent, t_first_token=clock.t_first_token,
-                               t_last_token=t_end, response_id=response_id, model=model,
-                               raw_finish_reason=finish_reason, simulated=simulated, t_first_any=clock.first_any)
+        finish = reader.finish_reason
+        return CaptionResponse(text=reader.text, finish_reason=normalize_finish_reason(finish),
+                               usage=reader.usage, t_sent=clock.t_sent, t_first_token=clock.t_first_token,
+                               t_last_token=t_end, response_id=reader.response_id, model=reader.model,
+                               raw_finish_reason=finish, simulated=simulated, t_first_any=clock.first_any)
 
     def _from_json_body(self, body: bytes, clock: StreamClock, simulated: bool) -> CaptionResponse:
         """A chat.completion sent as one JSON body: the answer it is, with its usage. Anything else in
@@ -246,15 +264,27 @@ class OpenAIChatBackend:
                                simulated=says_simulated(raw.headers), streamed=False)
 
 
-def _usage(u: Any) -> Usage:
-    raw = u.model_dump(exclude_none=True) if hasattr(u, "model_dump") else {k: v for k, v in u.items() if v is not None}
-    details = raw.get("completion_tokens_details")
-    # completion_tokens includes the reasoning tokens (billed as output); the split is in the details.
-    reasoning = token_count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
-    return Usage(input_tokens=token_count(raw.get("prompt_tokens")),
-                 output_tokens=token_count(raw.get("completion_tokens")), raw=raw, reasoning_tokens=reasoning)
+async def _status_error(provider: str, response: aiohttp.ClientResponse) -> BackendError:
+    """An HTTP error answer as the BackendError the SDK path would give (same message shape, same kinds)."""
+    raw = await response.content.read(_ERROR_BODY_MAX)
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict) and err.get("message"):
+        message = f"{err['type']}: {err['message']}" if err.get("type") else str(err["message"])
+    else:
+        message = f"Error code: {response.status} - {str(body)[:500]}"
+    return from_status(provider, response.status, message, response.headers, body)
+
+
+_usage = usage_of
+
+
+def _canonical(value: Any) -> str | None:
+    return None if not value else json.dumps(value, sort_keys=True, default=str)
 
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-

@@ -5,9 +5,7 @@ import hashlib
 import json
 from pathlib import Path
 
-import httpx
 import jsonschema
-import openai
 import pytest
 import yaml
 from referencing import Registry, Resource
@@ -100,25 +98,35 @@ def chat_request_validator():
 
 
 async def sent_body(max_tokens_field="max_completion_tokens", **reasoning):
-    """The JSON the OpenAI backend actually puts on the wire (captured by an httpx transport)."""
+    """The JSON the OpenAI backend actually puts on the wire (captured by a 127.0.0.1 server)."""
+    from aiohttp import web
+
     seen = {}
 
-    def handler(req: httpx.Request) -> httpx.Response:
-        seen["body"] = json.loads(req.content)
+    async def handler(request):
+        seen["body"] = json.loads(await request.read())
         chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
                  "choices": [{"index": 0, "delta": {"content": "{}"}, "finish_reason": "stop"}]}
-        return httpx.Response(200, headers={"content-type": "text/event-stream"},
-                              content=f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode())
+        return web.Response(body=f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(),
+                            content_type="text/event-stream")
 
-    backend = OpenAIChatBackend("gpt-5.6-sol", "http://127.0.0.1:9/v1", "k", max_tokens_field=max_tokens_field)
-    backend.client = openai.AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=0,
-                                        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    backend = OpenAIChatBackend("gpt-5.6-sol", f"http://127.0.0.1:{port}/v1", "k", max_tokens_field=max_tokens_field)
     req = CaptionRequest(image=IMAGE, system="sys", user="user",
                          sampling=Sampling(temperature=None, max_tokens=8192, response_format="json_schema"),
                          schema={"type": "object", "properties": {"a": {"type": "string"}}},
                          reasoning=Reasoning(**reasoning))
-    await backend.generate(req)
-    await backend.aclose()
+    try:
+        await backend.generate(req)
+    finally:
+        await backend.aclose()
+        await runner.cleanup()
     return seen["body"]
 
 
