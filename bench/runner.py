@@ -13,8 +13,9 @@ completes; nothing is kept only in memory.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ from bench.validity import assess
 # frames each failing all their attempts is an outage.
 UNREACHABLE_AFTER = 3
 WATCH_INTERVAL_S = 0.25  # how often a managed server's process is checked
+OPEN_LOOP_AHEAD = 1024  # open loop: frames scheduled ahead (sleeping until their send time or in flight)
 
 
 class FatalRunError(Exception):
@@ -95,12 +97,16 @@ class Runner:
         self._held: list[dict[str, Any]] = []
         self._schema = dict(prompt.json_schema) or None
 
-    async def run(self, frames: list[Frame]) -> None:
+    async def run(self, frames: Iterable[Frame]) -> None:
+        """Send every frame the store has no record of. `frames` is iterated once, lazily (a manifest
+        reader, a filter over it, a list): memory does not grow with the number of frames."""
         if self.cfg.mode not in ("closed", "open"):
             raise ValueError(f"runner.mode must be 'closed' or 'open', not {self.cfg.mode!r}")
-        pending = [f for f in frames if f.id not in self.store.records]
-        if not pending:
+        todo = (f for f in frames if not self.store.has(f.id))
+        first = next(todo, None)
+        if first is None:
             return
+        pending = itertools.chain([first], todo)
         watch = asyncio.ensure_future(self._watch_server())
         try:
             if self.cfg.mode == "closed":
@@ -114,34 +120,44 @@ class Runner:
             raise FatalRunError(self._fatal.message)
         self._flush_held()  # the run finished with the server up: those failures were the frames' own
 
-    async def _closed_loop(self, pending: list[Frame]) -> None:
-        queue: asyncio.Queue[Frame] = asyncio.Queue()
-        for frame in pending:
-            queue.put_nowait(frame)
-
-        async def worker() -> None:
+    async def _closed_loop(self, pending: Iterator[Frame]) -> None:
+        async def worker() -> None:  # the workers share one iterator: a frame is read when a slot is free
             while self._fatal is None:
-                try:
-                    frame = queue.get_nowait()
-                except asyncio.QueueEmpty:
+                frame = next(pending, None)
+                if frame is None:
                     return
                 # Closed loop: a request is "scheduled" when a slot frees up for it.
                 await self._process(frame, scheduled=StreamClock.now())
 
         await gather_all(worker() for _ in range(max(1, self.cfg.concurrency)))
 
-    async def _open_loop(self, pending: list[Frame]) -> None:
+    async def _open_loop(self, pending: Iterator[Frame]) -> None:
         if not self.cfg.rate or self.cfg.rate <= 0:
             raise ValueError("runner.mode=open needs runner.rate > 0 (requests per second)")
         limit = asyncio.Semaphore(max(1, self.cfg.concurrency))
         arrivals = random.Random(self.cfg.seed)
         start = StreamClock.now()
         offset = 0.0
-        tasks = []
-        for frame in pending:
-            offset += arrivals.expovariate(self.cfg.rate)
-            tasks.append(self._scheduled(frame, start + offset, limit))
-        await gather_all(tasks)
+        # Frames are scheduled as the run goes, at most `ahead` waiting or in flight at a time, so a
+        # million frames are never a million tasks. A task created late still keeps its Poisson send
+        # time: a client that falls behind shows it as queue time, as before.
+        ahead = max(OPEN_LOOP_AHEAD, 4 * self.cfg.concurrency)
+        outstanding: set[asyncio.Future[None]] = set()
+        try:
+            for frame in pending:
+                if self._stopping.is_set():
+                    break
+                offset += arrivals.expovariate(self.cfg.rate)
+                while len(outstanding) >= ahead:
+                    done, outstanding = await asyncio.wait(outstanding, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()  # an error stops the run, as gather would
+                outstanding.add(asyncio.ensure_future(self._scheduled(frame, start + offset, limit)))
+            await asyncio.gather(*outstanding)
+        finally:
+            for task in outstanding:
+                task.cancel()
+            await asyncio.gather(*outstanding, return_exceptions=True)
 
     async def _scheduled(self, frame: Frame, at: float, limit: asyncio.Semaphore) -> None:
         try:  # sleep until the slot, but wake at once if the run is stopping
