@@ -56,7 +56,7 @@ def build_dataset(folder: Path, n: int, *, references: bool, faults: float = 0.0
         for i in range(n):
             e = entries[i % len(entries)]
             if every and i % every == every - 1:
-                fh.write('{"id": "broken-%d", "image": \n' % i)
+                fh.write(f'{{"id": "broken-{i}", "image": \n')
                 continue
             line = {"id": f"f{i:07d}", "image": e["image"], "content_type": e.get("content_type")}
             if references:
@@ -180,7 +180,8 @@ def main() -> None:
     sizes = args.sizes + ([1_000_000] if args.million else [])
     with tempfile.TemporaryDirectory(prefix="capbench-scale-") as tmp:
         base = args.keep or Path(tmp)
-        print(f"{'frames':>9} | {'stage':<22} | {'wall s':>8} | {'peak RSS capbench MB':>20} | {'peak RSS tree MB':>16}")
+        print(f"{'frames':>9} | {'stage':<22} | {'wall s':>8} | {'peak RSS capbench MB':>20} | "
+              f"{'peak RSS tree MB':>16}")
         for n in sizes:
             for size, stage, r in run_size(n, base, concurrency=args.concurrency, score=not args.no_score,
                                            kill_after=args.kill_after, faults=args.faults):

@@ -29,7 +29,7 @@ def _dataset(tmp_path):
     with (ds / "manifest.jsonl").open("w") as fh:
         for i in range(N):
             if i % EVERY_BAD == EVERY_BAD - 1:
-                fh.write('{"id": "cut-%d", "image": \n' % i)
+                fh.write(f'{{"id": "cut-{i}", "image": \n')
             else:
                 fh.write(json.dumps({"id": f"f{i:05d}", "image": "ab"[i % 2] + ".jpg"}) + "\n")
     return ds
