@@ -4,6 +4,7 @@
     python benchmarks/scale.py --sizes 10000 --no-score
     python benchmarks/scale.py --million              # adds 1M frames (hours on 2 cores: run it once)
     python benchmarks/scale.py --sizes 1000000 --kill-after 600   # 1M manifest, SIGKILL after 10 min, resume
+    python benchmarks/scale.py --synthetic-from RUN_DIR --sizes 100000 1000000   # metrics + scoring only
 
 Each size gets a manifest of N ids over a few of the sample's images (the simulator's references
 come from a small separate manifest, so the simulator stays small), the fast simulator
@@ -131,7 +132,8 @@ print(json.dumps({"recorded": m["recorded"], "completed": m["completed"], "bad":
 """
 
 
-def run_size(n: int, base: Path, *, concurrency: int, score: bool, kill_after: float | None, faults: float) -> list:
+def run_size(n: int, base: Path, *, concurrency: int, score: bool, kill_after: float | None, faults: float,
+             kill_only: bool = False) -> list:
     ds = build_dataset(base / f"ds{n}", n, references=False, faults=faults)
     runs = base / "runs"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -146,8 +148,14 @@ def run_size(n: int, base: Path, *, concurrency: int, score: bool, kill_after: f
         sessions += 1
         r = measure(cmd, env=env, kill_after=kill_after if sessions == 1 else None)
         rows.append((n, "run" if sessions == 1 else f"run (resume {sessions - 1})", r))
-        if not r["killed"]:
+        if not r["killed"] or kill_only:
             break
+    if kill_only:
+        (run_dir,) = (runs / f"scale{n}" / "sim").iterdir()
+        with (run_dir / "generations.jsonl").open("rb") as fh:
+            done = sum(1 for _ in fh)
+        rows.append((n, f"  {done} frames recorded before the kill (--kill-only: not resumed)", None))
+        return rows
     (run_dir,) = (runs / f"scale{n}" / "sim").iterdir()
     lines = 0
     ids = set()
@@ -167,6 +175,33 @@ def run_size(n: int, base: Path, *, concurrency: int, score: bool, kill_after: f
     return rows
 
 
+def synthetic_size(n: int, source: Path, base: Path, *, score: bool) -> list:
+    """Metrics and scoring of an n-frame run made from a real run's records (cycled, new ids): the
+    stages after the run, at sizes the run itself would take hours to reach on a small machine."""
+    ds = build_dataset(base / f"syn-ds{n}", n, references=False)
+    run_dir = base / f"syn-run{n}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = (source / "config.yaml").read_text().splitlines()
+    config = [f"  path: {ds}" if line.startswith("  path: ") else line for line in config]
+    (run_dir / "config.yaml").write_text("\n".join(config) + "\n")
+    meta = json.loads((source / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**meta, "status": "complete"}))
+    lines = [line for line in (source / "generations.jsonl").read_bytes().splitlines() if line.strip()]
+    with (run_dir / "generations.jsonl").open("wb") as fh:
+        for i in range(n):
+            rec = json.loads(lines[i % len(lines)])
+            rec["frame_id"] = f"f{i:07d}"
+            rec["content_type"] = _sample_entries()[i % IMAGES].get("content_type")
+            fh.write(json.dumps(rec, separators=(",", ":")).encode() + b"\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rows = [(n, "metrics (synthetic run)", measure([sys.executable, "-c", METRICS_SCRIPT, str(run_dir)], env=env))]
+    if score:
+        build_dataset(ds, n, references=True)
+        rows.append((n, "score (synthetic run)", measure([sys.executable, "-m", "bench.score", str(run_dir)],
+                                                          env=env)))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -174,7 +209,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--no-score", action="store_true")
     ap.add_argument("--kill-after", type=float, default=None, help="SIGKILL the first session after S s, resume")
+    ap.add_argument("--kill-only", action="store_true", help="with --kill-after: measure the first session only")
     ap.add_argument("--faults", type=float, default=0.0, help="share of manifest lines broken (e.g. 0.05)")
+    ap.add_argument("--synthetic-from", type=Path, default=None,
+                    help="a run folder: measure metrics and scoring at each size on its records cycled to N frames "
+                         "(no run)")
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temporary one)")
     args = ap.parse_args()
     sizes = args.sizes + ([1_000_000] if args.million else [])
@@ -183,8 +222,10 @@ def main() -> None:
         print(f"{'frames':>9} | {'stage':<22} | {'wall s':>8} | {'peak RSS capbench MB':>20} | "
               f"{'peak RSS tree MB':>16}")
         for n in sizes:
-            for size, stage, r in run_size(n, base, concurrency=args.concurrency, score=not args.no_score,
-                                           kill_after=args.kill_after, faults=args.faults):
+            rows = synthetic_size(n, args.synthetic_from, base, score=not args.no_score) if args.synthetic_from \
+                else run_size(n, base, concurrency=args.concurrency, score=not args.no_score,
+                              kill_after=args.kill_after, faults=args.faults, kill_only=args.kill_only)
+            for size, stage, r in rows:
                 if r is None:
                     print(f"{size:>9} | {stage}")
                     continue
