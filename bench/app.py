@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ from bench.backends.replicas import Replica, ReplicaBackend
 from bench.config import Config
 from bench.frames import DatasetError, load_frames
 from bench.frames.shards import shard_spec_problems
-from bench.metrics import compute_metrics
+from bench.idset import IdSet
+from bench.metrics import MetricsPass
 from bench.prices import PriceLookupError, resolve_price
 from bench.progress import RunProgress
 from bench.replica_metrics import out_of_rotation
@@ -225,12 +227,15 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
                       f"{store.path / name}", highlight=False)
     if cfg.get("retry_failed"):
         # Transport failures are worth another try; a bad image will fail the same way again.
-        failed = [fid for fid, r in store.records.items()
-                  if r["status"] == "failed" and (r.get("error") or {}).get("kind") != "bad_input"]
-        store.supersede(failed)
-        console.print(f"retry_failed: sending {len(failed)} failed frames again (old records kept in "
+        failed = IdSet(r["frame_id"] for r in store.iter_records()
+                       if r["status"] == "failed" and (r.get("error") or {}).get("kind") != "bad_input")
+        moved = store.supersede(failed)
+        console.print(f"retry_failed: sending {moved} failed frames again (old records kept in "
                       "superseded.jsonl)", highlight=False)
-    todo = sum(1 for f in frames if f.id not in store.records)
+    # One pass over the frames (a manifest is read lazily): their ids, compactly, and what is left to do.
+    # A manifest reader already holds its ids (bench.frames.manifest.ManifestFrames.ids).
+    wanted = getattr(frames, "ids", None) or IdSet(f.id for f in frames)
+    todo = len(wanted) - wanted.count_common(store.recorded)
     verb = "resuming" if store.resumed else "new run"
     console.print(f"{verb}: {store.path}  ({len(frames)} frames, {todo} to do)"
                   + ("  [yellow]SIMULATED model[/yellow]" if cfg.model.simulated else ""), highlight=False)
@@ -241,7 +246,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     previous_term = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         with serving(cfg.model, store.path) as endpoint:
-            current = [store.records[f.id] for f in frames if f.id in store.records]
+            current = (r for r in store.iter_records() if r["frame_id"] in wanted) if todo < len(frames) else ()
             with RunProgress(len(frames), current, enabled=cfg.runner.progress,
                              console=console) as progress:
                 if cfg.runner.mode == "batch":  # the provider's Batch API (bench/batch/)
@@ -258,7 +263,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
                       f"the same command to continue {store.path}.", highlight=False)
     except KeyboardInterrupt:
         status, code = "interrupted", EXIT_INTERRUPTED
-        console.print(f"interrupted: {len(store.records)}/{len(frames)} frames recorded in {store.path}; "
+        console.print(f"interrupted: {len(store)}/{len(frames)} frames recorded in {store.path}; "
                       "re-run the same command to resume.", highlight=False)
     except Exception as exc:  # e.g. the simulator or a server failed to start
         status, code = "failed", EXIT_FATAL
@@ -268,7 +273,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous_term)
-    metrics = metrics_for(cfg, store, frames)
+    metrics = metrics_for(cfg, store, frames, wanted=wanted)
     if shard:
         metrics["shard"] = shard
     if client:
@@ -277,7 +282,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
         status = "incomplete"
     store.write_metrics(metrics)
     store.meta["simulated"] = metrics["simulated"]
-    store.end_session(status, recorded=len(store.records), client_limited=client.get("client_limited"),
+    store.end_session(status, recorded=len(store), client_limited=client.get("client_limited"),
                       client_lag_p99_ms=(client.get("lag_ms") or {}).get("p99"))
     store.close()  # the run is over: scoring below takes its own lock (bench.scorings)
     if code == EXIT_OK:
@@ -331,7 +336,7 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-async def _run_frames(cfg: DictConfig, frames: list[Any], store: RunStore, session: int, endpoints: Endpoints,
+async def _run_frames(cfg: DictConfig, frames: Iterable[Any], store: RunStore, session: int, endpoints: Endpoints,
                       api_key: str, on_record: Any, console: Console, client: dict[str, Any]) -> None:
     # The simulator draws faults per session: a resumed run is a fresh draw, not a replay.
     headers = {SESSION_HEADER: str(session)} if cfg.model.serve == "sim" else {}
@@ -383,19 +388,29 @@ def replica_backend(endpoints: Endpoints, backend_for: Any, store: RunStore,
     return backend, ServerWatch(", ".join(r.url for r in replicas), backend.all_gone)
 
 
-def metrics_for(cfg: DictConfig, store: RunStore, frames: list[Any]) -> dict[str, Any]:
+def metrics_for(cfg: DictConfig, store: RunStore, frames: Iterable[Any], *, wanted: IdSet | None = None
+                ) -> dict[str, Any]:
+    """metrics.json for the run: one streaming pass over generations.jsonl (bench.metrics.MetricsPass),
+    so memory stays flat whatever the number of frames. `wanted`: the frames' ids, if already collected."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
     runner = OmegaConf.to_container(cfg.runner, resolve=True)
     assert isinstance(model, dict) and isinstance(runner, dict)
+    if wanted is None:
+        wanted = IdSet(f.id for f in frames)
     # Only the frames the dataset lists now: a record left from a manifest line since fixed or
     # removed is an orphan, reported but not counted.
-    wanted = {f.id for f in frames}
-    records = [r for fid, r in store.records.items() if fid in wanted]
+    acc = MetricsPass(model=model, runner=runner)
+    orphans = 0
+    for r in store.iter_records():
+        if r["frame_id"] in wanted:
+            acc.add(r)
+        else:
+            orphans += 1
     # Simulated if the config says so or any answer came from capbench's simulator
     # (a real model's config pointed at it with model.base_url).
-    simulated = bool(cfg.model.simulated) or any(r.get("served_by_simulator") for r in records)
-    metrics = compute_metrics(records, frames_total=len(frames), model=model, runner=runner, simulated=simulated)
-    metrics["orphan_records"] = len(store.records) - len(records)
+    simulated = bool(cfg.model.simulated) or acc.simulated_answers
+    metrics = acc.result(frames_total=len(wanted), simulated=simulated)
+    metrics["orphan_records"] = orphans
     if store.meta.get("replicas"):  # which replicas were taken out of rotation, and why
         metrics["replicas_out_of_rotation"] = out_of_rotation(store.meta)
     if cfg.runner.mode == "batch":

@@ -14,45 +14,68 @@ have `endpoint: null` and are counted under "(unknown)".
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter, defaultdict
 from typing import Any
 
 from bench.stats import describe
 
 
-def by_endpoint(records: list[dict[str, Any]], wall_duration_s: float | None) -> dict[str, Any] | None:
-    """{endpoint: measurements}, or None when no record names an endpoint (one server, not replicas)."""
-    if not any(r.get("endpoint") for r in records):
-        return None
-    frames: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    attempts: Counter[str] = Counter()
-    failed: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in records:
-        if r.get("endpoint"):
-            frames[r["endpoint"]].append(r)
+class EndpointStats:
+    """Per-endpoint measurements accumulated one record at a time (bench.metrics.MetricsPass feeds it), so a
+    run over replicas stays in bounded memory: counters and 8-byte latency values per endpoint."""
+
+    def __init__(self) -> None:
+        self.frames: Counter[str] = Counter()
+        self.completed: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
+        self.failed: dict[str, Counter[str]] = defaultdict(Counter)
+        self.latency: dict[str, dict[str, array[float]]] = defaultdict(lambda: {"ttft_s": array("d"),
+                                                                                 "e2el_s": array("d")})
+        self.named = False
+
+    def add(self, r: dict[str, Any]) -> None:
+        where = r.get("endpoint")
+        if where:
+            self.named = True
+            self.frames[where] += 1
+            if r.get("status") == "ok":
+                self.completed[where] += 1
+                for key in ("ttft_s", "e2el_s"):
+                    value = (r.get("timing") or {}).get(key)
+                    if value is not None:
+                        self.latency[where][key].append(value)
         for a in r.get("attempts") or []:
-            where = a.get("endpoint") or "(unknown)"
-            attempts[where] += 1
+            at = a.get("endpoint") or "(unknown)"
+            self.attempts[at] += 1
             if not a.get("ok"):
-                failed[where][a.get("error_kind") or "unknown"] += 1
-    out: dict[str, Any] = {}
-    for where in sorted(set(frames) | set(attempts)):
-        rs = frames.get(where, [])
-        ok = [r for r in rs if r.get("status") == "ok"]
-        out[where] = {
-            "frames": len(rs),
-            "completed": len(ok),
-            "attempts": attempts[where],
-            "failed_attempts": dict(failed[where]),
-            "ttft_s": describe(_timings(ok, "ttft_s")),
-            "e2el_s": describe(_timings(ok, "e2el_s")),
-            "requests_per_s": len(ok) / wall_duration_s if wall_duration_s else None,
-        }
-    return out
+                self.failed[at][a.get("error_kind") or "unknown"] += 1
+
+    def result(self, wall_duration_s: float | None) -> dict[str, Any] | None:
+        """{endpoint: measurements}, or None when no record names an endpoint (one server, not replicas)."""
+        if not self.named:
+            return None
+        out: dict[str, Any] = {}
+        for where in sorted(set(self.frames) | set(self.attempts)):
+            lat = self.latency.get(where) or {"ttft_s": [], "e2el_s": []}
+            out[where] = {
+                "frames": self.frames[where],
+                "completed": self.completed[where],
+                "attempts": self.attempts[where],
+                "failed_attempts": dict(self.failed[where]),
+                "ttft_s": describe(list(lat["ttft_s"])),
+                "e2el_s": describe(list(lat["e2el_s"])),
+                "requests_per_s": self.completed[where] / wall_duration_s if wall_duration_s else None,
+            }
+        return out
 
 
-def _timings(records: list[dict[str, Any]], key: str) -> list[float]:
-    return [r["timing"][key] for r in records if (r.get("timing") or {}).get(key) is not None]
+def by_endpoint(records: list[dict[str, Any]], wall_duration_s: float | None) -> dict[str, Any] | None:
+    """{endpoint: measurements} of a list of records (see EndpointStats)."""
+    stats = EndpointStats()
+    for r in records:
+        stats.add(r)
+    return stats.result(wall_duration_s)
 
 
 def out_of_rotation(meta: dict[str, Any]) -> list[dict[str, Any]]:

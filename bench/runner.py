@@ -104,8 +104,8 @@ class Runner:
             raise ValueError(f"runner.mode must be 'closed' or 'open', not {self.cfg.mode!r}")
         if self.cfg.mode == "open" and (not self.cfg.rate or self.cfg.rate <= 0):
             raise ValueError("runner.mode=open needs runner.rate > 0 (requests per second)")
-        recorded = self.store.records
-        pending = (f for f in frames if f.id not in recorded)
+        # the store keeps only the recorded ids (bench.store): memory does not grow with the frames
+        pending = (f for f in frames if not self.store.has(f.id))
         concurrency = max(1, self.cfg.concurrency)
         prep = FramePrep(self.encode, ahead=min(PREP_AHEAD_MAX, 2 * concurrency + 8), cache=self._image_cache)
         watch = asyncio.ensure_future(self._watch_server())

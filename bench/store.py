@@ -12,6 +12,10 @@ skipped; a torn last line (a kill mid-write) or a damaged line moves to
 generations.corrupt.jsonl, a second record of a frame to
 generations.duplicates.jsonl (both counted in run.json "set_aside"); a frame
 is never recorded twice.
+
+Memory stays flat at any run size: the store keeps only the set of recorded ids (bench.idset,
+about 16 bytes a frame); records live on disk and are read back one at a time
+(`iter_records`), never all at once by the harness.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import os
 import platform
 import re
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +36,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from bench._version import __version__
+from bench.idset import IdSet
 
 # Key names that hold secrets: api_key, access_token, client_secret, password...
 # but not max_tokens, image_tokens or per_token_s (counts and rates).
@@ -126,7 +132,7 @@ def _new_run_dir(parent: Path, tag: str = "") -> Path:
 class RunStore:
     path: Path
     meta: dict[str, Any] = field(default_factory=dict)
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recorded: IdSet = field(default_factory=IdSet)  # ids with a record in generations.jsonl
     resumed: bool = False
     set_aside: dict[str, int] = field(default_factory=dict)  # file -> lines moved there when this run was opened
 
@@ -204,29 +210,57 @@ class RunStore:
             }
             store.save_meta()
         (store.path / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(redact(plain))))
-        store.records = store._load_records()
+        store.recorded = store._load_recorded()
         return store
 
-    def _load_records(self) -> dict[str, dict[str, Any]]:
+    # ---- reading -------------------------------------------------------
+    def has(self, frame_id: str) -> bool:
+        return frame_id in self.recorded
+
+    def __len__(self) -> int:
+        return len(self.recorded)
+
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """The records, one at a time in file order (streamed from disk)."""
+        return iter_records(self.path)
+
+    @property
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Every record by frame id, read from disk now: for tests and small tools only (it holds the
+        whole run in memory; the harness streams with iter_records)."""
+        return {r["frame_id"]: r for r in self.iter_records()}
+
+    def _load_recorded(self) -> IdSet:
         """Read generations.jsonl: keep the first record per frame. A torn last line (a kill mid-write)
         and any unreadable line move to generations.corrupt.jsonl and their frames run again; a second
         record of an already recorded frame moves to generations.duplicates.jsonl. Nothing is silently
         dropped: what was set aside is counted in run.json ("set_aside") and in `self.set_aside`."""
         path = self.generations_path
         if not path.exists():
-            return {}
-        records, good, bad, dups = _parse_lines(path.read_bytes())
-        for name, lines in ((CORRUPT_FILE, bad), (DUPLICATES_FILE, dups)):
-            if lines:
-                with (self.path / name).open("ab") as fh:
-                    fh.writelines(line if line.endswith(b"\n") else line + b"\n" for line in lines)
-                self.set_aside[name] = len(lines)
+            return IdSet()
+        # One streaming pass to find the ids (and whether anything must be set aside); a second,
+        # only then, to rewrite the file without those lines. Never the whole file in memory.
+        with path.open("rb") as fh:
+            ids, counts = _classify(fh, None)
+        if not any(counts.values()):
+            return ids
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with path.open("rb") as src, tmp.open("wb") as good, (self.path / CORRUPT_FILE).open("ab") as bad, \
+                (self.path / DUPLICATES_FILE).open("ab") as dups:
+            ids, counts = _classify(src, {"good": good, CORRUPT_FILE: bad, DUPLICATES_FILE: dups})
+            good.flush()
+            os.fsync(good.fileno())
+        os.replace(tmp, path)
+        for name, count in counts.items():
+            if count:
+                self.set_aside[name] = count
                 totals = self.meta.setdefault("set_aside", {})
-                totals[name] = totals.get(name, 0) + len(lines)
-        if bad or dups:
-            _atomic_write(path, b"".join(good).decode("utf-8"))
-            self.save_meta()
-        return records
+                totals[name] = totals.get(name, 0) + count
+        for name in (CORRUPT_FILE, DUPLICATES_FILE):  # an empty file says nothing: leave none behind
+            if not counts[name] and (self.path / name).stat().st_size == 0:
+                (self.path / name).unlink()
+        self.save_meta()
+        return ids
 
     # ---- writing -------------------------------------------------------
     def start_session(self, info: dict[str, Any]) -> int:
@@ -245,7 +279,7 @@ class RunStore:
 
     def append(self, record: dict[str, Any]) -> None:
         frame_id = record["frame_id"]
-        if frame_id in self.records:
+        if frame_id in self.recorded:
             raise ValueError(f"frame {frame_id!r} is already recorded in {self.generations_path}")
         line = json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
         try:
@@ -257,24 +291,28 @@ class RunStore:
         with self.generations_path.open("ab") as fh:
             fh.write(data)
             fh.flush()
-        self.records[frame_id] = record
+        self.recorded.add(frame_id)
 
-    def supersede(self, frame_ids: list[str]) -> None:
-        """Take these frames' records out of generations.jsonl so they run again (retry_failed=true).
-
-        The old records move to superseded.jsonl: nothing disappears, nothing is counted twice.
-        """
-        drop = set(frame_ids) & set(self.records)
-        if not drop:
-            return
-        keep, gone = [], []
-        for line in self.generations_path.read_text(encoding="utf-8").splitlines(keepends=True):
-            (gone if json.loads(line)["frame_id"] in drop else keep).append(line)
-        with (self.path / "superseded.jsonl").open("a", encoding="utf-8") as fh:
-            fh.writelines(gone)
-        _atomic_write(self.generations_path, "".join(keep))
-        for frame_id in drop:
-            del self.records[frame_id]
+    def supersede(self, drop: Any) -> int:
+        """Take the records whose frame_id is in `drop` (a set or IdSet) out of generations.jsonl so they
+        run again (retry_failed=true). Streamed: the old records move to superseded.jsonl, nothing
+        disappears, nothing is counted twice. Returns how many moved."""
+        path = self.generations_path
+        if not path.exists():
+            return 0
+        moved = 0
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with path.open("rb") as src, tmp.open("wb") as keep, (self.path / "superseded.jsonl").open("ab") as gone:
+            for line in src:
+                frame_id = json.loads(line)["frame_id"]
+                if frame_id in drop:
+                    gone.write(line)
+                    self.recorded.discard(frame_id)
+                    moved += 1
+                else:
+                    keep.write(line)
+        os.replace(tmp, path)
+        return moved
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         _atomic_write(self.path / "metrics.json", json.dumps(metrics, indent=2, default=str))
@@ -284,25 +322,48 @@ CORRUPT_FILE = "generations.corrupt.jsonl"
 DUPLICATES_FILE = "generations.duplicates.jsonl"
 
 
-def _parse_lines(raw: bytes) -> tuple[dict[str, dict[str, Any]], list[bytes], list[bytes], list[bytes]]:
-    """(first record per frame, good lines, unusable lines, later records of a recorded frame)."""
-    records: dict[str, dict[str, Any]] = {}
-    good: list[bytes] = []
-    bad: list[bytes] = []
-    dups: list[bytes] = []
-    for line in raw.splitlines(keepends=True):
-        try:
-            rec = json.loads(line) if line.endswith(b"\n") else None  # no newline: torn by a kill
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            rec = None
-        if not isinstance(rec, dict) or not isinstance(rec.get("frame_id"), str):
-            bad.append(line)
-        elif rec["frame_id"] not in records:
-            records[rec["frame_id"]] = rec
-            good.append(line)
+def _read_line(line: bytes) -> dict[str, Any] | None:
+    """A usable record, or None (torn by a kill: no newline; not JSON; no frame_id)."""
+    try:
+        rec = json.loads(line) if line.endswith(b"\n") else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return rec if isinstance(rec, dict) and isinstance(rec.get("frame_id"), str) else None
+
+
+def _classify(lines: Any, sinks: dict[str, Any] | None) -> tuple[IdSet, dict[str, int]]:
+    """Ids of the first record per frame, and how many lines are unusable / repeat a recorded frame;
+    with `sinks`, each line is also written to its file ("good", CORRUPT_FILE, DUPLICATES_FILE)."""
+    ids = IdSet()
+    counts = {CORRUPT_FILE: 0, DUPLICATES_FILE: 0}
+    for line in lines:
+        rec = _read_line(line)
+        if rec is None:
+            kind = CORRUPT_FILE
+        elif ids.add(rec["frame_id"]):
+            kind = "good"
         else:
-            dups.append(line)
-    return records, good, bad, dups
+            kind = DUPLICATES_FILE
+        if kind != "good":
+            counts[kind] += 1
+        if sinks is not None:
+            sinks[kind].write(line if line.endswith(b"\n") else line + b"\n")
+    return ids, counts
+
+
+def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """A run's records one at a time, in file order: the first record per frame (read-only; unreadable
+    lines and repeats are skipped, as `RunStore.open` sets them aside). Memory: one record and the id
+    set (bench.idset), whatever the run's size. The reader every consumer of records should use."""
+    path = Path(run_dir) / "generations.jsonl"
+    if not path.exists():
+        return
+    seen = IdSet()
+    with path.open("rb") as fh:
+        for line in fh:
+            rec = _read_line(line)
+            if rec is not None and seen.add(rec["frame_id"]):
+                yield rec
 
 
 def _find_resumable(parent: Path, fp: str, *, include_complete: bool = False) -> Path | None:
@@ -328,9 +389,6 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
-    """All records of a run folder, in file order (read-only; unreadable lines are skipped)."""
-    path = Path(run_dir) / "generations.jsonl"
-    if not path.exists():
-        return []
-    records, _, _, _ = _parse_lines(path.read_bytes())
-    return list(records.values())
+    """All records of a run folder in a list, in file order: for small runs and tests; anything that
+    may meet a large run streams with `iter_records`."""
+    return list(iter_records(run_dir))

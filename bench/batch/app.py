@@ -56,7 +56,7 @@ async def _on_demand(cfg: DictConfig, frames: list[Any], store: Any, session: in
     from bench.runner import Prices, Runner, ServerWatch
 
     busy = Journal(store.path).frames_in_open_batches()
-    todo = [f for f in frames if f.id not in store.records and f.id not in busy]
+    todo = [f for f in frames if not store.has(f.id) and f.id not in busy]
     if not todo:
         return
     runner_cfg = dataclasses.replace(OmegaConf.to_object(cfg.runner), mode="closed")
@@ -73,7 +73,7 @@ async def _on_demand(cfg: DictConfig, frames: list[Any], store: Any, session: in
 
 def batch_metrics(cfg: DictConfig, store: Any, frames: list[Any], metrics: dict[str, Any]) -> dict[str, Any]:
     wanted = {f.id for f in frames}
-    records = [r for fid, r in store.records.items() if fid in wanted]
+    records = [r for r in store.iter_records() if r["frame_id"] in wanted]
     model = OmegaConf.to_container(cfg.model, resolve=True)
     runner = OmegaConf.to_container(cfg.runner, resolve=True)
     return amend(metrics, store.path, records, model=model, runner=runner)

@@ -77,7 +77,7 @@ class BatchRunner:
                                "go into a new batch")
             self.log(f"batch {entry.label}: never acknowledged by the provider; its frames are sent again")
         busy = self.journal.frames_in_open_batches()
-        pending = [f for f in frames if f.id not in self.store.records and f.id not in busy]
+        pending = [f for f in frames if not self.store.has(f.id) and f.id not in busy]
         if busy:
             self.log(f"resuming: {sum(e.open for e in self.journal.entries.values())} batches already submitted "
                      f"({len(busy)} frames) are polled, not submitted again")
@@ -197,14 +197,14 @@ class BatchRunner:
                     problems["duplicate_custom_id"] += 1
                     continue
                 seen.add(item.custom_id)
-                if frame_id in self.store.records:
+                if self.store.has(frame_id):
                     problems["recorded_before"] += 1  # a fetch cut short by a kill: not recorded twice
                     continue
                 self._record_item(entry, status, frame_id, item)
                 recorded += 1
         ended = status.provider_status.lower()
         for cid, frame_id in entry.frames.items():
-            if cid in seen or frame_id in self.store.records:
+            if cid in seen or self.store.has(frame_id):
                 continue
             if status.phase == "failed":
                 kind, why = "batch_failed", f"the provider refused batch {entry.batch_id}: {status.error or ended}"

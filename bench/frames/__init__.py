@@ -1,8 +1,8 @@
 """Frames: every way capbench gets the frames it sends, in one package.
 
     from bench.frames import load_frames, encode_frame
-    frames = load_frames(cfg.dataset)        # list[Frame]: manifest, folder or video (dataset.kind)
-    image = encode_frame(frames[0], 1024, 90, 50_000_000)   # the bytes sent (ImageInput)
+    frames = load_frames(cfg.dataset)        # FrameSource: manifest (lazy), folder or video (dataset.kind)
+    image = encode_frame(next(iter(frames)), 1024, 90, 50_000_000)   # the bytes sent (ImageInput)
 
 - base: the `Frame` type, `DatasetError` / `FrameError`, frame ids, dataset paths
 - manifest: `dataset.kind=manifest` (manifest.jsonl + images; frames1k, the sample)
@@ -24,6 +24,7 @@ from bench.frames.base import (
     DatasetError,
     Frame,
     FrameError,
+    FrameSource,
     display_name,
     frame_id,
     resolve_dataset_dir,
@@ -31,12 +32,14 @@ from bench.frames.base import (
 )
 from bench.frames.image import encode_frame
 
-__all__ = ["Frame", "FrameError", "DatasetError", "load_frames", "encode_frame", "resolve_dataset_dir",
+__all__ = ["Frame", "FrameError", "FrameSource", "DatasetError", "load_frames", "encode_frame", "resolve_dataset_dir",
            "frame_id", "standin_id", "display_name", "ID_OK", "PROJECT_ROOT"]
 
 
-def load_frames(cfg: DatasetConfig) -> list[Frame]:
-    """The dataset's frames, by `dataset.kind` (manifest | folder | video)."""
+def load_frames(cfg: DatasetConfig) -> FrameSource:
+    """The dataset's frames, by `dataset.kind` (manifest | folder | video): iterable (again and again, in
+    the same order) and sized. A manifest is read lazily, one line at a time, so iterate it: never
+    turn it into a list at scale."""
     if cfg.limit is not None and cfg.limit < 1:
         raise DatasetError(f"dataset {cfg.name!r}: limit must be >= 1 (got {cfg.limit}); leave it unset for all frames")
     if cfg.kind == "manifest":

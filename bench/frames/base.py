@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 ID_OK = re.compile(r"^[A-Za-z0-9._:/-]{1,200}$")
@@ -39,6 +40,15 @@ class Frame:
     reference: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # content_type, video, shot, timestamp_s, source
     error: str | None = None  # set when the manifest line itself is unusable
+
+
+class FrameSource(Protocol):
+    """What load_frames returns: the frames in order (each iter() starts over) and how many there are.
+    A list for folders and videos; a lazy reader for a manifest (bench.frames.manifest)."""
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def __len__(self) -> int: ...
 
 
 def resolve_dataset_dir(path: str) -> Path:

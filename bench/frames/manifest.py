@@ -3,55 +3,98 @@
 One JSON object a line: `id`, `image` relative to the folder, optional `reference` caption,
 `content_type`, `video`, `shot`, `timestamp_s`, `source` provenance. Problems with one frame
 (bad manifest line, path escaping the folder) become a `Frame` with `error` set: the runner
-records it as a failed frame and goes on.
+records it as a failed frame and goes on. Read lazily (ManifestFrames): memory does not grow
+with the number of lines.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.config import DatasetConfig
 from bench.frames.base import ID_OK, DatasetError, Frame, display_name, resolve_dataset_dir, standin_id
+from bench.idset import IdSet
 
 
-def load_manifest(cfg: DatasetConfig) -> list[Frame]:
-    root = resolve_dataset_dir(cfg.path)
-    manifest = root / cfg.manifest
-    hint = f" {cfg.build_hint}" if cfg.build_hint else ""
-    if not root.is_dir():
-        raise DatasetError(f"dataset {cfg.name!r}: folder {root} does not exist.{hint}")
-    if not manifest.is_file():
-        raise DatasetError(f"dataset {cfg.name!r}: no manifest at {manifest}.{hint}")
-    frames: list[Frame] = []
-    seen: set[str] = set()
-    with manifest.open("rb") as fh:  # bytes, decoded per line: one bad line must not stop the rest
-        for lineno, raw in enumerate(fh, start=1):
-            if cfg.limit is not None and len(frames) >= cfg.limit:
-                break
-            try:
-                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a BOM may only start the file
-            except UnicodeDecodeError as exc:
-                preview = raw.rstrip(b"\r\n")[:120].decode("utf-8", "backslashreplace")
-                frames.append(Frame(id=standin_id(lineno), image_path=None,
-                                    error=f"{manifest.name} line {lineno}: not UTF-8 ({exc.reason} at byte "
-                                          f"{exc.start}: {preview}); fix or remove the line"))
-                continue
-            if not line.strip():
-                continue
-            frame = _parse_line(line, lineno, root, manifest.name)
-            if frame.id in seen:
-                frame = Frame(id=f"{frame.id}#line{lineno}", image_path=None,
-                              error=f"{manifest.name} line {lineno}: duplicate id {frame.id!r}; ids must be unique")
-            seen.add(frame.id)
-            frames.append(frame)
-    if not frames:
-        raise DatasetError(f"dataset {cfg.name!r}: {manifest} lists no frames.{hint}")
-    missing = sum(1 for f in frames if f.image_path is not None and not f.image_path.exists())
-    if missing == len(frames):
-        raise DatasetError(f"dataset {cfg.name!r}: none of the {missing} images listed in {manifest} exist.{hint}")
-    return frames
+class ManifestFrames:
+    """The frames a manifest lists, read lazily: each `iter()` reads the file again, line by line, and
+    yields one `Frame` at a time, so a million-line manifest never becomes a million objects.
+    Duplicate ids are caught with a compact id set (bench.idset, ~16 bytes a frame). `len()` is the
+    number of frames (counted once, when the manifest is opened). Bad lines are frames with `error`
+    set, named by line number; `bad_lines` counts them. `ids` is the set of every id (an IdSet, kept
+    from the last full pass), so the run needs no extra pass to know its frames.
+
+    A filter composes: `(f for f in frames if keep(f.id))` is an iterator of the same frames.
+    """
+
+    def __init__(self, cfg: DatasetConfig) -> None:
+        self.cfg = cfg
+        self.root = resolve_dataset_dir(cfg.path)
+        self.manifest = self.root / cfg.manifest
+        hint = f" {cfg.build_hint}" if cfg.build_hint else ""
+        if not self.root.is_dir():
+            raise DatasetError(f"dataset {cfg.name!r}: folder {self.root} does not exist.{hint}")
+        if not self.manifest.is_file():
+            raise DatasetError(f"dataset {cfg.name!r}: no manifest at {self.manifest}.{hint}")
+        # One pass to count and check, holding nothing but counters and the id set.
+        count = bad = 0
+        any_image = False
+        missing_checked: set[Path] = set()  # a few images shared by many lines are stat'ed once each
+        for frame in self:
+            count += 1
+            bad += frame.error is not None
+            if not any_image and frame.image_path is not None and frame.image_path not in missing_checked:
+                any_image = frame.image_path.exists()
+                if not any_image and len(missing_checked) < 10_000:
+                    missing_checked.add(frame.image_path)
+        if not count:
+            raise DatasetError(f"dataset {cfg.name!r}: {self.manifest} lists no frames.{hint}")
+        if not any_image:
+            raise DatasetError(f"dataset {cfg.name!r}: none of the {count} images listed in {self.manifest} "
+                               f"exist.{hint}")
+        self._count = count
+        self.bad_lines = bad
+        assert len(self.ids) == count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Frame]:
+        cfg, manifest, root = self.cfg, self.manifest, self.root
+        seen = IdSet()
+        produced = 0
+        with manifest.open("rb") as fh:  # bytes, decoded per line: one bad line must not stop the rest
+            for lineno, raw in enumerate(fh, start=1):
+                if cfg.limit is not None and produced >= cfg.limit:
+                    break
+                try:
+                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a BOM may only start the file
+                except UnicodeDecodeError as exc:
+                    preview = raw.rstrip(b"\r\n")[:120].decode("utf-8", "backslashreplace")
+                    produced += 1
+                    seen.add(standin_id(lineno))
+                    yield Frame(id=standin_id(lineno), image_path=None,
+                                error=f"{manifest.name} line {lineno}: not UTF-8 ({exc.reason} at byte "
+                                      f"{exc.start}: {preview}); fix or remove the line")
+                    continue
+                if not line.strip():
+                    continue
+                frame = _parse_line(line, lineno, root, manifest.name)
+                if not seen.add(frame.id):
+                    frame = Frame(id=f"{frame.id}#line{lineno}", image_path=None,
+                                  error=f"{manifest.name} line {lineno}: duplicate id {frame.id!r}; ids must be unique")
+                    seen.add(frame.id)
+                produced += 1
+                yield frame
+        self.ids = seen  # every id yielded: the run's set of frames, without another pass
+
+
+def load_manifest(cfg: DatasetConfig) -> ManifestFrames:
+    return ManifestFrames(cfg)
 
 
 def _parse_line(line: str, lineno: int, root: Path, manifest_name: str) -> Frame:
@@ -72,11 +115,22 @@ def _parse_line(line: str, lineno: int, root: Path, manifest_name: str) -> Frame
         return Frame(id=frame_id, image_path=None, error=f"{where}: frame {frame_id!r} has no 'image' path")
     # Lexical check: '..' and absolute paths may not leave the folder; a symlink
     # the user placed inside it is their choice and is followed.
-    path = Path(os.path.normpath(root / image))
-    if not path.is_relative_to(root):
+    path = _image_path(str(root), image)
+    if path is None:
         return Frame(id=frame_id, image_path=None,
                      error=f"frame {frame_id!r}: image path {image!r} escapes the dataset folder {display_name(root)}")
     meta = {k: entry.get(k) for k in ("content_type", "video", "shot", "timestamp_s", "run", "source", "sha256")
             if k in entry}
     reference = entry.get("reference")
     return Frame(id=frame_id, image_path=path, reference=reference if isinstance(reference, dict) else None, meta=meta)
+
+
+@functools.lru_cache(maxsize=4096)
+def _image_path(root: str, image: str) -> Path | None:
+    """The image's path inside the dataset folder, or None if it leaves it. Plain string operations
+    (pathlib's parsing was most of the time of reading a million-line manifest), cached for the
+    common case of many frames per image file."""
+    path = os.path.normpath(os.path.join(root, image))
+    if path != root and not path.startswith(root.rstrip(os.sep) + os.sep):
+        return None
+    return Path(path)

@@ -61,6 +61,9 @@ from bench.stats import BOOTSTRAP_REPLICATES, bootstrap_means, judge_agreement, 
 __all__ = ["score_run", "ScoreError", "NothingScored", "score_after_run"]
 
 
+FRAMES_PER_BATCH = 20_000  # overlap scoring holds one batch's text pairs and scores at a time
+
+
 class NothingScored(ScoreError):
     """The scoring produced no score at all (e.g. every judge verdict failed): nothing was written."""
 
@@ -114,38 +117,42 @@ def _check_something_scored(run: RunFolder, summary: dict[str, Any], judged: boo
 def _overlap_rows(run: RunFolder, refs: ReferenceSet, fields: tuple[str, ...], workers: int | None
                   ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    pairs: list[tuple[str, str]] = []
-    slots: list[tuple[int, str | None]] = []  # (row, field or None for the whole caption) per pair
     # Frame-id order, not completion order: two runs of the same frames then sum and resample identically.
-    for rec in sorted(run.records, key=lambda r: str(r["frame_id"])):
-        fid = rec["frame_id"]
-        valid = is_valid(rec)
-        row: dict[str, Any] = {"frame_id": fid, "content_type": rec.get("content_type"),
-                               "reference": refs.describe(), "valid": valid,
-                               "category": (rec.get("validity") or {}).get("category"),
-                               "image_sha256": (rec.get("image") or {}).get("sha256"), "overlap": None, "judge": None}
-        ref = refs.captions.get(fid)
-        if ref is None:
-            row["missing_reference"] = refs.unusable.get(fid, "frame not in the reference")
-        else:
-            # An invalid or failed output is scored as an empty caption: 0 on every metric.
-            cand = rec["caption"] if valid else {}
-            row["overlap"] = {"per_field": {}}
-            pairs.append((canonical_text(cand, fields), canonical_text(ref, fields)))
-            slots.append((len(rows), None))
-            for f in fields:
-                c, r = field_text(cand.get(f)), field_text(ref.get(f))
-                if c or r:
-                    pairs.append((c, r))
-                    slots.append((len(rows), f))
-                else:
-                    row["overlap"]["per_field"][f] = None  # nothing on either side: no evidence either way
-        rows.append(row)
-    for (i, f), s in zip(slots, score_pairs(pairs, workers=workers), strict=True):
-        target = rows[i]["overlap"] if f is None else rows[i]["overlap"]["per_field"].setdefault(f, {})
-        target.update({k: float(v) for k, v in s.as_dict().items()})
-        if f is None:
-            rows[i]["_bleu_stats"] = s.bleu_stats
+    ordered = sorted(run.records, key=lambda r: str(r["frame_id"]))
+    # In batches of frames: the text pairs and their scores of one batch at a time, not of the whole run.
+    for start in range(0, len(ordered), FRAMES_PER_BATCH):
+        pairs: list[tuple[str, str]] = []
+        slots: list[tuple[int, str | None]] = []  # (row, field or None for the whole caption) per pair
+        for rec in ordered[start:start + FRAMES_PER_BATCH]:
+            fid = rec["frame_id"]
+            valid = is_valid(rec)
+            row: dict[str, Any] = {"frame_id": fid, "content_type": rec.get("content_type"),
+                                   "reference": refs.describe(), "valid": valid,
+                                   "category": (rec.get("validity") or {}).get("category"),
+                                   "image_sha256": (rec.get("image") or {}).get("sha256"), "overlap": None,
+                                   "judge": None}
+            ref = refs.captions.get(fid)
+            if ref is None:
+                row["missing_reference"] = refs.unusable.get(fid, "frame not in the reference")
+            else:
+                # An invalid or failed output is scored as an empty caption: 0 on every metric.
+                cand = rec["caption"] if valid else {}
+                row["overlap"] = {"per_field": {}}
+                pairs.append((canonical_text(cand, fields), canonical_text(ref, fields)))
+                slots.append((len(rows), None))
+                for f in fields:
+                    c, r = field_text(cand.get(f)), field_text(ref.get(f))
+                    if c or r:
+                        pairs.append((c, r))
+                        slots.append((len(rows), f))
+                    else:
+                        row["overlap"]["per_field"][f] = None  # nothing on either side: no evidence either way
+            rows.append(row)
+        for (i, f), s in zip(slots, score_pairs(pairs, workers=workers), strict=True):
+            target = rows[i]["overlap"] if f is None else rows[i]["overlap"]["per_field"].setdefault(f, {})
+            target.update({k: float(v) for k, v in s.as_dict().items()})
+            if f is None:
+                rows[i]["_bleu_stats"] = s.bleu_stats
     for row in rows:  # per_field in schema order
         if row["overlap"] is not None:
             pf = row["overlap"].pop("per_field")

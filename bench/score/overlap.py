@@ -46,7 +46,9 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 METRICS = ("rouge1", "rouge2", "rougeL", "bleu")
 PARALLEL_MIN_PAIRS = 4000  # below this, starting worker processes costs more than it saves
 _CHUNK = 2000
-_CACHE_MAX = 200_000  # prepared texts kept per process before the cache is reset
+# Prepared texts kept per process before the cache is reset. It pays off when a reference recurs (a
+# teacher run scored against several candidates); 50k bounds it (~100 MB) at any run size.
+_CACHE_MAX = 50_000
 
 # rouge_score.tokenize's patterns, verbatim.
 _NON_ALPHANUM = re.compile(r"[^a-z0-9]+")

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.config import DatasetConfig
 from bench.frames import DatasetError, Frame, load_frames
-from bench.store import load_records
+from bench.store import iter_records
 
 REQUIRED_RECORD_KEYS = ("frame_id", "status", "caption")
 
@@ -82,6 +82,21 @@ def invalid_reason(record: dict[str, Any]) -> str:
     return str(validity.get("category") or record.get("status") or "invalid")
 
 
+# What scoring reads of a record (bench.score, and a teacher run as the reference).
+_SCORING_KEYS = ("frame_id", "status", "caption", "content_type")
+
+
+def _for_scoring(rec: dict[str, Any]) -> dict[str, Any]:
+    slim = {k: rec[k] for k in _SCORING_KEYS if k in rec}
+    if "validity" in rec:
+        validity = rec["validity"]
+        slim["validity"] = {k: validity[k] for k in ("category", "schema_valid") if k in validity} \
+            if isinstance(validity, dict) else validity
+    if isinstance(rec.get("image"), dict) and "sha256" in rec["image"]:
+        slim["image"] = {"sha256": rec["image"]["sha256"]}
+    return slim
+
+
 def load_run(path: str | Path) -> RunFolder:
     run_dir = Path(path).expanduser()
     if not run_dir.is_dir():
@@ -101,9 +116,14 @@ def load_run(path: str | Path) -> RunFolder:
             meta = json.loads((run_dir / "run.json").read_text())
         except json.JSONDecodeError:
             meta = {}
-    records = load_records(run_dir)
+    # Streamed and slimmed: a scorer needs a few keys of each record, not the raw text, attempts and
+    # timings that make a record ~12 KB in memory (100k records would be over a GB).
+    records = []
+    missing: Counter[str] = Counter()
+    for rec in iter_records(run_dir):
+        missing.update(k for k in REQUIRED_RECORD_KEYS if k not in rec)
+        records.append(_for_scoring(rec))
     folder = RunFolder(run_dir, config, meta, records)
-    missing = Counter(k for r in records for k in REQUIRED_RECORD_KEYS if k not in r)
     if missing:
         lacking = ", ".join(f"{k!r} ({n}x)" for k, n in missing.items())
         raise ScoreError(f"{gens}: records lack {lacking}; this run folder comes from an older or a different tool "

@@ -76,6 +76,9 @@ class FakeStore:
         assert record["frame_id"] not in self.records
         self.records[record["frame_id"]] = record
 
+    def has(self, frame_id):  # the run store's recorded-id check (bench.store.RunStore.has)
+        return frame_id in self.records
+
 
 @pytest.mark.parametrize(("limits", "settings", "want"), [
     (BatchLimits(None, 350, "t"), BatchConfig(), [3, 3, 3, 1]),  # bytes bind: 3 x 100 fit in 350

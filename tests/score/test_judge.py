@@ -75,7 +75,7 @@ def setup(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     frames = load_frames(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DatasetConfig),
                                                              {"name": "tiny", "path": str(tiny)})))
     items = [JudgeItem(f.id, f, encode_frame(f, 1024, 90, 50_000_000).sha256, caption_json(SEED_CAPTION))
-             for f in frames[:2]]
+             for f in list(frames)[:2]]
 
     def make(script: list[Any], **overrides: Any) -> tuple[Judge, Scripted, JudgeCache]:
         backend = Scripted(script)
