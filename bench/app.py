@@ -124,6 +124,9 @@ def check_config(cfg: Config | DictConfig) -> None:
         check_temporal(cfg.get("temporal") if isinstance(cfg, DictConfig) else getattr(cfg, "temporal", None))
     except ValueError as exc:
         problems.append(str(exc))
+    from bench.export import config_problems as export_problems
+
+    problems += export_problems(cfg.get("export") if isinstance(cfg, DictConfig) else getattr(cfg, "export", None))
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
@@ -263,7 +266,20 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
                           "(judge verdicts already received are cached).", highlight=False)
     if summary:
         print_summary(summary_console(), metrics, label=label, run_dir=store.path, status=status)
+    if (cfg.get("export") or {}).get("to", "none") != "none" and status in ("complete", "incomplete"):
+        _export(cfg, store.path, console)
     return code
+
+
+def _export(cfg: DictConfig, run_dir: Path, console: Console) -> None:
+    """conf/export/: a failed export leaves the run as it is (saved, its exit code) and says how to retry."""
+    from bench.export import ExportError, export_run
+
+    try:
+        console.print(f"exported: {export_run(run_dir, cfg.export, runs_dir=cfg.runs_dir)}", highlight=False)
+    except ExportError as exc:
+        console.print(f"[red]export failed:[/red] {escape(str(exc))}\nThe run is saved; export it again with "
+                      f"`python -m bench.export {run_dir} export={cfg.export.to}`.", highlight=False)
 
 
 def _score(cfg: DictConfig, store: RunStore, metrics: dict[str, Any], console: Console) -> dict[str, Any]:
