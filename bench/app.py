@@ -277,8 +277,9 @@ def _export(cfg: DictConfig, run_dir: Path, console: Console) -> None:
 
     try:
         console.print(f"exported: {export_run(run_dir, cfg.export, runs_dir=cfg.runs_dir)}", highlight=False)
-    except ExportError as exc:
-        console.print(f"[red]export failed:[/red] {escape(str(exc))}\nThe run is saved; export it again with "
+    except Exception as exc:  # noqa: BLE001 - the run is done and saved: an export problem must not undo that
+        why = str(exc) if isinstance(exc, ExportError) else f"{type(exc).__name__}: {exc}"
+        console.print(f"[red]export failed:[/red] {escape(why)}\nThe run is saved; export it again with "
                       f"`python -m bench.export {run_dir} export={cfg.export.to}`.", highlight=False)
 
 

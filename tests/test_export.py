@@ -166,3 +166,14 @@ def test_choosing_an_export_does_not_start_a_new_run_on_resume():
 
     prints = {fingerprint(OmegaConf.to_container(c, resolve=True)) for c in plain}
     assert len(prints) == 1 and plain[1].export.to == "mlflow" and plain[2].export.to == "wandb"
+
+
+def test_a_failed_export_keeps_the_run_and_its_exit_code_and_says_how_to_retry(private_wandb, tmp_path):
+    out, run_dir = _sim_run(tmp_path, "export=mlflow", "export.tracking_uri=sqlite:////proc/no/such/m.db")
+    assert out.returncode == 0, out.stderr
+    assert "export failed: MLflow at sqlite:////proc/no/such/m.db refused the export" in out.stderr
+    assert f"export it again with `python -m bench.export {run_dir} export=mlflow`" in out.stderr
+    assert (run_dir / "metrics.json").is_file()
+    # piped: the run's opening line is one line, path and SIMULATED label together
+    assert f"new run: {run_dir}  (3 frames, 3 to do)  SIMULATED model\n" in out.stderr
+    assert export_main([str(run_dir), "export=mlflow", "export.tracking_uri=sqlite:////proc/no/such/m.db"]) == 1

@@ -28,9 +28,9 @@ def export_mlflow(run: RunSnapshot, settings: Any, runs_dir: Path) -> str:
     if uri.startswith("file:") or "://" not in uri:
         # MLflow 3 keeps the file store only on request; the user asked for it by naming a file: URI.
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         client = MlflowClient(tracking_uri=uri)
         experiment = client.get_experiment_by_name(settings.experiment)
         if experiment is None:
@@ -51,7 +51,7 @@ def export_mlflow(run: RunSnapshot, settings: Any, runs_dir: Path) -> str:
             for path in run.files:
                 client.log_artifact(run_id, str(path))
         client.set_terminated(run_id, "FINISHED" if run.status == "complete" else "FAILED")
-    except MlflowException as exc:
+    except (MlflowException, OSError) as exc:
         raise ExportError(f"MLflow at {uri} refused the export: {exc}") from exc
     return f"MLflow run {run_id} in experiment {settings.experiment!r} at {uri}"
 

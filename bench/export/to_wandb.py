@@ -23,9 +23,9 @@ def export_wandb(run: RunSnapshot, settings: Any, runs_dir: Path) -> str:
         raise ExportError("export=wandb needs wandb: pip install 'capbench[wandb]'") from exc
     mode = wandb_mode(settings)
     folder = Path(settings.dir) if settings.dir else runs_dir
-    folder.mkdir(parents=True, exist_ok=True)
     tags = [run.label, run.dataset, run.status] + (["SIMULATED"] if run.simulated else [])
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         # console off: W&B would otherwise copy this process's stdout into the run
         wb = wandb.init(project=settings.experiment, entity=settings.entity, name=run.name, dir=str(folder),
                         mode=mode, config=run.config, tags=[t[:64] for t in tags], job_type="capbench-run",
@@ -41,7 +41,7 @@ def export_wandb(run: RunSnapshot, settings: Any, runs_dir: Path) -> str:
                     artifact.add_file(str(path))
                 wb.log_artifact(artifact)
             where = wb.dir if mode == "offline" else (wb.url or wb.id)
-    except wandb.errors.Error as exc:
+    except (wandb.errors.Error, OSError) as exc:
         raise ExportError(f"W&B ({mode}) refused the export: {exc}") from exc
     hint = f"; upload with `wandb sync {Path(where).parent}`" if mode == "offline" else ""
     return f"W&B run {wb.id} ({mode}) {where}{hint}"
