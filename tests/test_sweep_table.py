@@ -83,3 +83,13 @@ def test_varied_keeps_only_the_overrides_that_differ():
     assert varied([["a=1"], ["a=1", "b=2"]]) == [[], ["b=2"]]
     assert sweep_label("sim", ["model=sim", "runner.concurrency=8"]) == "sim · runner.concurrency=8"
     assert sweep_label("sim", ["model=sim"]) == "sim"
+
+
+def test_gate_output_keeps_a_long_path_on_one_line_when_piped(sweep, tmp_path, capsys):
+    from bench.gate.__main__ import main as gate_main
+
+    _, multirun = sweep
+    run = load_runs([multirun])["run_dir"].iloc[0]
+    target = tmp_path / ("a-rather-long-folder-name-" * 4) / "baseline.json"
+    assert gate_main([run, "--write-baseline", str(target)]) == 0
+    assert f"baseline written: {target} (sim on t, 2 frames" in capsys.readouterr().out

@@ -89,7 +89,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    tty = sys.stdout.isatty()  # piped: paths and labels are never wrapped (copy-paste, grep)
+    out = Console(highlight=False, width=None if tty else 240, soft_wrap=not tty)
     err = message_console()
     overrides = [i for i in args.items if _OVERRIDE.match(i) and not Path(i).exists()]
     paths = [i for i in args.items if i not in overrides]
