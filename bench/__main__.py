@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -23,28 +24,44 @@ def conf_dir() -> str:
 
 
 register()
-_SWEEP_CODES: list[int] = []  # exit code of each job of a -m sweep, in job order
+_SWEEP_JOBS: list = []  # bench.sweep.SweepJob of each job of a -m sweep, in job order
+_SWEEP_DIR: list[Path] = []
 
 
 @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
 def main(cfg: DictConfig) -> None:
     from bench.app import run
 
+    hydra_cfg = HydraConfig.get()
+    sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    job_dir = Path(hydra_cfg.runtime.output_dir)
+    if sweep and not _SWEEP_DIR:  # said first, so the sweep's folder can be found while it runs
+        _SWEEP_DIR.append(job_dir.parent)
+        print(f"sweep: {job_dir.parent}", file=sys.stderr)
     code = run(cfg)
     # In a multirun sweep one model's failure must not stop the others; a single run exits with its code.
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
-        _SWEEP_CODES.append(code)
+    if sweep:
+        from bench.sweep import SweepJob
+
+        pointer = job_dir / "capbench_run.json"  # bench.app wrote it once the run had a folder
+        run_dir = Path(json.loads(pointer.read_text())["run_dir"]) if pointer.is_file() else None
+        _SWEEP_JOBS.append(SweepJob(int(hydra_cfg.job.num), list(hydra_cfg.overrides.task), code, run_dir))
     elif code:
         sys.exit(code)
 
 
 def cli() -> None:
     main()
-    failed = [(job, code) for job, code in enumerate(_SWEEP_CODES) if code]
-    if failed:  # the sweep went on past them; say so, and exit with the worst code
-        print(f"sweep: {len(failed)} of {len(_SWEEP_CODES)} jobs failed: "
-              + ", ".join(f"job {job} (exit {code})" for job, code in failed), file=sys.stderr)
-        sys.exit(max(code for _, code in failed))
+    if not _SWEEP_JOBS:
+        return
+    from bench.summary import summary_console
+    from bench.sweep import failed_jobs_line, print_sweep_table
+
+    print_sweep_table(summary_console(), _SWEEP_JOBS, _SWEEP_DIR[0])  # one table of all the sweep's runs
+    codes = [job.code for job in _SWEEP_JOBS]
+    if any(codes):  # the sweep went on past them; name them by their overrides, exit with the worst code
+        print(failed_jobs_line(_SWEEP_JOBS), file=sys.stderr)
+        sys.exit(max(codes))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from bench.server_process import ServerStartError
 from bench.serving import Endpoints, ServingError, check_serving, serving
 from bench.store import RunInUseError, RunStore
 from bench.store import redact as redact_text
-from bench.summary import print_summary, summary_console
+from bench.summary import message_console, print_summary, summary_console
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -128,6 +128,9 @@ def check_config(cfg: Config | DictConfig) -> None:
         check_temporal(cfg.get("temporal") if isinstance(cfg, DictConfig) else getattr(cfg, "temporal", None))
     except ValueError as exc:
         problems.append(str(exc))
+    from bench.export import config_problems as export_problems
+
+    problems += export_problems(cfg.get("export") if isinstance(cfg, DictConfig) else getattr(cfg, "export", None))
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
@@ -201,7 +204,7 @@ def _judge_key_present(judge: DictConfig) -> None:
 
 
 def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True) -> int:
-    console = console or Console(stderr=True)
+    console = console or message_console()
     try:
         check_config(cfg)
         api_key = api_key_for(cfg)
@@ -221,7 +224,7 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     except (RunInUseError, OSError) as exc:
         console.print(f"[red]error:[/red] cannot use the run folder: {escape(str(exc))}", highlight=False)
         return EXIT_USAGE
-    _point_sweep_job_at(store.path)
+    _point_sweep_job_at(store)
     for name, count in store.set_aside.items():  # never silently dropped: say where the lines went
         console.print(f"set aside {count} unusable or repeated record line(s) of generations.jsonl in "
                       f"{store.path / name}", highlight=False)
@@ -294,7 +297,21 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
                           "(judge verdicts already received are cached).", highlight=False)
     if summary:
         print_summary(summary_console(), metrics, label=label, run_dir=store.path, status=status)
+    if (cfg.get("export") or {}).get("to", "none") != "none" and status in ("complete", "incomplete"):
+        _export(cfg, store.path, console)
     return code
+
+
+def _export(cfg: DictConfig, run_dir: Path, console: Console) -> None:
+    """conf/export/: a failed export leaves the run as it is (saved, its exit code) and says how to retry."""
+    from bench.export import ExportError, export_run
+
+    try:
+        console.print(f"exported: {export_run(run_dir, cfg.export, runs_dir=cfg.runs_dir)}", highlight=False)
+    except Exception as exc:  # noqa: BLE001 - the run is done and saved: an export problem must not undo that
+        why = str(exc) if isinstance(exc, ExportError) else f"{type(exc).__name__}: {exc}"
+        console.print(f"[red]export failed:[/red] {escape(why)}\nThe run is saved; export it again with "
+                      f"`python -m bench.export {run_dir} export={cfg.export.to}`.", highlight=False)
 
 
 def _score(cfg: DictConfig, store: RunStore, metrics: dict[str, Any], console: Console) -> dict[str, Any]:
@@ -319,16 +336,20 @@ def _rescore_hint(cfg: DictConfig, store: RunStore) -> str:
     return f"python -m bench.score {store.path}" + (f" judge={judge}" if judge and judge != "null" else "")
 
 
-def _point_sweep_job_at(run_dir: Path) -> None:
+def _point_sweep_job_at(store: RunStore) -> None:
     """In a Hydra sweep (-m), leave the run folder's path in the job's folder, so that
-    `python -m bench.report runs/multirun/<time>` finds exactly the sweep's runs."""
+    `python -m bench.report runs/multirun/<time>` finds exactly the sweep's runs; and the job's overrides
+    in the run's run.json, so that the run is labelled by what the sweep varied (bench.sweep, bench.load)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         job_dir = Path(HydraConfig.get().runtime.output_dir)
         job_dir.mkdir(parents=True, exist_ok=True)
-        (job_dir / "capbench_run.json").write_text(json.dumps({"run_dir": str(run_dir.resolve())}) + "\n")
+        (job_dir / "capbench_run.json").write_text(json.dumps({"run_dir": str(store.path.resolve())}) + "\n")
+        store.meta["sweep"] = {"dir": str(job_dir.parent.resolve()), "job": HydraConfig.get().job.num,
+                               "overrides": [redact_text(o) for o in HydraConfig.get().overrides.task]}
+        store.save_meta()
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -319,6 +319,20 @@ class TemporalConfig:
 
 
 @dataclass
+class ExportConfig:
+    """Where a finished run is also sent (bench.export; conf/export/): none, a local MLflow store or W&B offline."""
+
+    to: str = "none"  # none | mlflow | wandb
+    tracking_uri: str | None = None  # mlflow: None = $MLFLOW_TRACKING_URI, else sqlite:///<runs_dir>/mlflow.db
+    artifact_location: str | None = None  # mlflow: for a new experiment; None = <runs_dir>/mlflow-artifacts
+    experiment: str = "capbench"  # mlflow experiment / wandb project
+    entity: str | None = None  # wandb: team or user (online only)
+    mode: str | None = None  # wandb: offline | online; None = $WANDB_MODE, else offline (nothing leaves the machine)
+    dir: str | None = None  # wandb: where offline runs are kept; None = <runs_dir>
+    artifacts: bool = True  # also upload config.yaml, metrics.json, scores.jsonl (and the report, when given)
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
@@ -331,6 +345,7 @@ class Config:
     judge: JudgeConfig | None = None  # score with an LLM judge (conf/judge/); None = no judge
     reference: str | None = None  # "dataset" (the manifest's reference captions) or a teacher RUN_DIR
     temporal: TemporalConfig = field(default_factory=TemporalConfig)  # temporal scores (scoring, not the run)
+    export: ExportConfig = field(default_factory=ExportConfig)  # also send the run to MLflow / W&B (bench.export)
 
 
 def register() -> None:

@@ -263,11 +263,20 @@ def load_run_data(paths: list[str | Path] | str | Path, *, records: bool = True,
     their union has no single generations.jsonl to stream from)."""
     runs = [load_logical_run(p, **selection) if isinstance(p, list) else load_run(p, records=records, **selection)
             for p in group_runs(find_run_dirs(paths))]
+    from bench.sweep import sweep_label, varied
+
+    # runs made by sweeps (-m) are named by what their sweeps varied: "sim · runner.concurrency=8"
+    swept = [r for r in runs if isinstance((r.meta.get("sweep") or {}).get("overrides"), list)]
+    names = {id(r): sweep_label(r.model, v) for r, v in zip(swept, varied(
+        [r.meta["sweep"]["overrides"] for r in swept], all_if_none=False), strict=True)}
+    for r in runs:
+        r.label = names.get(id(r), r.model)
     counts: dict[str, int] = {}
     for r in runs:
-        counts[r.model] = counts.get(r.model, 0) + 1
+        counts[r.label] = counts.get(r.label, 0) + 1
     for r in runs:
-        r.label = r.model if counts[r.model] == 1 else f"{r.model} @ {r.path.name}"
+        if counts[r.label] > 1:
+            r.label = f"{r.label} @ {r.path.name}"
     return runs
 
 
@@ -413,8 +422,46 @@ def run_row(run: RunData) -> dict[str, Any]:
     return row
 
 
+def _int(value: Any) -> int | None:
+    """A count: an int, or None when unknown (pandas then makes the column Int64, not float)."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
+        else None
+
+
+def image_paths(run: RunData) -> dict[str, str]:
+    """frame id -> the image file the run read, from its dataset (manifest or folder; video frames have
+    none: their `video` and `timestamp_s` say where they are); {} when the dataset is not here."""
+    from bench.frames.base import resolve_dataset_dir
+
+    section = run.config.get("dataset") if isinstance(run.config, dict) else None
+    if not isinstance(section, dict) or not section.get("path"):
+        return {}
+    root, kind = resolve_dataset_dir(str(section["path"])), section.get("kind") or "manifest"
+    out: dict[str, str] = {}
+    try:
+        if kind == "manifest":
+            with open(root / str(section.get("manifest") or "manifest.jsonl"), encoding="utf-8",
+                      errors="replace") as lines:
+                for line in lines:
+                    try:
+                        entry = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    if isinstance(entry, dict) and entry.get("id") is not None and isinstance(entry.get("image"), str):
+                        out[str(entry["id"])] = str(root / entry["image"])
+        elif kind == "folder":
+            from bench.frames.folder import list_files, normalise_extensions, stable_id
+
+            exts = normalise_extensions(section.get("extensions") or [".jpg", ".jpeg", ".png", ".webp"])
+            out = {stable_id(p.relative_to(root).as_posix()): str(p) for p in list_files(root, exts)}
+    except OSError:
+        return {}
+    return out
+
+
 def frame_rows(run: RunData) -> list[dict[str, Any]]:
     scores = frame_scores(run)
+    images = image_paths(run)
     rows = []
     for r in run.records:
         v = r.get("validity") or {}
@@ -424,15 +471,16 @@ def frame_rows(run: RunData) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "run": run.label or run.model, "run_id": run.run_id, "model": run.model, "dataset": run.dataset,
             "frame_id": fid, "content_type": r.get("content_type") or "unknown", "status": r.get("status"),
+            "image_path": images.get(fid),
             # where the frame sits in time (records since temporal scores; None before, or for stills)
             "video": r.get("video"), "shot": r.get("shot"), "timestamp_s": _num(r.get("timestamp_s")),
             "category": v.get("category"), "json_strict": bool(v.get("json_strict")),
             "json_lenient": bool(v.get("json_lenient")), "schema_valid": bool(v.get("schema_valid")),
             "rules_ok": bool(v.get("rules_ok")), "failed_fields": ";".join(v.get("failed_fields") or []),
             "reasons": " | ".join(v.get("reasons") or []), "finish_reason": r.get("finish_reason"),
-            "error_kind": (r.get("error") or {}).get("kind"), "attempts": _num(r.get("n_attempts")),
-            "input_tokens": _num(u.get("input_tokens")), "output_tokens": _num(u.get("output_tokens")),
-            "reasoning_tokens": _num(u.get("reasoning_tokens")),
+            "error_kind": (r.get("error") or {}).get("kind"), "attempts": _int(r.get("n_attempts")),
+            "input_tokens": _int(u.get("input_tokens")), "output_tokens": _int(u.get("output_tokens")),
+            "reasoning_tokens": _int(u.get("reasoning_tokens")),
             "cost_usd": _num(r.get("cost_usd")),
         }
         for key in ("ttft_s", "e2el_s", "tpot_s", "queue_s", "ttft_from_scheduled_s", "e2el_from_scheduled_s",
@@ -445,6 +493,8 @@ def frame_rows(run: RunData) -> list[dict[str, Any]]:
             row[m] = s.get(m, math.nan)
         row["judge_failure"] = s.get("judge_failure")
         row.update({k: v for k, v in s.items() if k.startswith("rougeL.")})
+        caption = r.get("caption")  # the parsed caption's fields as given (lists stay lists)
+        row.update({f"caption.{k}": v for k, v in caption.items()} if isinstance(caption, dict) else {})
         rows.append(row)
     return rows
 
@@ -465,7 +515,11 @@ def runs_frame(runs: list[RunData], level: str = "run") -> Any:
     if level == "run":
         return pd.DataFrame([run_row(r) for r in runs])
     if level == "frame":
-        return pd.DataFrame([row for r in runs for row in frame_rows(r)])
+        df = pd.DataFrame([row for r in runs for row in frame_rows(r)])
+        for col in ("attempts", "input_tokens", "output_tokens", "reasoning_tokens"):  # counts stay integers
+            if col in df:
+                df[col] = df[col].astype("Int64")
+        return df
     raise ValueError(f"level={level!r}: use 'run' or 'frame'")
 
 

@@ -49,7 +49,8 @@ _SECRET_KEY = re.compile(r"(^|_)(api[_-]?key|apikey|token|secret|password|passwd
 # or a longer timeout after an outage, with retry_failed=true).
 _NOT_FINGERPRINTED = {("runner", "progress"), ("resume",), ("run_dir",), ("runs_dir",), ("judge",), ("reference",),
                       ("temporal",), ("retry_failed",), ("model", "price"), ("model", "gpu"), ("runner", "retry"),
-                      ("runner", "request_timeout_s"), ("runner", "batch")}  # runner=batch: polling, limits, price
+                      ("runner", "request_timeout_s"), ("runner", "batch"),  # runner=batch: polling, limits, price
+                      ("export",)}  # where a finished run is also sent
 
 
 def redact(node: Any, path: tuple[str, ...] = ()) -> Any:

@@ -31,6 +31,14 @@ def summary_console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 240)
 
 
+def message_console(*, stderr: bool = True) -> Console:
+    """For one-line messages ("new run: PATH ... SIMULATED model", errors naming a key or a file): at a
+    terminal, wrapped to its width; piped or captured, never wrapped (soft wrap), so a path or a label
+    stays whole on its line and can be copied or grepped."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, soft_wrap=not stream.isatty(), highlight=False)
+
+
 def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: Path, status: str) -> None:
     title = f"capbench: {label} on {m['run']['dataset']}"
     if m["simulated"]:

@@ -33,5 +33,5 @@ def test_a_sweep_goes_on_past_a_failing_job_and_exits_with_its_code(tmp_path):
                           "dataset.name=t", f"runs_dir={tmp_path / 'runs'}", "runner.progress=false"],
                          cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
     assert out.returncode == 2, out.stderr
-    assert "1 of 3 jobs failed: job 1 (exit 2)" in out.stderr
+    assert "1 of 3 jobs failed: model=gpt-4.1 (job 1, exit 2)" in out.stderr
     assert {p.parent.parent.name for p in (tmp_path / "runs").glob("t/*/*/metrics.json")} == {"sim", "sim_noisy"}

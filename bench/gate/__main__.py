@@ -29,6 +29,7 @@ from bench.gate.inputs import GateInputError, check_comparable, write_baseline
 from bench.gate.junit import write_junit
 from bench.gate.verify import check_pairing, load_checked_side
 from bench.shards import shard_info
+from bench.summary import message_console
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 _OVERRIDE = re.compile(r"^[+~]?[A-Za-z_][\w.]*=")
@@ -89,8 +90,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    err = Console(stderr=True, highlight=False)
+    tty = sys.stdout.isatty()  # piped: paths and labels are never wrapped (copy-paste, grep)
+    out = Console(highlight=False, width=None if tty else 240, soft_wrap=not tty)
+    err = message_console()
     overrides = [i for i in args.items if _OVERRIDE.match(i) and not Path(i).exists()]
     paths = [i for i in args.items if i not in overrides]
     if len(paths) != 1 and not (paths and all(shard_info(Path(p)) for p in paths)):

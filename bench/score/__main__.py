@@ -1,6 +1,7 @@
 """`python -m bench.score RUN_DIR [RUN_DIR ...] [reference=dataset|RUN_DIR] [judge=NAME] [key=value ...]`
 
-Scores saved runs without running the model again. Keys:
+Scores saved runs without running the model again. RUN_DIR may be a run folder, a glob (quoted), a folder
+of runs or a sweep's multirun folder (runs/multirun/<time>), as for bench.report. Keys:
 
   reference=dataset      the dataset's reference captions (the default)
   reference=RUN_DIR      a teacher run on the same frames (distillation)
@@ -26,6 +27,7 @@ verdicts are cached), 2 unusable run folder, reference or arguments.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -36,6 +38,7 @@ from bench.score import NothingScored, ScoreError, score_run
 from bench.score.judge import JudgeStopped
 from bench.score.progress import JudgeProgress
 from bench.score.temporal import summary_lines
+from bench.summary import message_console, summary_console
 
 DEFAULT_JUDGE = "gemini-2.5-pro"
 _OWN_KEYS = {"reference": str, "workers": int, "seed": int, "replicates": int}
@@ -183,9 +186,23 @@ def print_scores(console: Console, run_dir: str, s: dict[str, Any]) -> None:
                       highlight=False)
 
 
+def _expand(paths: list[str]) -> list[str]:
+    """Globs, folders of runs and multirun folders (`runs/multirun/<time>`) stand for their run folders, as in
+    bench.report; a path that names none is passed on as it is, for score_run to say what is wrong with it."""
+    from bench.load import RunLoadError, find_run_dirs, is_run_dir
+
+    out: list[str] = []
+    for path in paths:
+        try:
+            out += [path] if is_run_dir(Path(path)) else [str(p) for p in find_run_dirs([path])]
+        except RunLoadError:
+            out.append(path)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    err = Console(stderr=True)
+    err = message_console()
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if argv else 2
@@ -201,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = [str(d) for r in runs for d in (shard_set(r) or [r])]  # a sweep of shards: score each shard
     code = 0
-    for run_dir in runs:
+    for run_dir in _expand(runs):
         progress = JudgeProgress(err)
         try:
             scores = score_run(run_dir, **opts, progress=progress, on_lock_wait=lambda pid, d=run_dir: err.print(
@@ -220,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         finally:
             progress.close()
-        print_scores(Console(), run_dir, scores)
+        print_scores(summary_console(), run_dir, scores)
     return code
 
 
