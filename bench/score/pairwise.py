@@ -24,6 +24,7 @@ import itertools
 import json
 import random
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,13 +176,16 @@ def run_pairwise(run_dirs: list[str | Path], *, judge: JudgeConfig | DictConfig,
         for order, (p, q) in (("xy", (cx, cy)), ("yx", (cy, cx))):
             items.append(PairItem(f"{fid}\x00{x}\x00{y}\x00{order}", dataset_frames.get(fid), sha, p, ref, q))
     folder = Path(out) if out else Path("runs") / "pairwise" / datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
-    folder.mkdir(parents=True, exist_ok=True)
     manifest = str(resolve_dataset_dir(ds.path) / ds.manifest)
-    with JudgeCache(judge_cache or cfg.cache) as cache:
+    # A simulator judge's server log waits in a temporary folder: a comparison that stops writes nothing.
+    with (tempfile.TemporaryDirectory(prefix="capbench-pairwise-") as tmp,
+          JudgeCache(judge_cache or cfg.cache) as cache):
         j = PairwiseJudge(cfg, cache=cache, encode=EncodeSettings(ds.max_side, ds.jpeg_quality, ds.max_pixels),
-                          log_dir=folder, sim_references=manifest, progress=progress)
+                          log_dir=Path(tmp), sim_references=manifest, progress=progress)
         answers = j.judge(items) if items else {}
         cache_path = str(cache.path)
+        server_log = (Path(tmp) / "judge_server.log").read_bytes() if (Path(tmp) / "judge_server.log").exists() \
+            else None
     rows, ranked, failed, consistent, asked = [], [], 0, 0, 0
     for fid, x, y in battles:
         cx, cy = cap(x, fid), cap(y, fid)
@@ -232,6 +236,9 @@ def run_pairwise(run_dirs: list[str | Path], *, judge: JudgeConfig | DictConfig,
                   "cache": cache_path, "warnings": list(st.warnings) if st else []},
         "ranking": rank(ranked, names, replicates=replicates, seed=seed), "warnings": warnings,
     }
+    folder.mkdir(parents=True, exist_ok=True)
+    if server_log is not None:
+        (folder / "judge_server.log").write_bytes(server_log)
     (folder / "battles.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     (folder / "ranking.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     summary["out"] = str(folder)

@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from bench.score.__main__ import compose_judge
-from bench.score.judge import VerdictError
+from bench.score.judge import JudgeStopped, VerdictError
 from bench.score.pairwise import _outcome, main, parse_preference, plan, print_ranking, run_pairwise
 from bench.score.ranking import PRIOR, Battle, fit, rank
 from tests.score.test_sim_e2e import bench_run
@@ -85,6 +85,7 @@ def test_sim_beats_sim_noisy_and_ties_its_rerun(runs: dict[str, Any]) -> None:
     lines = (runs["root"] / "out" / "battles.jsonl").read_text().splitlines()
     assert len(lines) == s["battles"] == 3 * s["frames"]
     assert json.loads((runs["root"] / "out" / "ranking.json").read_text())["judge"]["simulated"] is True
+    assert (runs["root"] / "out" / "judge_server.log").stat().st_size > 0  # the simulator judge's log, kept
     console = Console(file=io.StringIO(), width=200)
     print_ranking(console, s)
     text = console.file.getvalue()
@@ -103,6 +104,15 @@ def test_position_biased_judge_is_caught_by_the_consistency_rate(runs: dict[str,
     ranked = s["ranking"]["pairs"][0]
     pc = s["position_consistency"]
     assert ranked["tie"] >= pc["judged"] - pc["consistent"] > 0  # every flip counted as a tie
+
+
+def test_a_judge_that_gives_no_verdict_stops_and_writes_nothing(runs: dict[str, Any]) -> None:
+    """Every verdict unparsable (a systemic failure): no ranking is made of it and no output folder appears."""
+    judge = compose_judge("sim_v2", ["judge.model.sim.malformed_rate=1.0", "judge.parse_retries=0"])
+    out = runs["root"] / "stopped"
+    with pytest.raises(JudgeStopped, match="no pairwise verdict"):
+        run_pairwise([runs["sim"], runs["noisy"]], judge=judge, judge_cache=runs["cache"], out=out, replicates=10)
+    assert not out.exists()
 
 
 def test_cli_budget_baseline_and_errors(runs: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
