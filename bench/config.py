@@ -95,6 +95,10 @@ class SimConfig:
     batch_expire_rate: float = 0.0
     batch_never_finish: bool = False
     batch_result_faults: list[str] = field(default_factory=list)  # unknown_id | duplicate | missing | non_json
+    # Judge mode (bench/sim/judge.py): error kinds the simulated judge does not notice (bench.score.calibrate
+    # KINDS, e.g. [invented_logo]) and, in pairwise mode, the probability it prefers whichever caption is shown first.
+    judge_blind: list[str] = field(default_factory=list)
+    judge_position_bias: float = 0.0
 
 
 @dataclass
@@ -245,6 +249,8 @@ class RubricConfig:
     user: str = MISSING  # template: {{candidate}} and {{reference_section}} are filled in (bench.score.judge)
     reference_section: str = ""  # template with {{reference}}, used when judge.with_reference is true
     marker: str = ""  # a distinctive phrase of `user`; the simulator's judge mode looks for it
+    # v2: show the reference whenever the frame has one (CapArena: reference-guided judging ranks closer to people)
+    reference_by_default: bool = False
 
 
 @dataclass

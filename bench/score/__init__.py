@@ -224,7 +224,8 @@ def _judge(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], field
                         f"(x-capbench-simulated) at {j.endpoint}, not from {j.cfg.model.name}")
     return {"model": j.cfg.label, "label": j.cfg.label, "model_name": j.cfg.model.name, "backend": j.cfg.model.backend,
             "endpoint": j.endpoint, "simulated": simulated, "rubric_version": j.cfg.rubric.version,
-            "rubric": rubric_id(j.cfg), "repeats": j.cfg.repeats, "with_reference": j.cfg.with_reference,
+            "rubric": rubric_id(j.cfg), "repeats": j.cfg.repeats,
+            "with_reference": j.cfg.with_reference or j.cfg.rubric.reference_by_default,
             "requests_sent": j.stats.requests_sent, "cache_hits": j.stats.cache_hits,
             "deduplicated": j.stats.deduplicated,
             # what the verdicts used cost (cached ones at their stored usage): stable across re-scorings

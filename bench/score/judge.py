@@ -103,10 +103,16 @@ class JudgeStats:
     warnings: list[str] = field(default_factory=list)
 
 
+def shows_reference(judge: JudgeConfig, reference_json: str | None) -> bool:
+    """Whether the judge is shown this frame's reference: when asked to (with_reference), or, for a rubric that is
+    reference-guided by default (v2), whenever the frame has one."""
+    return judge.with_reference or (judge.rubric.reference_by_default and reference_json is not None)
+
+
 def render_prompt(judge: JudgeConfig, caption_json: str, reference_json: str | None) -> str:
     rubric = judge.rubric
     section = ""
-    if judge.with_reference:
+    if shows_reference(judge, reference_json):
         section = rubric.reference_section.replace("{{reference}}", reference_json or "(no reference for this frame)")
     return rubric.user.replace("{{reference_section}}", section).replace("{{candidate}}", caption_json)
 
@@ -198,8 +204,16 @@ class Judge:
         return {"judge": f"{self.cfg.model.backend}:{self.cfg.model.name}", "endpoint": self.endpoint,
                 "rubric": self.rubric,
                 "image_sha256": item.image_sha256 or "", "caption_sha256": sha256_text(item.caption_json),
-                "reference_sha256": sha256_text(item.reference_json) if self.cfg.with_reference
-                and item.reference_json else "", "sampling": asdict(self.sampling), "repeat": repeat}
+                "reference_sha256": sha256_text(item.reference_json)
+                if item.reference_json and shows_reference(self.cfg, item.reference_json) else "",
+                "sampling": asdict(self.sampling), "repeat": repeat}
+
+    # ---- the question (bench.score.pairwise asks another) ---------------------------------------------
+    def _prompt(self, item: JudgeItem) -> str:
+        return render_prompt(self.cfg, item.caption_json, item.reference_json)
+
+    def _parse(self, text: str) -> dict[str, Any]:
+        return parse_verdict(text)
 
     # ---- public ----------------------------------------------------------------------------------
     def judge(self, items: list[JudgeItem]) -> dict[str, dict[str, Any]]:
@@ -347,8 +361,7 @@ class Judge:
             image = await self._image(item, images)
         except FrameError as exc:
             return {"failure": f"frame unreadable: {exc}"}
-        request = CaptionRequest(image=image, system=self.cfg.rubric.system,
-                                 user=render_prompt(self.cfg, item.caption_json, item.reference_json),
+        request = CaptionRequest(image=image, system=self.cfg.rubric.system, user=self._prompt(item),
                                  sampling=self.sampling)
         spent_in = spent_out = 0
         problem = ""
@@ -374,7 +387,7 @@ class Judge:
             self._connection_failures = 0
             simulated = bool(outcome.response.simulated)
             try:
-                verdict = parse_verdict(outcome.response.text)
+                verdict = self._parse(outcome.response.text)
             except VerdictError as exc:
                 problem = str(exc)
                 continue

@@ -176,7 +176,7 @@ async def _handle(request: web.Request, proto: WireProtocol) -> web.StreamRespon
         # Decoding is CPU work: keep it off the event loop so streams stay on schedule.
         caption, source = await asyncio.to_thread(state.captions.caption, req.image, sha)
         if sim_judge.is_judge_request(req):  # judge mode (bench/sim/judge.py): a verdict instead of a caption
-            caption, source = await asyncio.to_thread(sim_judge.verdict, req, state.captions), "judge"
+            caption, source = await asyncio.to_thread(sim_judge.answer, req, state.captions, cfg), "judge"
     except cap.ImageDecodeError as exc:
         info["outcome"] = "bad_request"
         return proto.error(400, f"Could not process image: {exc}")
