@@ -344,7 +344,8 @@ def _judge_summary(rows: list[dict[str, Any]], seed: int, replicates: int) -> di
     with_rouge = [r for r in scored if r["overlap"] is not None]
     valid = {**valid, "label": "schema-valid outputs only"}
     return {"mean": overall["mean"], "ci95": overall["ci95"], "n": overall["n"], "method": overall["method"],
-            "label": f"all: every judged frame, a frame with no caption scores {NO_CAPTION_SCORE:g}",
+            # "view", not "label": the judge block's "label" is the judge's name (scoring keys, judge= selection)
+            "view": f"all: every judged frame, a frame with no caption scores {NO_CAPTION_SCORE:g}",
             "valid_only": valid, "failures": len(failures), "failure_rate": rate(len(failures), len(judged)),
             "failure_reasons": dict(Counter(str(r["judge"]["failure"])[:80] for r in failures)),
             "not_judged": len(rows) - len(judged), "no_caption_scored_as": NO_CAPTION_SCORE,

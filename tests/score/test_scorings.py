@@ -26,6 +26,8 @@ def test_scorings_are_kept_side_by_side_and_picked(tiny: Path, tmp_path: Path) -
     teacher = make_run(tmp_path, tiny, "teacher", outputs)
     by_dataset = score_run(student, workers=1)
     judged = score_run(student, judge=compose_judge("sim", []), workers=1)
+    # the judge is named by its label in the summary and the scoring key, not by a view's description
+    assert judged["judge"]["label"] == "sim-judge" and "__judge-sim-judge" in judged["scoring"]["key"]
     by_teacher = score_run(student, reference=str(teacher), workers=1)
     keys = {by_dataset["scoring"]["key"], judged["scoring"]["key"], by_teacher["scoring"]["key"]}
     assert len(keys) == 3 and set(read_index(student)["scorings"]) == keys  # nothing replaced
