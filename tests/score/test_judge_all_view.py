@@ -49,7 +49,8 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_headline_counts_no_caption_frames(judged: dict[str, Any]) -> None:
     j = judged["s_noisy"]["judge"]
     assert j["n"] == 6 and j["no_caption"] == 2 and j["not_judged"] == 2 and j["valid_only"]["n"] == 4
-    assert "no caption scores 1" in j["label"] and j["valid_only"]["label"] == "schema-valid outputs only"
+    assert "no caption scores 1" in j["view"] and j["valid_only"]["label"] == "schema-valid outputs only"
+    assert j["label"] == j["model"]  # the judge is named by its label, not by the view's description
     rows = {r["frame_id"]: r for r in map(json.loads, (judged["noisy"] / "scores.jsonl").read_text().splitlines())}
     scores = [judge_score_all(r["judge"], r["category"]) for r in rows.values()]
     assert j["mean"] == pytest.approx(sum(scores) / 6)
