@@ -12,7 +12,6 @@ so `json_object` relies on the prompt alone. SDK retries are off
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import anthropic
@@ -24,6 +23,7 @@ from bench.backends.base import (
     StreamClock,
     Usage,
     is_json_body,
+    json_body,
     normalize_finish_reason,
     required_schema,
     says_simulated,
@@ -142,11 +142,7 @@ class AnthropicMessagesBackend:
         """A Message sent as one JSON body: the answer it is, with its usage. Other JSON is an endpoint
         that is not the Messages API: every frame would get the same (fatal)."""
         t_end = clock.done()
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BackendError("protocol", f"{self.name}: application/json answer that is not JSON: "
-                                           f"{body[:80]!r}") from None
+        data = json_body(self.name, body)
         if isinstance(data, dict) and data.get("type") == "error":  # an error object sent with HTTP 200
             err = data.get("error") if isinstance(data.get("error"), dict) else {}
             raise BackendError("rate_limit" if err.get("type") == "rate_limit_error" else "server",

@@ -10,6 +10,7 @@ every attempt is seen.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -126,6 +127,14 @@ SIMULATOR_HEADER = "x-capbench-simulated"
 # Sent by the harness to the simulator it starts: the run's session number (the simulator keys
 # its faults on it too, so a resumed run is a fresh draw, not the same failures replayed).
 SESSION_HEADER = "x-capbench-session"
+
+
+def json_body(provider: str, body: bytes) -> Any:
+    """A 200 application/json answer parsed; one that is not JSON is a (retried) protocol failure."""
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BackendError("protocol", f"{provider}: application/json answer that is not JSON: {body[:80]!r}") from None
 
 
 def is_json_body(headers: Any) -> bool:

@@ -26,6 +26,7 @@ from bench.backends.base import (
     StreamClock,
     Usage,
     is_json_body,
+    json_body,
     normalize_finish_reason,
     required_schema,
     says_simulated,
@@ -227,11 +228,7 @@ class OpenAIChatBackend:
         """A chat.completion sent as one JSON body: the answer it is, with its usage. Anything else in
         JSON is an endpoint that is not an OpenAI chat API: every frame would get the same (fatal)."""
         t_end = clock.done()
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BackendError("protocol", f"{self.name}: application/json answer that is not JSON: "
-                                           f"{body[:80]!r}") from None
+        data = json_body(self.name, body)
         if isinstance(data, dict) and data.get("error"):  # an error object sent with HTTP 200
             err = data["error"] if isinstance(data["error"], dict) else {"message": data["error"]}
             raise BackendError("server", f"{self.name}: error in a 200 answer: {err.get('message', err)}")
