@@ -45,9 +45,14 @@ class Browser:
         if exe is None:
             raise RuntimeError("chromium is not installed (apt-get install -y chromium)")
         self.profile = tempfile.mkdtemp(prefix="capbench-chromium-")
+        # --user-data-dir does not cover everything: Chromium's crash reporter still writes to
+        # ~/.config/chromium. A home of its own inside the temporary profile keeps the user's untouched.
+        home = {"HOME": self.profile, "XDG_CONFIG_HOME": str(Path(self.profile) / "config"),
+                "XDG_CACHE_HOME": str(Path(self.profile) / "cache")}
         self.proc = subprocess.Popen([exe, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}",
                                       f"--window-size={width},{height}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                     env={**os.environ, **home})
         port_file = Path(self.profile) / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):

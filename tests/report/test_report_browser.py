@@ -56,3 +56,21 @@ def test_three_sim_runs_render_in_chromium(sim_runs, browser, tmp_path):
     assert max(stat.stddev) > 20
     top = img.crop((0, 0, img.width, 900)).convert("L")
     assert ImageStat.Stat(top).stddev[0] > 10  # header and leaderboard are there
+
+
+
+def test_the_browser_leaves_the_home_folder_untouched(browser):
+    """Chromium's crash reporter writes ~/.config/chromium even with --user-data-dir; the harness gives
+    it a home inside its temporary profile (a second browser is started here, after the snapshot)."""
+    from pathlib import Path
+
+    from tests.report.cdp import Browser
+
+    def snapshot() -> dict[str, int]:
+        roots = [Path.home() / ".config" / "chromium", Path.home() / ".cache" / "chromium"]
+        return {str(p): p.stat().st_mtime_ns for root in roots if root.exists() for p in root.rglob("*")}
+
+    before = snapshot()
+    with Browser() as fresh:
+        assert fresh.call("Runtime.evaluate", {"expression": "1 + 1"}, session=True)["result"]["value"] == 2
+    assert snapshot() == before
