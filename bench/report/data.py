@@ -24,6 +24,7 @@ from bench.report.parquet import FramesParquet
 from bench.report.sample import DEFAULT_MAX_FRAMES, describe, frame_flags, select_frames
 from bench.report.stream import RunFrames, frame_table, iter_records
 from bench.report.thumbs import thumbnail_uri
+from bench.report.timeline import timeline_data
 from bench.scorings import describe_judge, judge_comparison
 from bench.stats import paired_test
 
@@ -438,6 +439,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         "figures": build_figures(runs, runs_df, frames_df, labels, metric, sig),
         "frames": frames,
         "explorer": explorer,
+        "timeline": timeline_data(runs, labels, table, sources, [index[_ds_key(r)][1] for r in runs], frames),
         "fields": list(FIELDS),
     }
 

@@ -137,6 +137,17 @@ def _changes(a: _Frame, b: _Frame, fields: tuple[str, ...], change_below: float)
     return n
 
 
+def changed_fields(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None,
+                   fields: tuple[str, ...] = BOUNDARY_FIELDS, change_below: float = 0.5) -> list[str] | None:
+    """The fields that change from caption a to caption b, as the boundary detector counts them (the report's
+    timeline draws these); None when either has no caption."""
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+        return None
+    fa = _compact(TemporalItem("a", None, None, None, a), 0.0)
+    fb = _compact(TemporalItem("b", None, None, None, b), 0.0)
+    return [f for f in fields if _changes(fa, fb, (f,), change_below)]
+
+
 def match_boundaries(truth: list[int], predicted: list[int], tolerance: int) -> int:
     """Matched pairs between true and predicted boundary positions, one-to-one, each within `tolerance`;
     closest candidates first (ties: earlier positions), so one prediction never claims two cuts."""
