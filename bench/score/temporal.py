@@ -346,7 +346,8 @@ def needs_frame_meta(records: Iterable[Mapping[str, Any]]) -> bool:
 
 
 def summary_lines(t: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """(label, value) rows for the console summaries (bench.summary, python -m bench.score): two lines."""
+    """(label, value) rows for the console summaries (bench.summary, python -m bench.score): stability and
+    boundaries, each only when it was measured (within-shot pairs; pairs with known shots)."""
     if not t or not t.get("applicable"):
         return []  # stills (no frame in time): nothing to say; the scoring's JSON keeps the reason
     fs = t.get("field_stability") or {}
@@ -361,10 +362,18 @@ def summary_lines(t: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     def num(x: Any) -> str:
         return "—" if x is None else f"{x:.2f}"
 
-    stab = (f"{num(t.get('stability'))} over {t.get('within_shot_pairs')} within-shot pairs (content type holds "
-            f"{pct(ct)}, object Jaccard {num(op)}, flicker {pct(fl)})")
-    bound = (f"F1 {num(b.get('f1'))} at k={b.get('k')} (P {num(b.get('precision'))}, R {num(b.get('recall'))}, "
-             f"{b.get('true_cuts')} true cuts, tolerance {b.get('tolerance')}); best k={b.get('best_k')} "
-             f"F1 {num(b.get('best_f1'))}; chance F1 {num(b.get('chance_f1'))}; AUC {num(b.get('auc'))}")
     sim = " (SIMULATED model)" if t.get("model_simulated") else ""
-    return [(f"temporal stability{sim}", stab), (f"scene boundaries{sim}", bound)]
+    rows = []
+    # a row only when there is something to say: frames in time but no shot ids (e.g. the sample's keyframes) give
+    # no within-shot pair and no cut, and a row of dashes and "best k=None" says nothing
+    if t.get("within_shot_pairs") and (t.get("stability") is not None or op is not None):
+        rows.append((f"temporal stability{sim}",
+                     f"{num(t.get('stability'))} over {t.get('within_shot_pairs')} within-shot pairs (content type "
+                     f"holds {pct(ct)}, object Jaccard {num(op)}, flicker {pct(fl)})"))
+    if b.get("true_cuts"):  # without a true cut every F1 is 0 or undefined
+        rows.append((f"scene boundaries{sim}",
+                     f"F1 {num(b.get('f1'))} at k={b.get('k')} (P {num(b.get('precision'))}, R "
+                     f"{num(b.get('recall'))}, {b.get('true_cuts')} true cuts, tolerance {b.get('tolerance')}); best "
+                     f"k={b.get('best_k')} F1 {num(b.get('best_f1'))}; chance F1 {num(b.get('chance_f1'))}; AUC "
+                     f"{num(b.get('auc'))}"))
+    return rows
