@@ -35,7 +35,9 @@ Image.MAX_IMAGE_PIXELS = 50_000_000  # the harness's decompression-bomb limit
 FPS = 1.0
 HEIGHT = 240
 QUALITY = 50
-METHOD = 4  # libwebp effort 0-6 (Pillow's default); NeMo's compression_level 6 is ~2x slower for a few % of bytes
+# libwebp effort 0-6, Pillow's default. NeMo's compression_level 6 (method 6) measured here on frames1k at 427x240:
+# 197 ms of CPU a frame against 10 ms at 4, for 5% fewer bytes (6.8 vs 7.2 KB a frame)
+METHOD = 4
 MAX_FRAMES = 30  # frames in one preview; a longer shot is sampled evenly (its fps is recorded)
 PREVIEW_VERSION = "1"
 
