@@ -17,6 +17,7 @@ previews stop at PREVIEW_BYTES of data URIs or MAX_PREVIEWS previews. What is le
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,12 @@ from bench.score.references import is_valid
 from bench.score.temporal import BOUNDARY_FIELDS, changed_fields
 
 LANE_FIELDS = ("content_type", "specific_style", "production_quality", "environment", "objects")
-MAX_FRAMES = 2000  # frames over all videos in the page (each with a value per run and lane)
+MAX_FRAMES = 2000  # frames over all videos in the page at 2 runs (fewer with more runs: a value per run and lane)
 MAX_FRAMES_PER_VIDEO = 300
-PREVIEW_BYTES = 3_000_000  # data URIs of previews: with the explorer's 16 MB and plotly.js the page stays < 25 MB
+# the page stays under 25 MB (issue 12): the explorer's frames take at most 16 MB, plotly.js 3.6 MB; the timeline's
+# values at most TIMELINE_BYTES and its previews' data URIs at most PREVIEW_BYTES
+TIMELINE_BYTES = 1_500_000
+PREVIEW_BYTES = 2_500_000
 MAX_PREVIEWS = 400
 VALUE_LIMIT = 160  # characters of a field value kept (the explorer has the whole caption)
 OBJECTS_LIMIT = 12
@@ -119,13 +123,13 @@ def timeline_data(runs: list[RunData], labels: list[str], table: Any, sources: l
     videos.sort(key=lambda v: (-sum(fr[0] in embedded for fr in v["frames"]), v["pos"]))
     total_videos, total_frames = len(videos), sum(len(v["frames"]) for v in videos)
     chosen, used = [], 0
-    for v in videos:
+    max_frames = max(1, max_frames * 2 // max(2, len(runs)))  # each frame has values per run: fewer with more runs
+    for rank, v in enumerate(videos):
         frames = v["frames"][:MAX_FRAMES_PER_VIDEO]
         if used + len(frames) > max_frames and chosen:
             continue
-        chosen.append({**v, "frames": frames, "cut_short": len(v["frames"]) - len(frames)})
+        chosen.append({**v, "frames": frames, "cut_short": len(v["frames"]) - len(frames), "rank": rank})
         used += len(frames)
-    chosen.sort(key=lambda v: v["pos"])
 
     # each run's records of the chosen frames, read by offset (the explorer reads its frames the same way)
     keys = {fr[0] for v in chosen for fr in v["frames"]}
@@ -171,19 +175,32 @@ def timeline_data(runs: list[RunData], labels: list[str], table: Any, sources: l
                      and frames[j][3] != frames[j + 1][3]],
             "runs": run_lanes, "previews": []})
 
+    # long values: videos in the order of preference while their data fits TIMELINE_BYTES (the first always)
+    sizes = [len(json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)) for v in out_videos]
+    keep, total = set(), 0
+    for n in sorted(range(len(chosen)), key=lambda n: chosen[n]["rank"]):
+        if not keep or total + sizes[n] <= TIMELINE_BYTES:
+            keep.add(n)
+            total += sizes[n]
+    order = sorted(keep, key=lambda n: chosen[n]["pos"])  # shown in dataset order
+    chosen, out_videos = [chosen[n] for n in order], [out_videos[n] for n in order]
+
     stats = _add_previews(chosen, out_videos, records, runs, images, preview_bytes) if previews else \
         {"made": 0, "wanted": 0, "left_out": 0, "bytes": 0, "seconds": 0.0, "cached": 0}
     shown_frames = sum(len(v["frames"]) for v in chosen)
     note = (f"{len(chosen)} of {total_videos} videos with frames ordered in time, {shown_frames} of {total_frames} "
             "frames")
     if len(chosen) < total_videos or shown_frames < total_frames:
-        note += (f" (at most {max_frames:,} frames in the page, {MAX_FRAMES_PER_VIDEO} per video; videos whose "
-                 "frames the explorer embeds first; every frame is in the Parquet file)")
+        note += (f" (at most {max_frames:,} frames and {TIMELINE_BYTES / 1e6:.1f} MB of values in the page, "
+                 f"{MAX_FRAMES_PER_VIDEO} per video; videos whose frames the explorer embeds first; every frame is in "
+                 "the Parquet file)")
     if stats["wanted"]:
         note += f"; previews: {stats['made']} of {stats['wanted']} embedded"
         if stats["left_out"]:
             note += (f", {stats['left_out']} left out to keep the page small (previews stop at "
-                     f"{preview_bytes / 1e6:.0f} MB or {MAX_PREVIEWS})")
+                     f"{preview_bytes / 1e6:.1f} MB or {MAX_PREVIEWS})")
+    if stats.get("unreadable"):
+        note += f"; {stats['unreadable']} shots or windows without a readable image have no preview"
     return {"applicable": True, "lane_fields": list(LANE_FIELDS), "boundary_fields": list(BOUNDARY_FIELDS),
             "scores": [_scores(s[3]) for s in settings], "videos": out_videos, "note": note + ".",
             "previews": stats, "simulated": [bool(r.simulated) for r in runs]}

@@ -73,13 +73,24 @@ def test_bounded_videos_whose_frames_the_explorer_embeds_first_and_previews_with
     assert [v["video"] for v in tl["videos"]] == ["clipB.mp4"]
     assert tl["videos"][0]["frames"][3] == {"id": "clipB-t003.0", "t": 3.0, "shot": "b1", "emb": True}
     assert not tl["videos"][0]["frames"][0]["emb"]  # not in the explorer: the page says so when clicked
-    assert tl["note"].startswith("1 of 2 videos with frames ordered in time, 6 of 14 frames (at most 8 frames")
+    assert tl["note"].startswith("1 of 2 videos with frames ordered in time, 6 of 14 frames (at most 8 frames and "
+                                 "1.5 MB of values")
     assert "previews: 0 of 2 embedded, 2 left out" in tl["note"]
     assert all(p["uri"] is None and p["why"].startswith("left out") for p in tl["videos"][0]["previews"])
     full = timeline_data(loaded, labels, table, sources, images, [])
     assert full["note"] == "2 of 2 videos with frames ordered in time, 14 of 14 frames; previews: 4 of 4 embedded."
     assert [p["label"] for p in full["videos"][0]["previews"]] == ["shot a0", "shot a1"]
     assert [(p["first"], p["last"], p["frames"]) for p in full["videos"][0]["previews"]] == [(0, 3, 2), (4, 7, 2)]
+
+
+def test_long_values_bound_the_videos_kept(runs, monkeypatch):
+    """TIMELINE_BYTES: videos in order of preference while their values fit; the first is always kept."""
+    import bench.report.timeline as timeline
+
+    monkeypatch.setattr(timeline, "TIMELINE_BYTES", 100)
+    loaded, labels, table, sources, images = _parts(list(runs.values()))
+    tl = timeline_data(loaded, labels, table, sources, images, [{"id": "clipB-t000.0"}], previews=False)
+    assert [v["video"] for v in tl["videos"]] == ["clipB.mp4"] and tl["note"].startswith("1 of 2 videos")
 
 
 def test_a_preview_per_window_when_records_carry_frame_ids(runs, tmp_path):
