@@ -99,10 +99,11 @@ def _videos(table: Any) -> list[dict[str, Any]]:
 
 
 def _groups(frames: list[tuple[str, str, float, str | None]]) -> list[tuple[int, int, str | None]]:
-    """Runs of consecutive frames of one shot: (first index, last index, shot)."""
+    """Runs of consecutive frames of one shot: (first index, last index, shot); frames with no shot id (keyframes
+    of a video sampled without shot detection) make one run until a known shot starts."""
     out: list[tuple[int, int, str | None]] = []
     for i, (_, _, _, shot) in enumerate(frames):
-        if out and out[-1][2] == shot and shot is not None:
+        if out and out[-1][2] == shot:
             out[-1] = (out[-1][0], i, shot)
         else:
             out.append((i, i, shot))

@@ -123,3 +123,11 @@ def test_no_timeline_without_frames_in_time(runs):
     assert timeline_data([], [], stills, [], [], []) == {"applicable": False}
     html = render({**data, "timeline": {"applicable": False}})
     assert 'id="timeline"' not in html and 'href="#timeline"' not in html and 'id="tl-view"' not in html
+
+
+def test_previews_group_frames_by_shot_and_unknown_shots_together():
+    from bench.report.timeline import _groups
+
+    shots = [None, None, None, "s0", "s0", "s1", None]
+    frames = [(f"f{i}", f"f{i}", float(i), s) for i, s in enumerate(shots)]
+    assert _groups(frames) == [(0, 2, None), (3, 4, "s0"), (5, 5, "s1"), (6, 6, None)]
