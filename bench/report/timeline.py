@@ -12,7 +12,8 @@ a video, a second frame at the same instant left out (the first by frame id kept
 
 Bounded at scale: at most MAX_FRAMES frames over all videos (MAX_FRAMES_PER_VIDEO per video) go into the page,
 videos whose frames the explorer embeds first (so a click opens a frame that is there), then in dataset order;
-previews stop at PREVIEW_BYTES of data URIs or MAX_PREVIEWS previews. What is left out is said in `note`.
+previews stop at MAX_PREVIEWS or when their data URIs would pass what the page has left (preview_budget). What is
+left out is said in `note`.
 """
 
 from __future__ import annotations
@@ -30,10 +31,15 @@ from bench.score.temporal import BOUNDARY_FIELDS, changed_fields
 LANE_FIELDS = ("content_type", "specific_style", "production_quality", "environment", "objects")
 MAX_FRAMES = 2000  # frames over all videos in the page at 2 runs (fewer with more runs: a value per run and lane)
 MAX_FRAMES_PER_VIDEO = 300
-# the page stays under 25 MB (issue 12): the explorer's frames take at most 16 MB, plotly.js 3.6 MB; the timeline's
-# values at most TIMELINE_BYTES and its previews' data URIs at most PREVIEW_BYTES
+# the page stays under 25 MB (issue 12): the explorer's frames take at most 16 MB (bench.report.data), plotly.js
+# 3.6 MB, the timeline's values at most TIMELINE_BYTES; previews get what is left of PAGE_BYTES after those and
+# OTHER_BYTES (figures, tables), between PREVIEW_MIN_BYTES and PREVIEW_MAX_BYTES
 TIMELINE_BYTES = 1_500_000
-PREVIEW_BYTES = 2_500_000
+PAGE_BYTES = 24_000_000
+PLOTLY_BYTES = 3_700_000
+OTHER_BYTES = 1_500_000
+PREVIEW_MIN_BYTES = 1_000_000
+PREVIEW_MAX_BYTES = 8_000_000
 MAX_PREVIEWS = 400
 VALUE_LIMIT = 160  # characters of a field value kept (the explorer has the whole caption)
 OBJECTS_LIMIT = 12
@@ -112,7 +118,7 @@ def _groups(frames: list[tuple[str, str, float, str | None]]) -> list[tuple[int,
 
 def timeline_data(runs: list[RunData], labels: list[str], table: Any, sources: list[Any],
                   images: list[dict[str, str | None]], explorer_frames: list[dict[str, Any]], *,
-                  max_frames: int = MAX_FRAMES, preview_bytes: int = PREVIEW_BYTES,
+                  max_frames: int = MAX_FRAMES, preview_bytes: int | None = None,
                   previews: bool = True) -> dict[str, Any]:
     """The timeline's data. table: bench.report.data.frames_table's (video, shot, timestamp_s, key, _run, _pos,
     _off per run and frame); sources: each run's RunFrames; images: each run's dataset frame id -> image path;
@@ -186,6 +192,8 @@ def timeline_data(runs: list[RunData], labels: list[str], table: Any, sources: l
     order = sorted(keep, key=lambda n: chosen[n]["pos"])  # shown in dataset order
     chosen, out_videos = [chosen[n] for n in order], [out_videos[n] for n in order]
 
+    if preview_bytes is None:
+        preview_bytes = preview_budget(explorer_frames, total)
     stats = _add_previews(chosen, out_videos, records, runs, images, preview_bytes) if previews else \
         {"made": 0, "wanted": 0, "left_out": 0, "bytes": 0, "seconds": 0.0, "cached": 0}
     shown_frames = sum(len(v["frames"]) for v in chosen)
@@ -205,6 +213,14 @@ def timeline_data(runs: list[RunData], labels: list[str], table: Any, sources: l
     return {"applicable": True, "lane_fields": list(LANE_FIELDS), "boundary_fields": list(BOUNDARY_FIELDS),
             "scores": [_scores(s[3]) for s in settings], "videos": out_videos, "note": note + ".",
             "previews": stats, "simulated": [bool(r.simulated) for r in runs]}
+
+
+def preview_budget(explorer_frames: list[dict[str, Any]], timeline_bytes: int) -> int:
+    """Bytes of preview data URIs the page can still take: PAGE_BYTES less plotly.js, the explorer's frames, the
+    timeline's values and OTHER_BYTES, kept within [PREVIEW_MIN_BYTES, PREVIEW_MAX_BYTES]."""
+    explorer = sum(len(json.dumps(f, ensure_ascii=False, separators=(",", ":"), default=str)) for f in explorer_frames)
+    left = PAGE_BYTES - PLOTLY_BYTES - OTHER_BYTES - explorer - timeline_bytes
+    return max(PREVIEW_MIN_BYTES, min(PREVIEW_MAX_BYTES, left))
 
 
 def _windows(v: dict[str, Any], records: list[dict[str, dict[str, Any]]]) -> list[tuple[str, list[str]]] | None:

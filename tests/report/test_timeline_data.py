@@ -131,3 +131,14 @@ def test_previews_group_frames_by_shot_and_unknown_shots_together():
     shots = [None, None, None, "s0", "s0", "s1", None]
     frames = [(f"f{i}", f"f{i}", float(i), s) for i, s in enumerate(shots)]
     assert _groups(frames) == [(0, 2, None), (3, 4, "s0"), (5, 5, "s1"), (6, 6, None)]
+
+
+def test_previews_get_what_the_page_has_left_under_25_mb():
+    from bench.report import timeline
+
+    assert timeline.preview_budget([], 0) == timeline.PREVIEW_MAX_BYTES == 8_000_000
+    big = [{"id": "x", "thumb": "a" * 15_000_000}]  # an explorer near its 16 MB
+    left = timeline.preview_budget(big, 1_000_000)
+    assert left == 24_000_000 - 3_700_000 - 1_500_000 - 1_000_000 - len('{"id":"x","thumb":""}') - 15_000_000
+    assert 15_000_000 + 3_700_000 + 1_000_000 + left + 1_500_000 <= 24_000_000
+    assert timeline.preview_budget([{"thumb": "a" * 20_000_000}], 0) == timeline.PREVIEW_MIN_BYTES
