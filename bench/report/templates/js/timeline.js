@@ -73,7 +73,8 @@
         }
         var t0 = p.first !== null && p.first !== undefined ? v.frames[p.first].t : null;
         var t1 = p.last !== null && p.last !== undefined ? v.frames[p.last].t : null;
-        fig.appendChild(el("figcaption", null, p.label + (t0 !== null ? " · " + fmt(t0, 1) + "–" + fmt(t1, 1) + " s" : "")
+        var span = t0 === null ? "" : " · " + fmt(t0, 1) + (t1 !== null && t1 !== t0 ? "–" + fmt(t1, 1) : "") + " s";
+        fig.appendChild(el("figcaption", null, p.label + span
           + (p.frames ? " · " + p.frames + " frame" + (p.frames === 1 ? "" : "s") + " @ " + p.fps + " fps" : "")));
         if (p.first !== null && p.first !== undefined) fig.addEventListener("click", function () { openFrame(v.frames[p.first]); });
         pv.appendChild(fig);
