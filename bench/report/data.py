@@ -24,6 +24,7 @@ from bench.report.parquet import FramesParquet
 from bench.report.sample import DEFAULT_MAX_FRAMES, describe, frame_flags, select_frames
 from bench.report.stream import RunFrames, frame_table, iter_records
 from bench.report.thumbs import thumbnail_uri
+from bench.report.verdict import verdict_data
 from bench.scorings import describe_judge, judge_comparison
 from bench.stats import paired_test
 
@@ -433,6 +434,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         "quality": {"key": metric, "label": QUALITY_LABELS[metric]},
         "reference": ", ".join(sorted(ref_labels)) or "none",
         "leaderboard": _label_simulated_judges(leaderboard(runs_df)),
+        "verdict": verdict_data(leaderboard(runs_df), sig, metric, frames_df, labels),
         "by_content": content_breakdown(frames_df, labels),
         "significance": sig,
         "figures": build_figures(runs, runs_df, frames_df, labels, metric, sig),
