@@ -86,6 +86,9 @@ def test_plotly_png_download_works_under_the_csp(report, tmp_path):
     with Browser(width=1280, height=900) as b:
         b.call("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
         b.open(out.as_uri(), ready=READY)
+        titles = b.evaluate("Array.from(document.querySelectorAll('[data-fig=cost_quality] .modebar-btn'))"
+                            ".map(x => x.getAttribute('data-title'))")
+        assert "Download plot as a PNG" in titles and "Share chart..." not in titles  # nothing uploads anywhere
         b.evaluate("document.querySelector('[data-fig=cost_quality] .modebar-btn"
                    "[data-title=\"Download plot as a PNG\"]').click()")
         deadline = time.monotonic() + 30
