@@ -153,6 +153,7 @@ def test_a_failing_gate_prints_the_command_that_builds_the_diff_report(sim_runs,
     capsys.readouterr()
     assert gate_main([str(sim_runs["sim_noisy"]), "--baseline", str(base_json), "--junit", str(junit)]) == 1
     assert f"--baseline {sim_runs['sim']} " in capsys.readouterr().out
-    # a passing gate prints no such line
-    assert gate_main([str(sim_runs["sim_rerun"]), "--baseline", str(sim_runs["sim"]), "--junit", str(junit)]) == 0
+    # a passing gate prints no such line (latency not gated here: a loaded machine can slow a re-run several-fold)
+    assert gate_main([str(sim_runs["sim_rerun"]), "--baseline", str(sim_runs["sim"]), "--junit", str(junit),
+                      "gate.latency_p95.enabled=false"]) == 0
     assert "python -m bench.report" not in capsys.readouterr().out
