@@ -263,6 +263,11 @@ def load_run_data(paths: list[str | Path] | str | Path, *, records: bool = True,
     their union has no single generations.jsonl to stream from)."""
     runs = [load_logical_run(p, **selection) if isinstance(p, list) else load_run(p, records=records, **selection)
             for p in group_runs(find_run_dirs(paths))]
+    return label_runs(runs)
+
+
+def label_runs(runs: list[RunData]) -> list[RunData]:
+    """Give the runs unique labels among themselves (again after some are left out: bench.report.choose)."""
     from bench.sweep import sweep_label, varied
 
     # runs made by sweeps (-m) are named by what their sweeps varied: "sim · runner.concurrency=8"

@@ -145,7 +145,27 @@ def main(argv: list[str] | None = None) -> int:
                                                    "passed": not failed,
                                                    "checks": [asdict(r) for r in results]}, indent=2, default=str))
     out.print(f"{verdict_line(results)}  (JUnit XML: {junit})")
+    if failed:
+        out.print(diff_report_hint(paths, args.baseline, base.source), markup=False)
     return EXIT_FAIL if failed else EXIT_PASS
+
+
+def diff_report_hint(paths: list[str], baseline_arg: str, baseline_source: str) -> str:
+    """The command that builds the report of the run against its baseline (bench.report --baseline): what a
+    reviewer opens when the gate fails. A baseline JSON holds no captions: its run folder is used when it is still
+    here, else the command says to put it there."""
+    from shlex import quote
+
+    from bench.load import is_run_dir
+
+    base = baseline_arg if is_run_dir(Path(baseline_arg)) else \
+        baseline_source if baseline_source and is_run_dir(Path(baseline_source)) else None
+    cmd = (f"python -m bench.report {' '.join(quote(p) for p in paths)} --baseline {quote(base or 'BASELINE_RUN_DIR')} "
+           f"--out {quote(str(Path('reports') / 'gate-diff.html'))}")
+    if base is None:
+        return (f"see what changed, frame by frame: {cmd}  (the baseline {baseline_arg} is a JSON file without "
+                f"captions: put its run folder, {baseline_source or 'unknown'}, in place of BASELINE_RUN_DIR)")
+    return f"see what changed, frame by frame: {cmd}"
 
 
 if __name__ == "__main__":

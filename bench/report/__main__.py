@@ -1,8 +1,10 @@
-"""`python -m bench.report RUN_DIR... [--out reports/NAME.html] [--csv DIR] [--parquet DIR]`
+"""`python -m bench.report RUN_DIR... [--out reports/NAME.html] [--baseline BASE] [--latest] [--csv DIR]`
 
 RUN_DIR may be a run folder, a glob (quote it), a folder of runs, or a Hydra
-multirun folder. Writes one HTML file that works offline. Exit codes: 0
-written, 2 unusable input (no runs found, unreadable run folder).
+multirun folder. Writes one HTML file that works offline. Runs a glob or folder
+picks up that failed, did not finish or have fewer than --min-frames frames are
+left out (named in a note) unless --include-all. Exit codes: 0 written, 2
+unusable input (no runs found, unreadable run folder).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.load import RunLoadError, export_tables, load_run_data
+from bench.load import RunLoadError, export_tables
+from bench.report.choose import DEFAULT_MIN_FRAMES, load_report_runs
 from bench.report.sample import DEFAULT_MAX_FRAMES
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -39,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="beyond N frames the explorer holds the failed and disputed frames and a stratified sample "
                         f"(every frame is in the .frames.parquet beside the HTML; default {DEFAULT_MAX_FRAMES})")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of that sample (default 0)")
+    p.add_argument("--baseline", metavar="BASE", help="a run folder: add a view of each run against it (frames "
+                   "that became invalid or valid, largest score drops and gains, new hallucinations, deltas)")
+    p.add_argument("--latest", action="store_true", help="keep only the newest run per (model, config)")
+    p.add_argument("--include-all", action="store_true", help="keep failed, unfinished and tiny runs that a glob or "
+                   "folder picked up (by default they are left out, with a note naming them)")
+    p.add_argument("--min-frames", type=int, default=DEFAULT_MIN_FRAMES, metavar="N",
+                   help="runs a glob or folder picked up with fewer frames are left out "
+                        f"(default {DEFAULT_MIN_FRAMES})")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
 
     started = time.monotonic()
@@ -47,12 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         # the exports need every record in memory (bench.load); the report streams them
-        runs = load_run_data(args.runs, records=bool(args.csv or args.parquet))
+        runs, base_index, chosen = load_report_runs(args.runs, baseline=args.baseline, latest=args.latest,
+                                                    include_all=args.include_all, min_frames=args.min_frames,
+                                                    records=bool(args.csv or args.parquet))
     except RunLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not runs:
-        print("error: no run folders found", file=sys.stderr)
+        print("error: no run folders found" + (f" ({' '.join(chosen)})" if chosen else ""), file=sys.stderr)
         return EXIT_USAGE
     for fmt, folder in (("csv", args.csv), ("parquet", args.parquet)):
         if folder:
@@ -69,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else default_out(labels, sorted({r.dataset for r in runs}))
     data = assemble(runs, thumbnails=not args.no_thumbnails, title=args.title,
                     max_embedded_frames=args.max_embedded_frames, sample_seed=args.sample_seed,
-                    parquet_path=parquet_path_for(out))
+                    parquet_path=parquet_path_for(out), baseline=base_index)
+    data["notes"] = chosen + data["notes"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(data), encoding="utf-8")
     size = out.stat().st_size

@@ -20,11 +20,13 @@ from bench._version import __version__
 from bench.config import DatasetConfig
 from bench.frames import Frame, load_frames, resolve_dataset_dir
 from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, is_run_dir, runs_frame
+from bench.report.baseline import baseline_view
 from bench.report.parquet import FramesParquet
 from bench.report.sample import DEFAULT_MAX_FRAMES, describe, frame_flags, select_frames
 from bench.report.stream import RunFrames, frame_table, iter_records
 from bench.report.thumbs import thumbnail_uri
 from bench.report.timeline import timeline_data
+from bench.report.verdict import verdict_data
 from bench.scorings import describe_judge, judge_comparison
 from bench.stats import paired_test
 
@@ -346,11 +348,12 @@ def _explorer_frames(runs: list[RunData], sources: list[RunFrames], index: dict[
 
 def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 160, title: str | None = None,
              max_embedded_frames: int = DEFAULT_MAX_FRAMES, sample_seed: int = 0,
-             parquet_path: Path | None = None) -> dict[str, Any]:
+             parquet_path: Path | None = None, baseline: int | None = None) -> dict[str, Any]:
     """The report's data. Runs may be loaded without their records (load_run_data(records=False)): records and
     score rows are streamed from the run folders (bench.report.stream). Beyond max_embedded_frames frames the
     explorer holds the failed and disputed frames and a stratified sample (bench.report.sample); every frame
-    then goes to parquet_path, when given."""
+    then goes to parquet_path, when given. baseline: the index of the run the others are diffed against
+    (bench.report.baseline)."""
     labels = [r.label or r.model for r in runs]
     runs_df = runs_frame(runs, "run")
     sink = FramesParquet(parquet_path) if parquet_path is not None else None
@@ -434,6 +437,8 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         "quality": {"key": metric, "label": QUALITY_LABELS[metric]},
         "reference": ", ".join(sorted(ref_labels)) or "none",
         "leaderboard": _label_simulated_judges(leaderboard(runs_df)),
+        "verdict": verdict_data(leaderboard(runs_df), sig, metric, frames_df, labels),
+        "baseline": None if baseline is None else baseline_view(table, sources, labels, baseline, metric),
         "by_content": content_breakdown(frames_df, labels),
         "significance": sig,
         "figures": build_figures(runs, runs_df, frames_df, labels, metric, sig),

@@ -61,10 +61,54 @@ def pareto(points: list[tuple[float, float, str]]) -> list[tuple[float, float, s
     return front
 
 
+QUALITY_RANGES = {"judge": (1.0, 5.0), "rougeL": (0.0, 100.0), "schema_valid": (0.0, 1.0)}  # the scales' own ends
+LOG_SPAN = 10  # costs spanning more than this factor are drawn on a log axis
+LABEL_NEAR = 0.06  # points closer than this share of both axes' spans get stacked labels
+LABEL_STEP_PX = 16  # vertical spacing of stacked labels (font 12)
+
+
+def cost_axis(costs: list[float]) -> dict[str, Any]:
+    """The x axis: log when the costs span more than LOG_SPAN (ranges in log10 units, padded a quarter decade),
+    else linear from $0, so a $410 vs $435 gap looks as small as it is."""
+    pos = [c for c in costs if c > 0]
+    if pos and max(pos) / min(pos) > LOG_SPAN:
+        lo, hi = math.log10(min(pos)), math.log10(max(pos))
+        return {"title": "$ per 1M generations (log scale)", "type": "log", "range": [lo - 0.25, hi + 0.25]}
+    top = max(costs) if costs else 1.0
+    return {"title": "$ per 1M generations", "type": "linear", "range": [0, (top or 1.0) * 1.15],
+            "rangemode": "tozero"}
+
+
+def label_offsets(points: list[tuple[float, float]], xspan: float, yspan: float) -> list[tuple[int, int]]:
+    """(ax, ay) pixel offsets of each point's label: a point alone gets its label just above it; points within
+    LABEL_NEAR of each other's axis spans form a cluster whose labels are stacked LABEL_STEP_PX apart to the
+    right, each with an arrow to its point, so they never print over one another."""
+    order = sorted(range(len(points)), key=lambda i: (-points[i][1], points[i][0]))
+    clusters: list[list[int]] = []
+    for i in order:
+        x, y = points[i]
+        for cl in clusters:
+            if any(abs(x - points[j][0]) <= LABEL_NEAR * xspan and abs(y - points[j][1]) <= LABEL_NEAR * yspan
+                   for j in cl):
+                cl.append(i)
+                break
+        else:
+            clusters.append([i])
+    out = [(0, -22)] * len(points)
+    for cl in clusters:
+        if len(cl) == 1:
+            continue
+        top = -(LABEL_STEP_PX * (len(cl) - 1)) // 2 - 10
+        for k, i in enumerate(cl):
+            out[i] = (46, top + LABEL_STEP_PX * k)
+    return out
+
+
 def cost_quality(runs_df: Any, labels: list[str], metric: str, col: dict[str, str]) -> dict[str, Any] | None:
     ycol = {"judge": "judge_mean", "rougeL": "rougeL", "schema_valid": "schema_valid_rate"}[metric]
     fig = go.Figure()
     points = []
+    lows, highs = [], []
     for rec in runs_df.to_dict("records"):
         x, y = _num(rec["cost_per_million_usd"]), _num(rec[ycol])
         if x is None or y is None:
@@ -78,8 +122,10 @@ def cost_quality(runs_df: Any, labels: list[str], metric: str, col: dict[str, st
         err = {"type": "data", "symmetric": False, "array": [hi - y], "arrayminus": [y - lo]} \
             if lo is not None and hi is not None else None
         points.append((x, y, rec["run"]))
-        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers+text", name=esc(rec["run"]), text=[esc(rec["run"])],
-                                 textposition="top center", error_y=err,
+        lows.append(lo if lo is not None else y)
+        highs.append(hi if hi is not None else y)
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=esc(rec["run"]), text=[esc(rec["run"])],
+                                 error_y=err,
                                  marker={"size": 14, "color": col[rec["run"]],
                                          "symbol": "diamond-open" if rec.get("simulated") else "circle"},
                                  hovertemplate="%{text}<br>$%{x:,.0f} per 1M<br>%{y:.3f}<extra></extra>"))
@@ -89,12 +135,23 @@ def cost_quality(runs_df: Any, labels: list[str], metric: str, col: dict[str, st
     if len(front) > 1:
         fig.add_trace(go.Scatter(x=[p[0] for p in front], y=[p[1] for p in front], mode="lines", name="Pareto frontier",
                                  line={"dash": "dot", "color": "#444", "shape": "hv"}, hoverinfo="skip"))
-    xs = [p[0] for p in points if p[0] > 0]
-    log = bool(xs) and max(xs) / min(xs) > 20
-    return _fig(fig, "Cost vs quality",
-                xaxis={"title": "$ per 1M generations", "type": "log" if log else "linear"},
-                yaxis={"title": esc({"judge": "judge score (1-5)", "rougeL": "ROUGE-L",
-                                     "schema_valid": "schema validity rate"}[metric])}, showlegend=True)
+    xaxis = cost_axis([p[0] for p in points])
+    log = xaxis["type"] == "log"
+    # y: the measure's whole scale (judge 1-5, ROUGE-L 0-100, validity 0-100%), widened to any interval beyond it
+    ylo, yhi = QUALITY_RANGES[metric]
+    ylo, yhi = min(ylo, *lows), max(yhi, *highs)
+    pad = 0.06 * (yhi - ylo)
+    yaxis = {"title": esc({"judge": "judge score (1-5)", "rougeL": "ROUGE-L",
+                           "schema_valid": "schema validity rate"}[metric]), "range": [ylo - pad, yhi + pad]}
+    if metric == "schema_valid":
+        yaxis["tickformat"] = ".0%"
+    plotted = [(math.log10(p[0]) if log and p[0] > 0 else p[0], p[1]) for p in points]
+    offsets = label_offsets(plotted, xaxis["range"][1] - xaxis["range"][0], yhi - ylo + 2 * pad)
+    annotations = [{"x": px, "y": py, "xref": "x", "yref": "y", "text": esc(p[2]), "showarrow": True, "ax": ax,
+                    "ay": ay, "arrowhead": 0, "arrowwidth": 1, "arrowcolor": "#888", "standoff": 7,
+                    "xanchor": "left" if ax else "center", "font": {"size": 12, "color": col[p[2]]}}
+                   for (px, py), p, (ax, ay) in zip(plotted, points, offsets, strict=True)]
+    return _fig(fig, "Cost vs quality", xaxis=xaxis, yaxis=yaxis, showlegend=True, annotations=annotations)
 
 
 def latency_cdf(frames_df: Any, labels: list[str], col: dict[str, str], open_loop: set[str] | None = None

@@ -32,7 +32,7 @@ from bench.load import FIELDS, RunData, _get, frame_rows, frame_scores, is_judge
 BATCH = 5000  # records turned into table rows at a time (about 60 MB of them in memory at once)
 # the columns the report's tables, figures and sampling use (the Parquet file has all of frame_rows' and more)
 REPORT_COLUMNS = ("frame_id", "content_type", "category", "json_strict", "json_lenient", "schema_valid", "rules_ok",
-                  "ttft_s", "e2el_s", "e2el_from_scheduled_s", "judge_score", "judge_no_caption", "rouge1",
+                  "ttft_s", "e2el_s", "e2el_from_scheduled_s", "cost_usd", "judge_score", "judge_no_caption", "rouge1",
                   "rouge2", "rougeL", "bleu", *(f"rougeL.{f}" for f in FIELDS),
                   "video", "shot", "timestamp_s")  # where a frame sits in time: the timeline (bench/report/timeline.py)
 

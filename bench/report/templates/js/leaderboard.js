@@ -16,3 +16,15 @@
     });
   });
 
+
+  // ---- compact leaderboard: secondary lines and columns folded away; on by default when the table does not fit
+  var lbBtn = document.getElementById("lb-compact"), lbBox = document.getElementById("lb-scroll");
+  function setCompact(on) {
+    lb.classList.toggle("compact", on);
+    lbBtn.setAttribute("aria-pressed", on ? "true" : "false");
+    lbBtn.textContent = on ? "show every column and interval" : "compact table";
+  }
+  if (lbBtn && lbBox) {
+    setCompact(lbBox.scrollWidth > lbBox.clientWidth + 1);
+    lbBtn.addEventListener("click", function () { setCompact(!lb.classList.contains("compact")); });
+  }
