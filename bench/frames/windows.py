@@ -112,7 +112,7 @@ def _ordered(video: _Video, need_time: bool) -> tuple[list[Frame], list[str], bo
         return list(frames), notes, False
     if any(b < a for a, b in zip(times, times[1:], strict=False)):
         notes.append("frames were out of time order: sorted by timestamp_s")
-    frames = sorted(frames, key=lambda f: (float(f.meta["timestamp_s"]), f.id))
+    frames = sorted(frames, key=lambda f: float(f.meta["timestamp_s"]))  # stable: a repeat keeps the first listed
     kept: list[Frame] = []
     for f in frames:
         if kept and float(f.meta["timestamp_s"]) == float(kept[-1].meta["timestamp_s"]):
