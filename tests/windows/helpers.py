@@ -33,12 +33,12 @@ def mode(kind: str, **kw: Any) -> ModeConfig:
 
 
 def clip_dataset(folder: Path, rows: list[tuple[str, str, float | None, str]] | None = None) -> Path:
-    """A manifest dataset of video frames (video, stem, timestamp, shot): each shot a colour, each frame a
-    slightly different square so consecutive frames differ."""
+    """A manifest dataset of video frames (video, stem, timestamp, shot): each shot one colour with a white
+    square, so the frames of a shot look alike (the simulator's captions hold) and a cut changes everything."""
     entries = []
     for i, (video, stem, t, shot) in enumerate(rows or CLIPS):
         img = Image.new("RGB", (96, 64), SHOT_COLOUR[shot])
-        img.paste((240, 240, 240), (5 + 4 * i, 10, 25 + 4 * i, 30))
+        img.paste((240, 240, 240), (10, 10, 30, 30))
         fid = f"{stem}-t{t:05.1f}" if t is not None else f"{stem}-{i}"
         path = folder / "images" / f"{fid}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
