@@ -245,6 +245,9 @@ def mode_problems(cfg: Any) -> list[str]:
         problems.append(f"mode.tile_side={mode.tile_side}: pixels of a grid tile's long side, 16 to 4096")
     if mode.grid_cols is not None and mode.grid_cols < 1:
         problems.append(f"mode.grid_cols={mode.grid_cols}: at least 1 (or null for a square-ish grid)")
+    if mode.kind == "summary" and not mode.from_run:
+        problems.append("mode.from_run needs a value: the frame or sliding run folder whose captions are "
+                        "summarised (add mode.from_run=RUN_DIR)")
     if cfg.prompt.name == "cliptagger":
         problems.append(f"mode={mode.kind} with prompt=cliptagger, a one-frame prompt: leave prompt= out "
                         f"(mode={mode.kind} picks prompt={mode.kind}_v1) or give a prompt written for it")
