@@ -92,3 +92,18 @@ def test_summary_inputs_take_valid_captions_in_time_order_and_name_a_missing_vid
         summary_inputs(units, run)
     with pytest.raises(DatasetError, match="no generations.jsonl"):
         summary_inputs(units, tmp_path / "nowhere")
+
+
+def test_frame_mode_keeps_the_fingerprint_of_runs_made_before_modes_existed():
+    from omegaconf import OmegaConf
+
+    from bench.store import fingerprint
+
+    from .helpers import compose_cfg
+
+    plain = OmegaConf.to_container(compose_cfg(), resolve=False)
+    assert plain["mode"]["kind"] == "frame"
+    before_modes = {k: v for k, v in plain.items() if k != "mode"}
+    assert fingerprint(plain) == fingerprint(before_modes)  # an old run still resumes
+    window = OmegaConf.to_container(compose_cfg("mode=window"), resolve=False)
+    assert fingerprint(window) != fingerprint(plain)
