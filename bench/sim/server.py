@@ -134,6 +134,7 @@ def _plan(state: SimState, req: SimRequest, sha: str, caption: cap.Caption, sess
         input_tokens=count_input_tokens(cfg.image_tokens * _media(req), req.system, req.user),
         attempt=attempt,
         image_tokens=cfg.image_tokens * _media(req),
+        media_modality="VIDEO" if req.videos else "IMAGE",
         reasoning_model=req.think is not None,
         reasoning_tokens=thought,
         thinking_s=(cfg.thinking_s if cfg.thinking_s is not None else thought * cfg.per_token_s) if thought else 0.0,

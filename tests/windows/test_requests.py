@@ -22,7 +22,7 @@ from bench.frames.clip import encode_clip, tile_grid
 from bench.sim.server import SimServer
 from bench.sim.testing import FAST, jpeg, solid
 from bench.validity import assess
-from bench.window_runner import fill
+from bench.window_runner import fill, image_tokens_of
 
 from ..conftest import ROOT
 
@@ -138,9 +138,10 @@ async def test_the_simulator_reads_a_grid_tile_by_tile_and_a_gemini_clip_frame_b
         verdict, caption = assess(out.text, out.finish_reason, schema.json_schema, schema.rules)
         assert verdict.category == "valid", verdict.reasons
         assert [c["t_s"] for c in caption["scene_changes"]] == [2.0]
-    # Gemini reports the clip's frames as image tokens (3 frames x 256)
+    # Gemini reports the clip's frames as video tokens (3 frames x 256); image_tokens counts them
     details = {d["modality"]: d["token_count"] for d in by_clip.usage.raw["prompt_tokens_details"]}
-    assert details["IMAGE"] == 3 * 256
+    assert details["VIDEO"] == 3 * 256 and "IMAGE" not in details
+    assert image_tokens_of(by_clip.usage.raw) == 3 * 256
 
 
 async def test_a_model_answering_a_window_with_a_frame_caption_is_schema_invalid():

@@ -68,6 +68,7 @@ class Generation:
     drop_after: int | None = None  # close the connection after this many tokens
     error_after: int | None = None  # streaming server error after this many tokens
     image_tokens: int = 0
+    media_modality: str = "IMAGE"  # Gemini's usage modality of image_tokens: VIDEO for a video part
     reasoning_model: bool = False  # a reasoning model was asked for: usage reports the reasoning split
     reasoning_tokens: int = 0  # spent thinking, before the answer; billed as output
     thinking_s: float = 0.0  # time they take, from TTFT to the first visible token

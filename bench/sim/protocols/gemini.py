@@ -122,7 +122,7 @@ class Gemini:
             "totalTokenCount": gen.input_tokens + out + thoughts,
             "promptTokensDetails": [
                 {"modality": "TEXT", "tokenCount": gen.input_tokens - gen.image_tokens},
-                {"modality": "IMAGE", "tokenCount": gen.image_tokens},
+                {"modality": gen.media_modality, "tokenCount": gen.image_tokens},
             ],
         }
         if out:
