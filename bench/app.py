@@ -128,6 +128,10 @@ def check_config(cfg: Config | DictConfig) -> None:
         check_temporal(cfg.get("temporal") if isinstance(cfg, DictConfig) else getattr(cfg, "temporal", None))
     except ValueError as exc:
         problems.append(str(exc))
+    from bench.window_runner import mode_problems
+
+    if isinstance(cfg, DictConfig) and "mode" in cfg or hasattr(cfg, "mode"):
+        problems += mode_problems(cfg)
     from bench.export import config_problems as export_problems
 
     problems += export_problems(cfg.get("export") if isinstance(cfg, DictConfig) else getattr(cfg, "export", None))
@@ -210,6 +214,10 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
         api_key = api_key_for(cfg)
         frames = load_frames(cfg.dataset)
         frames, shard = select_shard(cfg, frames)
+        if _windowed(cfg):  # mode=window|grid|sliding|summary: the units are windows, not frames
+            from bench.window_runner import plan_work
+
+            frames = plan_work(cfg, frames)
         check_serving(cfg.model)
         resolve_price(cfg.model.price)
         if cfg.get("judge") is not None:  # a judge without its key would fail only after the paid run
@@ -240,7 +248,8 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     wanted = getattr(frames, "ids", None) or IdSet(f.id for f in frames)
     todo = len(wanted) - wanted.count_common(store.recorded)
     verb = "resuming" if store.resumed else "new run"
-    console.print(f"{verb}: {store.path}  ({len(frames)} frames, {todo} to do)"
+    noun = f"{cfg.mode.kind} units" if _windowed(cfg) else "frames"
+    console.print(f"{verb}: {store.path}  ({len(frames)} {noun}, {todo} to do)"
                   + ("  [yellow]SIMULATED model[/yellow]" if cfg.model.simulated else ""), highlight=False)
     session = store.start_session({"frames_to_do": todo})
     status, code = "complete", EXIT_OK
@@ -288,7 +297,10 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     store.end_session(status, recorded=len(store), client_limited=client.get("client_limited"),
                       client_lag_p99_ms=(client.get("lag_ms") or {}).get("p99"))
     store.close()  # the run is over: scoring below takes its own lock (bench.scorings)
-    if code == EXIT_OK:
+    if code == EXIT_OK and _windowed(cfg):
+        console.print(f"mode={cfg.mode.kind}: ROUGE/BLEU, judge and temporal scores are defined on frame captions; "
+                      "this run's window captions are measured by validity, latency and cost.", highlight=False)
+    elif code == EXIT_OK:
         try:
             metrics = _score(cfg, store, metrics, console)
         except KeyboardInterrupt:
@@ -300,6 +312,11 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
     if (cfg.get("export") or {}).get("to", "none") != "none" and status in ("complete", "incomplete"):
         _export(cfg, store.path, console)
     return code
+
+
+def _windowed(cfg: DictConfig) -> bool:
+    mode = cfg.get("mode")
+    return mode is not None and mode.kind != "frame"
 
 
 def _export(cfg: DictConfig, run_dir: Path, console: Console) -> None:
@@ -372,7 +389,14 @@ async def _run_frames(cfg: DictConfig, frames: Iterable[Any], store: RunStore, s
     else:
         backend, watch = replica_backend(endpoints, backend_for, store, console)
     s = cfg.model.sampling
-    runner = Runner(
+    runner_class: Any = Runner
+    extra: dict[str, Any] = {}
+    if _windowed(cfg):
+        from bench.window_runner import WindowRunner
+
+        runner_class, extra = WindowRunner, {"mode": OmegaConf.to_object(cfg.mode)}
+    runner = runner_class(
+        **extra,
         backend=backend,
         prompt=OmegaConf.to_object(cfg.prompt),
         sampling=Sampling(temperature=s.temperature, max_tokens=s.max_tokens, top_p=s.top_p, seed=s.seed,
@@ -387,7 +411,7 @@ async def _run_frames(cfg: DictConfig, frames: Iterable[Any], store: RunStore, s
         reasoning=Reasoning(effort=s.reasoning_effort, budget=s.thinking_budget, level=s.thinking_level),
     )
     try:
-        await runner.run(frames)
+        await (runner.run_units(frames) if _windowed(cfg) else runner.run(frames))
     finally:
         if isinstance(backend, ReplicaBackend):
             store.meta.setdefault("replicas", {})[str(session)] = backend.report()
@@ -440,6 +464,7 @@ def metrics_for(cfg: DictConfig, store: RunStore, frames: Iterable[Any], *, want
         metrics = batch_metrics(cfg, store, frames, metrics)
     metrics["run"] = {"dir": str(store.path), "model": cfg.model.label or cfg.model.name, "model_name": cfg.model.name,
                       "dataset": cfg.dataset.name, "prompt": f"{cfg.prompt.name}@{cfg.prompt.version}",
+                      "mode": (cfg.get("mode") or {}).get("kind", "frame"),
                       "precision": cfg.model.precision, "hosting": cfg.model.hosting,
                       "sessions": len(store.meta.get("sessions", []))}
     return metrics

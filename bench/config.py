@@ -99,6 +99,9 @@ class SimConfig:
     # KINDS, e.g. [invented_logo]) and, in pairwise mode, the probability it prefers whichever caption is shown first.
     judge_blind: list[str] = field(default_factory=list)
     judge_position_bias: float = 0.0
+    # Window modes (bench/sim/windows.py): `frame` answers every window request with the first frame's
+    # single-frame caption, as a model that ignores the window prompt would.
+    window_answers: str = "window"  # window | frame
 
 
 @dataclass
@@ -339,10 +342,26 @@ class ExportConfig:
 
 
 @dataclass
+class ModeConfig:
+    """What one request captions (conf/mode/; README "Window captioning"): one frame (the default), a window
+    of frames of one video as several images / one grid image / one clip, two adjacent frames and the previous
+    caption (sliding), or a clip's earlier captions as text (summary). Grouping: bench.frames.windows."""
+
+    kind: str = "frame"  # frame | window | grid | sliding | summary
+    frames: int = 4  # window, grid: consecutive frames of one video per window
+    window_s: float | None = None  # window, grid: windows of this many seconds instead (needs timestamp_s)
+    video: bool = False  # window: send the window as one mp4 clip (Gemini video part) instead of images
+    grid_cols: int | None = None  # grid: columns; None = ceil(sqrt(frames))
+    tile_side: int = 384  # grid: each tile's long side in pixels
+    from_run: str | None = None  # summary: the frame or sliding RUN_DIR whose captions are summarised
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
     prompt: PromptConfig = MISSING
+    mode: ModeConfig = field(default_factory=ModeConfig)  # conf/mode/: frame (default), window, grid, sliding...
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     runs_dir: str = "runs"
     resume: str = "auto"  # auto: continue the newest unfinished run of the same config | never

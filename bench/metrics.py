@@ -85,6 +85,7 @@ class MetricsPass:
         self.spent_n = self.spent_in = self.spent_out = self.spent_reasoning = 0
         self.usage_missing = 0
         self.total_usd = 0.0
+        self.video_n, self.video_s = 0, 0.0  # window modes: units sent and the seconds of video they cover
         self.uncounted = 0
         self.visible_n = self.visible_sum = 0
         self.by_ct: dict[str, list[Any]] = {}  # content type -> [frames, schema valid, e2el values]
@@ -115,6 +116,9 @@ class MetricsPass:
                 self.bad_listed.append({"frame_id": r["frame_id"], "reason": (r.get("error") or {}).get("message")})
             return
         self.sent += 1
+        if isinstance(r.get("window_s"), int | float):
+            self.video_n += 1
+            self.video_s += r["window_s"]
         for rung in LADDER:
             if validity.get(rung):
                 self.ladder_sent[rung] += 1
@@ -284,6 +288,14 @@ class MetricsPass:
             out["basis"] = "tokens"
             out["cost_per_million_usd"] = cost_per_million(mean_in, mean_out or 0.0, price["input_per_million"],
                                                            price["output_per_million"])
+        if self.video_n and self.video_s > 0:
+            # Window modes: $ per hour of video = $ per generation x generations per hour of video
+            # (3600 / the mean seconds of video one request covers).
+            mean_video_s = self.video_s / self.video_n
+            out["video_hours_sent"] = self.video_s / 3600
+            out["mean_video_s_per_request"] = mean_video_s
+            out["cost_per_hour_of_video_usd"] = (out["cost_per_million_usd"] / 1e6 * 3600 / mean_video_s
+                                                 if out["cost_per_million_usd"] is not None else None)
         return out
 
     def _reasoning(self, cost: dict[str, Any]) -> dict[str, Any]:

@@ -194,6 +194,13 @@ class Runner:
             return
         request = CaptionRequest(image=image, system=self.prompt.system, user=self.prompt.user,
                                  sampling=self.sampling, schema=self._schema, reasoning=self.reasoning)
+        await self._send(base, image, request)
+
+    async def _send(self, base: dict[str, Any], image: ImageInput | None,
+                    request: CaptionRequest) -> dict[str, Any] | None:
+        """Send one request with retries and record its outcome; the record, or None when none was written
+        (a systemic failure, the server gone, or a connection failure held until the server is seen up).
+        `image` is what the record's `image` field describes (a window's first image or its grid)."""
         self.sent += 1
         call = asyncio.ensure_future(call_with_retry(lambda: self.backend.generate(request), self.cfg.retry,
                                                      self.cfg.request_timeout_s, self.rng))
@@ -203,7 +210,7 @@ class Runner:
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if self._abandoned and current is not None and not current.cancelling():
-                return  # the server died with this frame in flight: unrecorded, it resumes
+                return None  # the server died with this frame in flight: unrecorded, it resumes
             raise
         finally:
             self._in_flight.discard(call)
@@ -212,19 +219,21 @@ class Runner:
             if error.fatal:
                 # Not recorded: the frame is fine, the setup is not. Resume after fixing it.
                 self._stop(error)
-                return
+                return None
             if self._stopping.is_set():
-                return  # failed while the run stops on a systemic error: not the model's failure
+                return None  # failed while the run stops on a systemic error: not the model's failure
             gone = self.server.gone()
             if gone:  # checked before recording, not only by the watchdog: no race lets it through
                 self._server_gone(gone)
-                return
+                return None
             if error.kind == "connection":
                 self._hold(self._completed(base, image, outcome), error)
-                return
+                return None
         if outcome.response is not None or (outcome.error is not None and outcome.error.kind != "timeout"):
             self._flush_held()  # the server answered (even with an error): it is up
-        self._record(self._completed(base, image, outcome))
+        record = self._completed(base, image, outcome)
+        self._record(record)
+        return record
 
     def client_stats(self) -> dict[str, Any]:
         """The client's own distortion during run() (bench.loopmon): metrics.json `client`."""
@@ -277,12 +286,13 @@ class Runner:
         return {**base, "status": "failed", "error": {"kind": kind, "message": message}, "validity": verdict.to_dict(),
                 "attempts": [], "n_attempts": 0, "text": None, "caption": None}
 
-    def _completed(self, base: dict[str, Any], image: ImageInput, outcome: RetryOutcome) -> dict[str, Any]:
+    def _completed(self, base: dict[str, Any], image: ImageInput | None, outcome: RetryOutcome) -> dict[str, Any]:
         attempts = [a.to_dict() for a in outcome.attempts]
         response = outcome.response
         record: dict[str, Any] = {
             **base,
-            "image": {"sha256": image.sha256, "width": image.width, "height": image.height, "bytes": len(image.data)},
+            "image": {"sha256": image.sha256, "width": image.width, "height": image.height, "bytes": len(image.data)}
+            if image is not None else None,  # None: a text-only request (mode=summary)
             "attempts": attempts,
             "n_attempts": len(attempts),
             # The replica the last attempt went to (several replicas: bench/backends/replicas.py), else None.

@@ -98,6 +98,8 @@ def _redact_url(value: str) -> str:
 
 def fingerprint(cfg: dict[str, Any]) -> str:
     trimmed = json.loads(json.dumps(cfg, default=str))
+    if (trimmed.get("mode") or {}).get("kind", "frame") == "frame":
+        trimmed.pop("mode", None)  # frame mode (the default) keeps the fingerprints of runs made before modes
     for path in _NOT_FINGERPRINTED:
         node = trimmed
         for key in path[:-1]:

@@ -50,6 +50,8 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
     lat, thr, cost = m["latency"], m["throughput"], m["cost"]
     rows = [
         ("frames", _frames(m)),
+        *([("mode", f"{m['run']['mode']} (prompt {m['run'].get('prompt')}); a frame is one unit: a window, "
+                    "pair or video")] if m.get("run", {}).get("mode", "frame") != "frame" else []),
         *_bad_input_rows(m),
         ("JSON, strict", _pct(ladder["json_strict"])),
         ("JSON, lenient", _pct(ladder["json_lenient"])),
@@ -93,6 +95,9 @@ def print_summary(console: Console, m: dict[str, Any], *, label: str, run_dir: P
         src = cost.get("price", {}).get("source") if cost["basis"] == "tokens" else cost.get("gpu", {}).get("source")
         basis = "; ".join(x for x in (cost["basis"], src) if x)
         rows.append(("$ per 1M generations", f"${cost['cost_per_million_usd']:,.0f} ({basis})"))
+    if cost.get("cost_per_hour_of_video_usd") is not None:  # window modes
+        rows.append(("$ per hour of video", f"${cost['cost_per_hour_of_video_usd']:,.4f} "
+                     f"({cost['mean_video_s_per_request']:.1f} s of video per request)"))
     if cost.get("usage_missing"):
         rows.append(("usage not reported", f"{cost['usage_missing']} answers: left out of token means and cost"))
     rows += _reasoning_rows(m)

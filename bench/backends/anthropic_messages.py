@@ -36,13 +36,18 @@ PROVIDER = "anthropic"
 
 def build_params(model: str, request: CaptionRequest) -> dict[str, Any]:
     s = request.sampling
-    image_block = {"type": "image", "source": {"type": "base64", "media_type": request.image.mime,
-                                               "data": base64.b64encode(request.image.data).decode("ascii")}}
+    if request.video is not None:
+        raise BackendError("unsupported_request", "the Anthropic Messages API takes no video blocks: send the "
+                           "window's frames as images (mode.video=false)")
+    # Several images (a window) are several image blocks, in order, before the text; none for a text-only summary.
+    image_blocks = [{"type": "image", "source": {"type": "base64", "media_type": image.mime,
+                                                 "data": base64.b64encode(image.data).decode("ascii")}}
+                    for image in request.all_images]
     params: dict[str, Any] = {
         "model": model,
         "max_tokens": s.max_tokens,
         "system": request.system,
-        "messages": [{"role": "user", "content": [image_block, {"type": "text", "text": request.user}]}],
+        "messages": [{"role": "user", "content": [*image_blocks, {"type": "text", "text": request.user}]}],
     }
     # Current SDKs no longer type `temperature`/`top_p` (newer Claude models reject
     # them); models that take them (Claude Sonnet 4) get them as body fields.

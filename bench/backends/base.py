@@ -58,13 +58,34 @@ class Reasoning:
 
 
 @dataclass(frozen=True)
+class VideoInput:
+    """A short clip encoded in-process (bench.frames.clip) for a protocol that takes video natively (Gemini)."""
+
+    data: bytes
+    mime: str  # video/mp4
+    frames: int
+    duration_s: float
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class CaptionRequest:
-    image: ImageInput
+    """One request: one frame (`image`), several (`images`: a window, sent in order), a clip (`video`),
+    or text only (none of them: a clip summary from earlier captions)."""
+
+    image: ImageInput | None = None
     system: str
     user: str
     sampling: Sampling
     schema: dict[str, Any] | None = None  # sent only when response_format == "json_schema"
     reasoning: Reasoning = Reasoning()
+    images: tuple[ImageInput, ...] = ()
+    video: VideoInput | None = None
+
+    @property
+    def all_images(self) -> tuple[ImageInput, ...]:
+        """The images to send, in order (`image` first when both are given)."""
+        return ((self.image,) if self.image is not None else ()) + tuple(self.images)
 
 
 def token_count(value: Any) -> int | None:

@@ -194,3 +194,36 @@ def _family_checks(backend: str, family: Family, s: Any, where: str) -> list[str
                 problems.append(f"model.sampling.{key}={value}: {where} takes only the default{why}: "
                                 f"add model.sampling.{key}=null")
     return problems
+
+
+# Images one request may carry, by protocol (window modes send several; checked before a run).
+# - Anthropic: "100 per request on the API, for models with a 200k-token context window; 600 per request for
+#   all other models", and past 20 images each is limited to 2000x2000 px; 32 MB per request
+#   (platform.claude.com/docs/en/build-with-claude/vision, "General limits", read 2026-11-30). 100 is taken
+#   for every Claude model: capbench does not know each one's context window.
+# - Gemini: video at 1 frame per second by default, inline data under 100 MB
+#   (ai.google.dev/gemini-api/docs/video-understanding, read 2026-11-30); no lower image count is known to us.
+# - OpenAI-compatible (OpenAI, vLLM): vLLM takes as many as `--limit-mm-per-prompt` allows (model.vllm.*);
+#   OpenAI's own per-request image limit was not checked from this offline machine: none is enforced here.
+MAX_IMAGES_PER_REQUEST = {"anthropic": 100}
+
+
+def image_count_problems(backend: str, model: str, images: int, *, serve: str = "",
+                         vllm_limit: str | None = None) -> list[str]:
+    """Why a request with `images` images would be refused by this model or server (empty: it is taken)."""
+    import json
+
+    problems = []
+    limit = MAX_IMAGES_PER_REQUEST.get(backend)
+    if limit is not None and images > limit:
+        problems.append(f"mode: {images} images per request, but {backend} model {model!r} takes at most {limit} "
+                        "per request: lower mode.frames")
+    if serve == "vllm" and images > 1:
+        try:
+            allowed = int(json.loads(vllm_limit or "{}").get("image", 1))
+        except (ValueError, TypeError, AttributeError):
+            allowed = 1
+        if images > allowed:
+            problems.append(f"mode: {images} images per request, but vLLM is started with --limit-mm-per-prompt "
+                            f"{vllm_limit}: add model.vllm.limit_mm_per_prompt='{{\"image\": {images}}}'")
+    return problems

@@ -62,9 +62,12 @@ def build_config(request: CaptionRequest) -> types.GenerateContentConfig:
 
 
 def build_contents(request: CaptionRequest) -> list[types.Content]:
-    return [types.Content(role="user", parts=[types.Part.from_bytes(data=request.image.data,
-                                                                    mime_type=request.image.mime),
-                                              types.Part.from_text(text=request.user)])]
+    """Media before the text: one inline part per image (a window: several, in order), or one inline
+    `video/mp4` part (mode.video=true), or none (a text-only summary)."""
+    media = [types.Part.from_bytes(data=image.data, mime_type=image.mime) for image in request.all_images]
+    if request.video is not None:
+        media.append(types.Part.from_bytes(data=request.video.data, mime_type=request.video.mime))
+    return [types.Content(role="user", parts=[*media, types.Part.from_text(text=request.user)])]
 
 
 class GeminiBackend:

@@ -40,14 +40,23 @@ _ERROR_BODY_MAX = 64 * 1024  # of an error answer, read for its message
 
 
 def build_messages(request: CaptionRequest, url: str | None = None) -> list[dict[str, Any]]:
-    """The seed's message layout: system text, then user text + the image as a data URL (or `url`)."""
-    image_url: dict[str, Any] = {"url": url or f"data:{request.image.mime};base64,{request.image.base64}"}
-    if request.sampling.image_detail:
-        image_url["detail"] = request.sampling.image_detail
+    """The seed's message layout: system text, then user text + the image as a data URL (or `url`).
+    Several images (a window) go as several `image_url` parts, in order, after the text; a text-only
+    request (a clip summary) has no image part."""
+    images = request.all_images
+    if request.video is not None:
+        raise BackendError("unsupported_request", "the OpenAI chat protocol takes no video parts: send the window's "
+                           "frames as images (mode.video=false)")
+    parts: list[dict[str, Any]] = [{"type": "text", "text": request.user}]
+    for n, image in enumerate(images):
+        image_url: dict[str, Any] = {"url": url if url and n == 0 and len(images) == 1
+                                     else f"data:{image.mime};base64,{image.base64}"}
+        if request.sampling.image_detail:
+            image_url["detail"] = request.sampling.image_detail
+        parts.append({"type": "image_url", "image_url": image_url})
     return [
         {"role": "system", "content": request.system},
-        {"role": "user", "content": [{"type": "text", "text": request.user},
-                                     {"type": "image_url", "image_url": image_url}]},
+        {"role": "user", "content": parts},
     ]
 
 
@@ -160,6 +169,12 @@ class OpenAIChatBackend:
         """The streamed request's JSON bytes: the image's base64 text (made once per image, off the event
         loop) spliced between the bytes before and after it, which are the same for every frame of a run
         (same prompt, sampling, schema) and so are built once, not per frame and attempt."""
+        if request.image is None or request.images or request.video is not None:
+            # several images (a window) or none (a summary): built whole, the one-image splice does not apply
+            params = self._params(request)
+            extra = params.pop("extra_body", None) or {}
+            body = {**params, "stream": True, "stream_options": {"include_usage": True}, **extra}
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         schema = request.schema if request.sampling.response_format == "json_schema" else None
         key = (request.system, request.user, request.sampling, request.reasoning, request.image.mime, self.model,
                self.max_tokens_field, _canonical(schema), _canonical(self.extra_body))

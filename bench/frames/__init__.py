@@ -10,6 +10,8 @@
 - image: decode, orient, resize and JPEG-encode a frame for a request
 - decode: deterministic video/still decoding and JPEG writing (video source, frames1k builder)
 - shots: shot detection on tiny thumbnails (video sampling, frames1k builder)
+- windows, clip: window modes (mode=window|grid|sliding|summary): frames grouped into units, and a unit's
+  frames as a grid image or an mp4 clip
 
 The runner, the scorers, the report and the frames1k builder (bench.datasets) import from here;
 nothing here imports them.

@@ -29,6 +29,7 @@ from bench.config import SimConfig
 from bench.sim import captions as cap
 from bench.sim import judge as sim_judge
 from bench.sim import reasoning
+from bench.sim import windows as sim_windows
 from bench.sim.batch import add_batch_routes, gemini_create
 from bench.sim.faults import FaultPlanner, malform
 from bench.sim.protocols.anthropic_messages import AnthropicMessages
@@ -60,6 +61,7 @@ class SimState:
                                          temporal_jitter=float(getattr(cfg, "temporal_jitter", 0.0)))
         self.shutting_down = asyncio.Event()
         self.requests: Counter[str] = Counter()
+        self.images: Counter[str] = Counter()  # image parts received, by protocol (window modes send several)
 
 
 STATE = web.AppKey("sim_state", SimState)
@@ -129,9 +131,10 @@ def _plan(state: SimState, req: SimRequest, sha: str, caption: cap.Caption, sess
         model=req.model,
         tokens=tokens,
         finish=finish,
-        input_tokens=count_input_tokens(cfg.image_tokens, req.system, req.user),
+        input_tokens=count_input_tokens(cfg.image_tokens * _media(req), req.system, req.user),
         attempt=attempt,
-        image_tokens=cfg.image_tokens,
+        image_tokens=cfg.image_tokens * _media(req),
+        media_modality="VIDEO" if req.videos else "IMAGE",
         reasoning_model=req.think is not None,
         reasoning_tokens=thought,
         thinking_s=(cfg.thinking_s if cfg.thinking_s is not None else thought * cfg.per_token_s) if thought else 0.0,
@@ -143,6 +146,21 @@ def _plan(state: SimState, req: SimRequest, sha: str, caption: cap.Caption, sess
     if attempt.outcome == "server_error" and req.stream and attempt.rng.random() < 0.5:
         gen.error_after = int(len(tokens) * attempt.cut)  # the other half fail before the stream
     return gen
+
+
+def _media(req: SimRequest) -> int:
+    """Images the model would encode: each image part, each frame of a video part (decoded once, cached)."""
+    if "media" not in req.extra:
+        frames = 0
+        if req.videos:
+            from bench.frames.clip import decode_clip
+
+            try:
+                frames = sum(len(decode_clip(data)) for _, data in req.videos)
+            except Exception:  # noqa: BLE001 - an unreadable clip is refused when it is captioned
+                frames = len(req.videos)
+        req.extra["media"] = len(req.images) + frames
+    return int(req.extra["media"])
 
 
 async def _handle(request: web.Request, proto: WireProtocol) -> web.StreamResponse:
@@ -170,11 +188,26 @@ async def _handle(request: web.Request, proto: WireProtocol) -> web.StreamRespon
     if cfg.model_names and req.model not in cfg.model_names:
         info["outcome"] = "not_found"
         return proto.error(404, f"The model '{req.model}' does not exist (served: {', '.join(cfg.model_names)}).")
-    sha = hashlib.sha256(req.image).hexdigest()
+    mode = sim_windows.prompt_kind(req)
+    if mode is None and not req.images:
+        info["outcome"] = "bad_request"
+        return proto.error(400, "The request has no image (the simulator captions frames; a text-only request "
+                           "must carry a capbench summary prompt).")
+    # Keyed on every medium sent, in order: retries of the same window draw the same faults.
+    sha = hashlib.sha256(b"".join(d for _, d in req.images + req.videos) + req.user.encode()
+                         if mode else req.image).hexdigest()
     info["image"] = sha[:12]
+    info["images"] = len(req.images)
+    if req.videos:
+        info["videos"] = len(req.videos)
+    state.images[proto.name] += len(req.images)
     try:
         # Decoding is CPU work: keep it off the event loop so streams stay on schedule.
-        caption, source = await asyncio.to_thread(state.captions.caption, req.image, sha)
+        if mode is not None:  # a window mode prompt (bench/sim/windows.py): a caption in that prompt's schema
+            caption, source = await asyncio.to_thread(sim_windows.answer, req, state.captions,
+                                                      getattr(cfg, "window_answers", "window"))
+        else:
+            caption, source = await asyncio.to_thread(state.captions.caption, req.image, sha)
         if sim_judge.is_judge_request(req):  # judge mode (bench/sim/judge.py): a verdict instead of a caption
             caption, source = await asyncio.to_thread(sim_judge.answer, req, state.captions, cfg), "judge"
     except cap.ImageDecodeError as exc:
@@ -247,7 +280,8 @@ def build_app(cfg: SimConfig | None = None) -> web.Application:
         return web.Response(text="ok")
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"requests": dict(state.requests), "outcomes": dict(state.planner.outcomes)})
+        return web.json_response({"requests": dict(state.requests), "images": dict(state.images),
+                                  "outcomes": dict(state.planner.outcomes)})
 
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/v1/messages", messages)

@@ -63,7 +63,7 @@ async def test_log_line_and_stats(capfd: pytest.CaptureFixture[str]) -> None:
             )
             assert r.status_code == 200
             stats = (await c.get(sim.base_url + "/sim/stats")).json()
-    assert stats == {"requests": {"openai": 1}, "outcomes": {"malformed": 1}}
+    assert stats == {"requests": {"openai": 1}, "images": {"openai": 1}, "outcomes": {"malformed": 1}}
     err = capfd.readouterr().err
     line = next(ln for ln in err.splitlines() if "POST /v1/chat/completions" in ln)
     assert "model=cliptagger" in line and "outcome=malformed" in line and "output_tokens=" in line

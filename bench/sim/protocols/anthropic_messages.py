@@ -16,6 +16,7 @@ from bench.sim.protocols.base import (
     SimRequest,
     Thought,
     decode_b64,
+    media_fields,
     new_id,
     open_sse,
     paced,
@@ -83,14 +84,11 @@ class AnthropicMessages:
                     images.append(self._image(block.get("source"), f"messages.{i}.content.{j}.source"))
                 else:
                     raise BadRequest(f"messages.{i}.content.{j}: unsupported block type {kind!r}")
-        if len(images) != 1:
-            raise BadRequest(f"expected exactly one image block, got {len(images)}")
         return SimRequest(
             model=model,
             system=text_of(body.get("system"), "system"),
             user="\n".join(user),
-            image=images[0][1],
-            mime=images[0][0],
+            **media_fields(images),
             stream=bool(body.get("stream")),
             max_tokens=max_tokens,
             think=reasoning.anthropic(body, model),  # extended / adaptive thinking, with its rules

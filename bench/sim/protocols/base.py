@@ -50,6 +50,9 @@ class SimRequest:
     include_usage: bool = False  # OpenAI stream_options.include_usage
     extra: dict[str, Any] = field(default_factory=dict)
     think: Any = None  # bench.sim.reasoning.Think when a reasoning model was asked for, else None
+    # Every image part in order (`image`/`mime` are the first); window modes send several, a summary none.
+    images: list[tuple[str, bytes]] = field(default_factory=list)
+    videos: list[tuple[str, bytes]] = field(default_factory=list)  # Gemini inline video parts (video/mp4)
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Generation:
     drop_after: int | None = None  # close the connection after this many tokens
     error_after: int | None = None  # streaming server error after this many tokens
     image_tokens: int = 0
+    media_modality: str = "IMAGE"  # Gemini's usage modality of image_tokens: VIDEO for a video part
     reasoning_model: bool = False  # a reasoning model was asked for: usage reports the reasoning split
     reasoning_tokens: int = 0  # spent thinking, before the answer; billed as output
     thinking_s: float = 0.0  # time they take, from TTFT to the first visible token
@@ -193,6 +197,12 @@ async def open_sse(request: web.Request) -> web.StreamResponse:
     )
     await resp.prepare(request)
     return resp
+
+
+def media_fields(images: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """SimRequest's image fields: the first image (empty bytes for a text-only request) and all of them."""
+    mime, data = images[0] if images else ("", b"")
+    return {"image": data, "mime": mime, "images": list(images)}
 
 
 def now() -> int:

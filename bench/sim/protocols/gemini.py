@@ -19,6 +19,7 @@ from bench.sim.protocols.base import (
     SimRequest,
     Thought,
     decode_b64,
+    media_fields,
     open_sse,
     paced,
     sse,
@@ -54,7 +55,7 @@ class Gemini:
         contents = body.get("contents")
         if not isinstance(contents, list) or not contents:
             raise BadRequest("* GenerateContentRequest.contents: contents is not specified")
-        user, images = [], []
+        user, images, videos = [], [], []
         for i, c in enumerate(contents):
             parts = c.get("parts") if isinstance(c, dict) else None
             if not isinstance(parts, list):
@@ -70,15 +71,16 @@ class Gemini:
                     user.append(part["text"])
                 elif isinstance(inline, dict):
                     mime = _get(inline, "mimeType", "mime_type")
+                    if isinstance(mime, str) and mime.startswith("video/"):
+                        videos.append((mime, decode_b64(inline.get("data"), where, urlsafe_ok=True)))
+                        continue
                     if not isinstance(mime, str) or not mime.startswith("image/"):
                         raise BadRequest(
-                            f"* GenerateContentRequest.{where}.inline_data.mime_type: must be an image type"
+                            f"* GenerateContentRequest.{where}.inline_data.mime_type: must be an image or video type"
                         )
                     images.append((mime, decode_b64(inline.get("data"), where, urlsafe_ok=True)))
                 else:
                     raise BadRequest(f"* GenerateContentRequest.{where}: unsupported part (use text or inlineData)")
-        if len(images) != 1:
-            raise BadRequest(f"expected exactly one inlineData image part, got {len(images)}")
         system_parts = (_get(body, "systemInstruction", "system_instruction") or {}).get("parts") or []
         system = "\n".join(p.get("text", "") for p in system_parts if isinstance(p, dict))
         gen_cfg = _get(body, "generationConfig", "generation_config") or {}
@@ -90,8 +92,8 @@ class Gemini:
             model=model,
             system=system,
             user="\n".join(user),
-            image=images[0][1],
-            mime=images[0][0],
+            **media_fields(images),
+            videos=videos,
             stream=action == "streamGenerateContent",
             max_tokens=max_tokens,
             extra={"sse": request.query.get("alt") == "sse"},
@@ -120,7 +122,7 @@ class Gemini:
             "totalTokenCount": gen.input_tokens + out + thoughts,
             "promptTokensDetails": [
                 {"modality": "TEXT", "tokenCount": gen.input_tokens - gen.image_tokens},
-                {"modality": "IMAGE", "tokenCount": gen.image_tokens},
+                {"modality": gen.media_modality, "tokenCount": gen.image_tokens},
             ],
         }
         if out:

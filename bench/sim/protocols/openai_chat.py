@@ -19,6 +19,7 @@ from bench.sim.protocols.base import (
     MidstreamError,
     SimRequest,
     decode_b64,
+    media_fields,
     now,
     open_sse,
     paced,
@@ -75,8 +76,6 @@ class OpenAIChat:
                         raise BadRequest(f"messages[{i}].content[{j}]: unsupported part type {kind!r}")
             elif role != "assistant":
                 raise BadRequest(f"messages[{i}].role {role!r} is not supported")
-        if len(images) != 1:
-            raise BadRequest(f"expected exactly one image_url part, got {len(images)}")
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
             raise BadRequest("'max_tokens' must be a positive integer")
@@ -86,8 +85,7 @@ class OpenAIChat:
             model=model,
             system="\n".join(system),
             user="\n".join(user),
-            image=images[0][1],
-            mime=images[0][0],
+            **media_fields(images),
             stream=bool(body.get("stream")),
             max_tokens=max_tokens,
             include_usage=bool(isinstance(opts, dict) and opts.get("include_usage")),
