@@ -128,17 +128,15 @@ def _judge_problem(judge: DictConfig | None) -> str | None:
     return f"judge {judge.label!r} needs an API key: set {model.api_key_env} (export {model.api_key_env}=...)"
 
 
-def run_member(cfg: DictConfig, member: Member, console: Console) -> int:
-    """One ordinary run; its messages go to the console and are kept for the reason of a skip."""
+def run_member(cfg: DictConfig, member: Member) -> int:
+    """One ordinary run; its messages go to stderr as usual and are also kept (record=True) for a skip's reason."""
+    import sys
+
     from bench.app import run
 
-    recorder = Console(record=True, file=open(os.devnull, "w"), width=240, soft_wrap=True)  # noqa: SIM115
-    tee = _Tee(console, recorder)
-    try:
-        code = run(cfg, console=tee)  # type: ignore[arg-type]
-    finally:
-        recorder.file.close()
-    text = recorder.export_text()
+    recorder = Console(stderr=True, soft_wrap=not sys.stderr.isatty(), highlight=False, record=True)
+    code = run(cfg, console=recorder)
+    text = recorder.export_text(clear=True)
     if code == EXIT_USAGE:
         member.status, member.reason = "skipped", _reason(text)
     elif code == EXIT_FATAL:
@@ -149,20 +147,6 @@ def run_member(cfg: DictConfig, member: Member, console: Console) -> int:
             member.notes.append("scoring failed: " + text.split("scoring failed:", 1)[1].strip()[:500])
     member.run_dir = cfg.run_dir if Path(cfg.run_dir, "run.json").is_file() else None
     return code
-
-
-class _Tee:
-    """print() to two consoles: the user's, and a recorder for the skip reason."""
-
-    def __init__(self, *consoles: Console) -> None:
-        self.consoles = consoles
-
-    def print(self, *args: Any, **kwargs: Any) -> None:
-        for c in self.consoles:
-            c.print(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:  # status(), width, ... from the user's console
-        return getattr(self.consoles[0], name)
 
 
 def experiment_folder(cfg: DictConfig) -> Path:
@@ -210,7 +194,7 @@ def run_card(cfg: DictConfig, console: Console | None = None) -> int:
                 member.status, member.reason = "skipped", f"cannot compose its config: {exc}"
                 console.print(f"[yellow]skipped:[/yellow] {escape(member.reason)}", highlight=False)
                 continue
-            rc = run_member(run_cfg, member, console)
+            rc = run_member(run_cfg, member)
             if rc == EXIT_INTERRUPTED:
                 raise KeyboardInterrupt
             if member.status != "measured":
