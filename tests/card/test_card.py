@@ -39,6 +39,9 @@ def _main_sections(html: str) -> list[str]:
     return re.findall(r'<h2 id="([a-z]+)"', main)
 
 
+# Five runs, each with its simulator and its judge's simulator, and a pairwise judge: 11 processes started, ~15 s
+# of CPU; the default 120 s timeout is too short when the machine's two cores are shared by a dozen jobs.
+@pytest.mark.timeout(300)
 def test_sim_card_slice_end_to_end(tmp_path, no_keys, capsys):
     """CI slice: experiment=cliptagger_card_sim on 3 frames; gpt-4.1 asked for for real with no key is skipped
     with the reason, everything else is measured, scored against the teacher's run, judged, ranked, reported."""
@@ -172,3 +175,26 @@ def test_card_section_escapes_what_it_shows(tmp_path):
     html = render_card_only(card)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x>" not in html and "<b>t</b>" not in html
+
+
+@pytest.mark.timeout(240)
+def test_cli_dispatches_the_experiment_and_prints_the_card(tmp_path, no_keys):
+    """`python -m bench experiment=...` runs the card (not a single run) and ends with the card's table."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "experiment=cliptagger_card_sim", "dataset=sample", "dataset.limit=1",
+         "experiment.models=[]", "experiment.pairwise=false", f"runs_dir={tmp_path / 'runs'}",
+         f"experiment.dir={tmp_path / 'card'}", "runner.progress=false"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=230)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ClipTagger-12B card, reproduced" in proc.stdout and "(card ~13.50)" in proc.stdout
+    card = json.loads((tmp_path / "card" / "card.json").read_text())
+    assert [m["status"] for m in card["members"]] == ["measured"]
+    assert card["pairwise"] == {"status": "skipped", "reason": "experiment.pairwise=false"}
+    assert (tmp_path / "card" / "report.html").is_file()
