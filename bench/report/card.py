@@ -72,13 +72,19 @@ def _measured_bar(name: str, x: list[str], rows: list[dict[str, Any]], metric: s
     return go.Bar(name=esc(name + (" (SIMULATED)" if simulated else "")), x=x, y=ys, marker={
         "color": MEASURED_COLOR, "pattern": {"shape": "/" if simulated else ""}},
         error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo, "visible": True},
-        text=[None if v is None else f"{v:,.2f}" for v in ys], textposition="outside")
+        text=[_text(metric, v) for v in ys], textposition="outside")
+
+
+def _text(metric: str, v: float | None) -> str | None:
+    if v is None:
+        return None
+    return f"${v:,.0f}" if metric == "cost_per_million_usd" else f"{v:,.2f}"
 
 
 def _published_bar(x: list[str], rows: list[dict[str, Any]], metric: str) -> go.Bar:
     ys = [(row["cells"][metric]["published"] or {}).get("value") for row in rows]
     return go.Bar(name=esc(f"published (card, {CARD_DATE})"), x=x, y=ys, marker={"color": PUBLISHED_COLOR},
-                  text=[None if v is None else f"{v:,.2f}" for v in ys], textposition="outside")
+                  text=[_text(metric, v) for v in ys], textposition="outside")
 
 
 def _label(row: dict[str, Any]) -> str:
