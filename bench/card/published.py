@@ -71,7 +71,11 @@ CLAIMS: tuple[dict[str, str], ...] = (
 )
 
 
+# The same model under another config: hosted ClipTagger (inference.net's API) is the card's model and price.
+ALIASES = {"cliptagger_api": "cliptagger"}
+
+
 def published(metric: str, model: str, *, teacher: bool = False) -> Published | None:
     """The card's figure for this metric and model (the teacher's figures for the experiment's teacher)."""
-    key = TEACHER if teacher else model
+    key = TEACHER if teacher else ALIASES.get(model, model)
     return next((f for f in FIGURES if f.metric == metric and f.model == key), None)

@@ -150,6 +150,8 @@ def test_published_figures_have_source_and_date_and_the_gpt41_price_note():
     assert published("cost_per_million_usd", "cliptagger").value == cost_per_million(700, 250, 0.30, 0.50)
     assert published("cost_per_million_usd", "gpt-4.1").value == cost_per_million(700, 250, 3, 12)  # fine-tuned
     assert published("e2el_s", "whatever", teacher=True).value == 13.5
+    assert published("judge", "cliptagger_api").value == 3.53  # hosted ClipTagger is the card's model too
+    assert published("judge", "cliptagger_bf16") is None  # the card gives no BF16 figure
     from bench.card.table import method_notes
 
     notes = {n["topic"]: n["text"] for n in method_notes({
