@@ -182,6 +182,8 @@ def run_card(cfg: DictConfig, console: Console | None = None) -> int:
         console.print(f"[yellow]judge skipped:[/yellow] {escape(judge_skip)}; the models still run", highlight=False)
         run_base.judge = None
     members = [Member(exp.teacher, "teacher")] + [Member(m, "model") for m in exp.models if m != exp.teacher]
+    if exp.teacher in exp.models:  # one run: scored against itself it would be 100 on every overlap metric
+        members[0].notes.append(f"{exp.teacher} is also in experiment.models: it runs once, as the teacher")
     teacher_dir: str | None = None
     code = EXIT_OK
     try:
