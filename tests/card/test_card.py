@@ -200,3 +200,16 @@ def test_cli_dispatches_the_experiment_and_prints_the_card(tmp_path, no_keys):
     assert [m["status"] for m in card["members"]] == ["measured"]
     assert card["pairwise"] == {"status": "skipped", "reason": "experiment.pairwise=false"}
     assert (tmp_path / "card" / "report.html").is_file()
+
+
+def test_teacher_is_configurable_and_runs_once(tmp_path, no_keys):
+    """experiment.teacher=gpt-4.1: the teacher runs first and once, even though gpt-4.1 is also a model."""
+    cfg = card_cfg(tmp_path, "experiment=cliptagger_card", "dataset.limit=1", "experiment.teacher=gpt-4.1")
+    assert run_card(cfg) == 1  # nothing can run here (no key, no GPU): each skipped with its reason
+    card = json.loads((tmp_path / "card" / "card.json").read_text())
+    assert [(m["name"], m["role"]) for m in card["members"]] == [
+        ("gpt-4.1", "teacher"), ("cliptagger", "model"), ("cliptagger_bf16", "model"), ("claude-sonnet-4", "model")]
+    assert "runs once, as the teacher" in card["members"][0]["notes"][0]
+    assert card["teacher"] == "gpt-4.1"
+    notes = {n["topic"]: n["text"] for n in card["method_notes"]}
+    assert "uses gpt-4.1" in notes["teacher"] and "self-preference" not in notes["judge"]
