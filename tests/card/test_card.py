@@ -213,3 +213,12 @@ def test_teacher_is_configurable_and_runs_once(tmp_path, no_keys):
     assert card["teacher"] == "gpt-4.1"
     notes = {n["topic"]: n["text"] for n in card["method_notes"]}
     assert "uses gpt-4.1" in notes["teacher"] and "self-preference" not in notes["judge"]
+
+
+def test_the_experiment_key_leaves_run_identity_alone():
+    """Runs made before conf/ had an experiment key keep their fingerprint (resume=auto still finds them)."""
+    from bench.store import fingerprint
+
+    plain = {"model": {"name": "m"}, "dataset": {"name": "d"}}
+    assert fingerprint({**plain, "experiment": None}) == fingerprint(plain)
+    assert fingerprint({**plain, "experiment": {"card": True}}) == fingerprint(plain)
