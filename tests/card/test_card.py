@@ -140,9 +140,11 @@ def test_stand_in_configs(tmp_path):
     run = member_config(cfg, clip, tmp_path, reference=None)
     assert run.model.price.input_per_million == 0.30 and clip.notes  # a GPU model's stand-in: hosted price, said
     real = Member("gpt-4.1", "model")
-    cfg_real = card_cfg(tmp_path, "experiment=cliptagger_card_sim", "experiment.real=[gpt-4.1]")
+    cfg_real = card_cfg(tmp_path, "experiment=cliptagger_card_sim", "experiment.real=[gpt-4.1]",
+                        "experiment.model_overrides={gpt-4.1: ['model.sampling.temperature=0.3']}")
     run = member_config(cfg_real, real, tmp_path, reference=None)
     assert not run.model.simulated and run.model.api_key_env == "OPENAI_API_KEY" and real.model_config == "gpt-4.1"
+    assert run.model.sampling.temperature == 0.3  # experiment.model_overrides reach the model's config
 
 
 def test_published_figures_have_source_and_date_and_the_gpt41_price_note():
