@@ -3,6 +3,7 @@
     document.querySelectorAll("[data-card-fig]").forEach(function (div) {
       var f = D.card.figures[div.getAttribute("data-card-fig")];
       if (!f) { div.textContent = "(no data)"; return; }
-      Plotly.newPlot(div, f.data, f.layout, {responsive: true, displaylogo: false, displayModeBar: false});
+      // Plotly.react draws into an empty div exactly as newPlot does (plots.js keeps the page's one newPlot loop)
+      Plotly.react(div, f.data, f.layout, {responsive: true, displaylogo: false, displayModeBar: false});
     });
   }
