@@ -38,7 +38,12 @@ def main(cfg: DictConfig) -> None:
     if sweep and not _SWEEP_DIR:  # said first, so the sweep's folder can be found while it runs
         _SWEEP_DIR.append(job_dir.parent)
         print(f"sweep: {job_dir.parent}", file=sys.stderr)
-    code = run(cfg)
+    if cfg.get("experiment") is not None and cfg.experiment.card:  # conf/experiment/: the model card (bench.card)
+        from bench.card import run_card
+
+        code = run_card(cfg)
+    else:
+        code = run(cfg)
     # In a multirun sweep one model's failure must not stop the others; a single run exits with its code.
     if sweep:
         from bench.sweep import SweepJob

@@ -357,6 +357,28 @@ class ModeConfig:
 
 
 @dataclass
+class ExperimentConfig:
+    """conf/experiment/ (`experiment=NAME`): a named experiment. card=true runs the model card's pipeline
+    (bench.card): the teacher, then each model, scored against the teacher's run and by the judge, ranked
+    pairwise, written to one experiment folder with card.json and a report whose first section is the card."""
+
+    name: str = ""
+    card: bool = False
+    teacher: str = "gemini-2.5-pro"  # conf/model/ name; the card does not name its teacher
+    models: list[str] = field(default_factory=list)  # conf/model/ names, in the card's order
+    # A run on the simulator instead: each model by its stand-in (conf/model/ sim config), labelled SIMULATED,
+    # with the real model's name recorded; `real` lists models run for real all the same.
+    simulate: bool = False
+    stand_ins: dict[str, str] = field(default_factory=dict)  # real model -> conf/model/ sim config
+    stand_in_sim: dict[str, Any] = field(default_factory=dict)  # real model -> model.sim knobs of its stand-in
+    real: list[str] = field(default_factory=list)
+    model_overrides: dict[str, list[str]] = field(default_factory=dict)  # model -> [model.KEY=VALUE, ...]
+    pairwise: bool = True  # the pairwise ranking of the models (bench.score.pairwise), by the run's judge
+    pairwise_max_battles: int | None = None  # sample that many battles (each asked in both orders)
+    dir: str | None = None  # the experiment folder; None = <runs_dir>/card/<name>/<UTC time>; an old one resumes
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
@@ -371,6 +393,7 @@ class Config:
     reference: str | None = None  # "dataset" (the manifest's reference captions) or a teacher RUN_DIR
     temporal: TemporalConfig = field(default_factory=TemporalConfig)  # temporal scores (scoring, not the run)
     export: ExportConfig = field(default_factory=ExportConfig)  # also send the run to MLflow / W&B (bench.export)
+    experiment: ExperimentConfig | None = None  # conf/experiment/: experiment=cliptagger_card (bench.card)
 
 
 def register() -> None:

@@ -50,7 +50,8 @@ _SECRET_KEY = re.compile(r"(^|_)(api[_-]?key|apikey|token|secret|password|passwd
 _NOT_FINGERPRINTED = {("runner", "progress"), ("resume",), ("run_dir",), ("runs_dir",), ("judge",), ("reference",),
                       ("temporal",), ("retry_failed",), ("model", "price"), ("model", "gpu"), ("runner", "retry"),
                       ("runner", "request_timeout_s"), ("runner", "batch"),  # runner=batch: polling, limits, price
-                      ("export",)}  # where a finished run is also sent
+                      ("export",),  # where a finished run is also sent
+                      ("experiment",)}  # the experiment that ran it (bench.card), not what the run is
 
 
 def redact(node: Any, path: tuple[str, ...] = ()) -> Any:

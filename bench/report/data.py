@@ -21,6 +21,7 @@ from bench.config import DatasetConfig
 from bench.frames import Frame, load_frames, resolve_dataset_dir
 from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, is_run_dir, runs_frame
 from bench.report.baseline import baseline_view
+from bench.report.card import card_section
 from bench.report.parquet import FramesParquet
 from bench.report.sample import DEFAULT_MAX_FRAMES, describe, frame_flags, select_frames
 from bench.report.stream import RunFrames, frame_table, iter_records
@@ -446,6 +447,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         "explorer": explorer,
         "timeline": timeline_data(runs, labels, table, sources, [index[_ds_key(r)][1] for r in runs], frames),
         "fields": list(FIELDS),
+        "card": card_section(runs),  # bench.report.card: the model card first, when the runs are a card's
     }
 
 

@@ -93,6 +93,7 @@ def render(data: dict[str, Any], *, embed_plotly: bool = True, csp: bool = True)
     page = {k: data[k] for k in ("figures", "frames", "labels", "fields", "quality", "significance")}
     page["timeline"] = data.get("timeline") or {"applicable": False}
     page["baseline"] = data.get("baseline")  # the baseline diff view (bench.report.baseline), None without one
+    page["card"] = data.get("card")  # bench.report.card: the model card's section, when the runs are a card's
     page["explorer"] = {k: v for k, v in (data.get("explorer") or {}).items() if k in ("total", "sampled")}
     return _env().get_template("report.html.j2").render(
         d=data, page_data=script_json(page), plotly_js=plotly_js() if embed_plotly else Markup(""),
