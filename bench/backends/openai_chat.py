@@ -13,10 +13,10 @@ owns the policy and sees every attempt, and errors map through bench.backends.er
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import openai
 
 from bench._version import __version__
 from bench.backends.base import (
@@ -34,7 +34,11 @@ from bench.backends.base import (
 from bench.backends.chat_sse import ChatStreamReader, usage_of
 from bench.backends.errors import from_stainless_sdk, from_status, from_transport
 
+if TYPE_CHECKING:
+    import openai
+
 PROVIDER = "openai"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the openai SDK's default, when neither argument nor env sets one
 _IMAGE_SLOT = "\x00capbench-image\x00"  # where the image's data URL goes in the prebuilt body
 _ERROR_BODY_MAX = 64 * 1024  # of an error answer, read for its message
 
@@ -129,20 +133,33 @@ class OpenAIChatBackend:
         self.max_tokens_field = max_tokens_field
         self.extra_body = dict(extra_body or {})
         self.timeout_s = timeout_s
-        # The SDK: non-streamed requests (model.stream=false), and the base URL as it resolves it
-        # (OPENAI_BASE_URL when none is given).
-        self.client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout_s,
-                                         default_headers=dict(extra_headers or {}))
-        self._url = str(self.client.base_url).rstrip("/") + "/chat/completions"
+        # The base URL as the SDK resolves it: the argument, else OPENAI_BASE_URL, else OpenAI's.
+        if base_url is None:
+            base_url = os.environ.get("OPENAI_BASE_URL")
+        self.base_url = base_url if base_url is not None else DEFAULT_BASE_URL
+        self._url = self.base_url.rstrip("/") + "/chat/completions"
         self._api_key = api_key  # sent as a header only, never stored anywhere
         self._extra_headers = dict(extra_headers or {})
+        # The SDK serves non-streamed requests (model.stream=false) only; it is imported and made on
+        # first use, so a streamed run does not pay its ~0.5 s import (issue 12).
+        self._client: openai.AsyncOpenAI | None = None
         self._http: aiohttp.ClientSession | None = None
         self._body_parts: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}  # see _body
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            import openai
+
+            self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key, max_retries=0,
+                                              timeout=self.timeout_s, default_headers=self._extra_headers)
+        return self._client
 
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.close()
-        await self.client.close()
+        if self._client is not None:
+            await self._client.close()
 
     def _params(self, request: CaptionRequest, image_url: str | None = None) -> dict[str, Any]:
         return build_params(self.model, request, max_tokens_field=self.max_tokens_field, extra_body=self.extra_body,
@@ -151,6 +168,8 @@ class OpenAIChatBackend:
     async def generate(self, request: CaptionRequest) -> CaptionResponse:
         if self.stream:
             return await self._streamed(request)
+        import openai
+
         try:
             return await self._whole(self._params(request))
         except Exception as exc:
