@@ -12,6 +12,7 @@ owns the policy and sees every attempt, and errors map through bench.backends.er
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ PROVIDER = "openai"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the openai SDK's default, when neither argument nor env sets one
 _IMAGE_SLOT = "\x00capbench-image\x00"  # where the image's data URL goes in the prebuilt body
 _ERROR_BODY_MAX = 64 * 1024  # of an error answer, read for its message
+DRAIN_S = 0.05  # after [DONE], how long the end of the body is waited for (see _drain)
 
 
 def build_messages(request: CaptionRequest, url: str | None = None) -> list[dict[str, Any]]:
@@ -226,17 +228,23 @@ class OpenAIChatBackend:
                     return self._from_json_body(await response.read(), clock, simulated)
                 reader = ChatStreamReader(self.name, clock, max(100_000, 40 * request.sampling.max_tokens))
                 content = response.content
-                while line := await content.readline():
-                    if reader.feed(line):
+                while True:  # one await per network read: chat_sse splits the lines (and stamps the tokens)
+                    data = await content.readany()
+                    if not data:
+                        reader.end()
                         break
+                    if reader.feed_bytes(data):
+                        break
+                t_end = clock.done()  # the answer's end: not the drain below, nor releasing the connection
                 reader.check_complete(response.headers.get("content-type", "?"))
+                if not content.is_eof():
+                    await _drain(content)
         except BackendError:
             raise
         except ValueError as exc:  # aiohttp: a line longer than its buffer
             raise BackendError("protocol", f"{self.name}: unreadable stream ({exc})") from exc
         except Exception as exc:
             raise from_transport(self.name, exc) from exc
-        t_end = clock.done()
         finish = reader.finish_reason
         return CaptionResponse(text=reader.text, finish_reason=normalize_finish_reason(finish),
                                usage=reader.usage, t_sent=clock.t_sent, t_first_token=clock.t_first_token,
@@ -278,6 +286,19 @@ class OpenAIChatBackend:
                                t_first_token=t_end, t_last_token=t_end, response_id=completion.id,
                                model=completion.model, raw_finish_reason=choice.finish_reason,
                                simulated=says_simulated(raw.headers), streamed=False)
+
+
+async def _drain(content: aiohttp.StreamReader) -> None:
+    """Read the body's last bytes after `data: [DONE]` (the chunked encoding's terminator, usually a moment
+    behind), so that aiohttp keeps the connection for the next request: a body left unread closes it, and
+    a new connection per request cost client and server a connect each (issue 12). A server that keeps
+    the stream open after [DONE] gets DRAIN_S, then the connection is closed as before."""
+    try:
+        async with asyncio.timeout(DRAIN_S):
+            while await content.readany():
+                pass
+    except TimeoutError:
+        pass
 
 
 async def _status_error(provider: str, response: aiohttp.ClientResponse) -> BackendError:
