@@ -236,8 +236,15 @@ def lean_read(work: Path) -> dict:
     return json.loads((work / "lean.json").read_text())
 
 
+def capbench_asyncio_cmd(port: int, inp: dict, work: Path, conc: int | None, rate: float | None, n: int) -> list[str]:
+    """capbench on the standard asyncio loop instead of uvloop (bench/eventloop.py): what uvloop is worth."""
+    return [*capbench_cmd(port, inp, work, conc, rate, n), "runner.event_loop=asyncio"]
+
+
 TOOLS = {"capbench": (capbench_cmd, capbench_read), "vllm": (vllm_cmd, vllm_read),
-         "guidellm": (guidellm_cmd, guidellm_read), "lean": (lean_cmd, lean_read)}
+         "guidellm": (guidellm_cmd, guidellm_read), "lean": (lean_cmd, lean_read),
+         "capbench-asyncio": (capbench_asyncio_cmd, capbench_read)}
+DEFAULT_TOOLS = ["capbench", "vllm", "guidellm", "lean"]
 
 
 # ---- peers: venvs, an offline tokenizer ------------------------------------------------------------
@@ -389,8 +396,8 @@ def ratio_table(rows: list[dict]) -> list[str]:
     out = ["capbench against the peers, per repeat (same load point, same repeat), median (min..max):", "",
            "| run | capbench / vllm req/s | capbench / guidellm req/s | capbench / lean req/s "
            "| capbench CPU ms/req | vllm CPU ms/req | capbench / vllm CPU | capbench CPU <= "
-           f"{CPU_TARGET_MS} ms | TTFT p50 - truth ms, capbench / vllm | load avg (start..end) |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           f"{CPU_TARGET_MS} ms | TTFT p50 - truth ms, capbench / vllm | load avg (start..end) "
+           "| CPU uvloop / asyncio (capbench-asyncio) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     keys = sorted({(r["concurrency"] or 0, r["rate"] or 0) for r in rows}, key=lambda k: (k[1], k[0]))
     for conc, rate in keys:
         at = [r for r in rows if (r["concurrency"] or 0, r["rate"] or 0) == (conc, rate) and "error" not in r]
@@ -409,7 +416,8 @@ def ratio_table(rows: list[dict]) -> list[str]:
                    f"{cell(paired(cap, by, 'guidellm', 'req_s'), '.2f')} | "
                    f"{cell(paired(cap, by, 'lean', 'req_s'), '.2f')} | "
                    f"{cell(cap_cpu)} | {cell(vllm_cpu)} | {cell(paired(cap, by, 'vllm', 'cpu_ms_per_req'), '.2f')} | "
-                   f"{verdict} | {ttft} | {min(loads):.1f}..{max(loads):.1f} |")
+                   f"{verdict} | {ttft} | {min(loads):.1f}..{max(loads):.1f} | "
+                   f"{cell(paired(cap, by, 'capbench-asyncio', 'cpu_ms_per_req'), '.2f')} |")
     return out
 
 
@@ -464,7 +472,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--rates", type=float, nargs="*", default=[25.0, 100.0], help="open-loop target req/s")
     ap.add_argument("--requests", type=int, default=1000, help="requests per run")
     ap.add_argument("--repeats", type=int, default=1, help="interleaved repeats; the table shows medians")
-    ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=list(TOOLS))
+    ap.add_argument("--tools", nargs="+", default=DEFAULT_TOOLS, choices=list(TOOLS),
+                    help="capbench-asyncio: capbench on the standard asyncio event loop (runner.event_loop=asyncio)")
     ap.add_argument("--vllm-venv", default="/work/venvs/vllm")
     ap.add_argument("--guidellm-venv", default="/work/venvs/guidellm")
     ap.add_argument("--install-peers", action="store_true", help="create missing peer venvs (pip install)")

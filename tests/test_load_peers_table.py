@@ -44,7 +44,7 @@ def test_ratios_are_paired_by_repeat_and_the_cpu_target_is_judged(lp):
     assert cells[1] == "1.10 (1.10..1.10)"  # capbench / vllm req/s
     assert cells[2] == "-" and cells[3] == "-"  # no guidellm, no lean in this run
     assert cells[4] == "3.4 (3.0..3.5)" and cells[5] == "6.8 (6.0..7.0)" and cells[6] == "0.50 (0.50..0.50)"
-    assert cells[7] == "yes" and cells[9] == "0.5..8.0"
+    assert cells[7] == "yes" and cells[9] == "0.5..8.0" and cells[10] == "-"  # no capbench-asyncio run
     slow = [{**r, "cpu_ms_per_req": 4.0} if r["tool"] == "capbench" else r for r in rows]
     assert "| NO |" in "\n".join(lp.ratio_table(slow))
 
