@@ -292,12 +292,13 @@ async def _drain(content: aiohttp.StreamReader) -> None:
     """Read the body's last bytes after `data: [DONE]` (the chunked encoding's terminator, usually a moment
     behind), so that aiohttp keeps the connection for the next request: a body left unread closes it, and
     a new connection per request cost client and server a connect each (issue 12). A server that keeps
-    the stream open after [DONE] gets DRAIN_S, then the connection is closed as before."""
+    the stream open after [DONE] gets DRAIN_S, then the connection is closed as before; one that drops the
+    connection after [DONE] has sent a whole answer, which stands."""
     try:
         async with asyncio.timeout(DRAIN_S):
             while await content.readany():
                 pass
-    except TimeoutError:
+    except (TimeoutError, aiohttp.ClientError, OSError):
         pass
 
 

@@ -260,6 +260,20 @@ async def test_a_server_that_keeps_the_stream_open_after_done_is_not_waited_for(
         assert out.text == "{}" and asyncio.get_running_loop().time() - t0 < 1.0
 
 
+async def test_a_connection_dropped_after_done_leaves_the_answer_whole():
+    async def handler(request):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(_stream(["{}"]))
+        await asyncio.sleep(0.01)  # within the drain's window
+        request.transport.close()  # no chunked terminator: the body is incomplete for aiohttp
+        return resp
+
+    async with _server(handler) as backend:
+        out = await backend.generate(REQUEST)
+    assert out.text == "{}" and out.finish_reason == "stop" and out.usage.output_tokens == 12
+
+
 @pytest.mark.parametrize("step", [1, 5, 1000])
 def test_feed_bytes_splits_lines_anywhere_and_reads_a_last_line_without_newline(step):
     payload = _stream(["a", "b"]).replace(b"data: [DONE]\n\n", b"")
