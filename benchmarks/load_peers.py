@@ -450,6 +450,8 @@ def main() -> None:
                         if rate and tool == "lean":
                             continue  # the lean client is closed-loop only
                         rows.append(one(tool, sim, inp, tmp, ARGS.requests, conc, rate, rep, client_cpus))
+                        if ARGS.out:  # after every run: a benchmark stopped midway keeps what it measured
+                            write_out(rows, notes, None)
         finally:
             sim.stop()
     loads = [r["load_avg_1m"] for r in rows] + [r.get("load_avg_1m_end", 0.0) for r in rows]
@@ -461,9 +463,21 @@ def main() -> None:
     text = table(rows, tools, notes)
     print(text)
     if ARGS.out:
-        Path(ARGS.out).write_text(json.dumps({"settings": {k: v for k, v in vars(ARGS).items()}, "notes": notes,
-                                              "truth_ms": {"ttft": TRUTH_TTFT_MS, "e2el": TRUTH_E2EL_MS},
-                                              "rows": rows, "table": text}, indent=1))
+        write_out(rows, notes, text)
+
+
+def write_out(rows: list[dict], notes: list[str], text: str | None) -> None:
+    """--out: every run's figures (`table` is None until the benchmark has finished)."""
+    Path(ARGS.out).write_text(json.dumps({"settings": dict(vars(ARGS)), "notes": notes,
+                                          "truth_ms": {"ttft": TRUTH_TTFT_MS, "e2el": TRUTH_E2EL_MS},
+                                          "rows": rows, "table": text}, indent=1))
+
+
+def table_from(path: str) -> str:
+    """The tables of a saved --out file (one that a stopped benchmark left, too)."""
+    saved = json.loads(Path(path).read_text())
+    tools = list(dict.fromkeys(r["tool"] for r in saved["rows"]))
+    return table(saved["rows"], tools, saved["notes"])
 
 
 def parse_args() -> argparse.Namespace:
@@ -480,10 +494,15 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin simulator and clients")
     ap.add_argument("--sim-cpu", type=int, default=(os.cpu_count() or 1) - 1)
     ap.add_argument("--workdir", help="keep inputs, client logs and tool outputs here (default: a temp dir)")
-    ap.add_argument("--out", help="write every run's figures as JSON here")
+    ap.add_argument("--out", help="write every run's figures as JSON here (after each run)")
+    ap.add_argument("--table-from", metavar="JSON", help="print the tables of a saved --out file and exit")
     return ap.parse_args()
 
 
 if __name__ == "__main__":
     ARGS = parse_args()
-    main()
+    if ARGS.table_from:
+        ARGS.requests = json.loads(Path(ARGS.table_from).read_text())["settings"]["requests"]
+        print(table_from(ARGS.table_from))
+    else:
+        main()

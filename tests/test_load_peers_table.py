@@ -55,3 +55,11 @@ def test_the_main_table_and_its_ratio_table_come_together(lp):
     text = lp.table(rows, ["capbench", "vllm"], ["a note"])
     assert "| c=8 | capbench | 26.0 (25.0..27.0) |" in text
     assert "capbench against the peers" in text and text.rstrip().endswith("- a note")
+
+
+def test_a_stopped_benchmark_leaves_its_runs_and_their_tables(lp, tmp_path, monkeypatch):
+    monkeypatch.setattr(lp.ARGS, "out", str(tmp_path / "load.json"), raising=False)
+    rows = [_row("capbench", 0, 25.0, 3.0), _row("vllm", 0, 24.0, 6.0)]
+    lp.write_out(rows, ["a note"], None)  # what --out holds after each run
+    text = lp.table_from(str(tmp_path / "load.json"))
+    assert "| c=8 | capbench | 25.0 |" in text and "| c=8 | 1.04 |" in text
