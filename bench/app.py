@@ -29,6 +29,8 @@ from bench.backends.base import SESSION_HEADER, Reasoning, Sampling
 from bench.backends.families import check_request_shape
 from bench.backends.replicas import Replica, ReplicaBackend
 from bench.config import Config
+from bench.eventloop import EventLoopError, loop_factory, running_loop_name
+from bench.eventloop import run as run_on_loop
 from bench.frames import DatasetError, load_frames
 from bench.frames.shards import shard_spec_problems
 from bench.idset import IdSet
@@ -115,6 +117,10 @@ def check_config(cfg: Config | DictConfig) -> None:
         problems.append(f"model.gpu.hourly_usd={hourly}: $ per GPU-hour, 0 or more")
     if cfg.runner.concurrency < 1:
         problems.append("runner.concurrency must be at least 1")
+    try:
+        loop_factory(cfg.runner.event_loop)
+    except EventLoopError as exc:
+        problems.append(str(exc))
     if cfg.runner.retry.max_attempts < 1:
         problems.append("runner.retry.max_attempts must be at least 1")
     if cfg.resume not in ("auto", "never"):
@@ -267,8 +273,8 @@ def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True
                     asyncio.run(run_batch(cfg, frames, store, session, endpoint, api_key, progress.update,
                                           lambda msg: console.print(escape(msg), highlight=False)))
                 else:
-                    asyncio.run(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update, console,
-                                            client))
+                    run_on_loop(_run_frames(cfg, frames, store, session, endpoint, api_key, progress.update,
+                                            console, client), cfg.runner.event_loop)
     except (FatalRunError, ServerStartError) as exc:
         status, code = "failed", EXIT_FATAL
         console.print(f"[red]stopped early:[/red] {escape(str(exc))}\nNothing more was sent. Fix it and re-run "
@@ -416,7 +422,7 @@ async def _run_frames(cfg: DictConfig, frames: Iterable[Any], store: RunStore, s
         if isinstance(backend, ReplicaBackend):
             store.meta.setdefault("replicas", {})[str(session)] = backend.report()
             store.save_meta()
-        client.update(runner.client_stats())
+        client.update(runner.client_stats(), event_loop=running_loop_name())
         await backend.aclose()
 
 

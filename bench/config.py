@@ -238,6 +238,7 @@ class RunnerConfig:
     seed: int = 0
     request_timeout_s: float = 120.0  # per attempt, whole stream
     progress: bool = True
+    event_loop: str = "auto"  # auto (uvloop when installed) | uvloop | asyncio: bench.eventloop
     retry: RetryConfig = field(default_factory=RetryConfig)
     batch: BatchConfig = field(default_factory=lambda: BatchConfig())
 

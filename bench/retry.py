@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from bench.backends.base import BackendError, CaptionResponse, StreamClock, Usage
@@ -38,7 +38,7 @@ class Attempt:
     endpoint: str | None = None  # the replica tried, when the model has several (bench/backends/replicas.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # = asdict (scalar fields only) without its deep copy: once per attempt
 
 
 @dataclass

@@ -132,7 +132,8 @@ def _client_rows(client: dict[str, Any] | None) -> list[tuple[str, str]]:
     lag = client["lag_ms"]
     share = client.get("loop_cpu_share")
     per_req = client.get("cpu_ms_per_request")
-    text = (f"lag p50 / p99 / max {lag['p50']:.1f} / {lag['p99']:.1f} / {lag['max']:.1f} ms; event loop "
+    loop = f" ({client['event_loop']})" if client.get("event_loop") else ""
+    text = (f"lag p50 / p99 / max {lag['p50']:.1f} / {lag['p99']:.1f} / {lag['max']:.1f} ms; event loop{loop} "
             + ("-" if share is None else f"{share:.0%}") + " of a core"
             + ("" if per_req is None else f"; client CPU {per_req:.1f} ms/request"))
     if client.get("client_limited"):

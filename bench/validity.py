@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -42,7 +42,8 @@ class Validity:
     failed_fields: list[str] = field(default_factory=list)  # fields named in schema/rule failures
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # = asdict(self) without its recursive deep copy (a record's cost on the client's event loop)
+        return {**self.__dict__, "reasons": list(self.reasons), "failed_fields": list(self.failed_fields)}
 
 
 def extract_json(text: str) -> tuple[Any, bool]:

@@ -146,7 +146,7 @@ def run_client(cmd: list[str], sim: Simulator, n: int, cpus: set[int] | None, lo
     cpu.samples.append((time.monotonic(), whole))  # the exact total at exit: a window may end after the last sample
     server = sim.requests_since(mark, n)
     window = cpu.between(server["start"], server["end"]) if server.get("requests") else None
-    return {"exit": code, "load_avg_1m": load, "server": server, "log": str(log),
+    return {"exit": code, "load_avg_1m": load, "load_avg_1m_end": os.getloadavg()[0], "server": server, "log": str(log),
             "cpu_ms_per_req": window * 1e3 / n if window is not None else None,
             "cpu_ms_per_req_whole": whole * 1e3 / n}
 
@@ -236,8 +236,15 @@ def lean_read(work: Path) -> dict:
     return json.loads((work / "lean.json").read_text())
 
 
+def capbench_asyncio_cmd(port: int, inp: dict, work: Path, conc: int | None, rate: float | None, n: int) -> list[str]:
+    """capbench on the standard asyncio loop instead of uvloop (bench/eventloop.py): what uvloop is worth."""
+    return [*capbench_cmd(port, inp, work, conc, rate, n), "runner.event_loop=asyncio"]
+
+
 TOOLS = {"capbench": (capbench_cmd, capbench_read), "vllm": (vllm_cmd, vllm_read),
-         "guidellm": (guidellm_cmd, guidellm_read), "lean": (lean_cmd, lean_read)}
+         "guidellm": (guidellm_cmd, guidellm_read), "lean": (lean_cmd, lean_read),
+         "capbench-asyncio": (capbench_asyncio_cmd, capbench_read)}
+DEFAULT_TOOLS = ["capbench", "vllm", "guidellm", "lean"]
 
 
 # ---- peers: venvs, an offline tokenizer ------------------------------------------------------------
@@ -305,10 +312,23 @@ def one(tool: str, sim: Simulator, inp: dict, tmp: Path, n: int, conc: int | Non
     return row
 
 
-def med(rows: list[dict], key: str, sub: str | None = None) -> float | None:
+def values(rows: list[dict], key: str, sub: str | None = None) -> list[float]:
     vals = [(r[sub] if sub else r).get(key) for r in rows if "error" not in r]
-    vals = [v for v in vals if v is not None]
+    return [v for v in vals if v is not None]
+
+
+def med(rows: list[dict], key: str, sub: str | None = None) -> float | None:
+    vals = values(rows, key, sub)
     return statistics.median(vals) if vals else None
+
+
+def cell(vals: list[float], spec: str = ".1f", minus: float = 0.0) -> str:
+    """The median, and with several repeats their spread: `median (min..max)`."""
+    if not vals:
+        return "-"
+    vals = [v - minus for v in vals]
+    text = format(statistics.median(vals), spec)
+    return text if len(vals) < 2 else f"{text} ({min(vals):{spec}}..{max(vals):{spec}})"
 
 
 def point(conc: int | None, rate: float | None) -> str:
@@ -322,7 +342,8 @@ def fmt(v: float | None, spec: str = ".1f") -> str:
 def table(rows: list[dict], tools: list[str], notes: list[str]) -> str:
     out = [f"Simulator: TTFT {TRUTH_TTFT_MS:g} ms + {PER_TOKEN_S * 1e3:g} ms/token, no jitter; {IN_TOKENS} in / "
            f"{OUT_TOKENS} out tokens; truth TTFT {TRUTH_TTFT_MS:g} ms, E2EL {TRUTH_E2EL_MS:g} ms. SIMULATED server. "
-           f"Medians over repeats; load avg = the highest 1-minute load average at a run's start "
+           f"Medians over repeats, with their spread (min..max) when there are several; load avg = the highest "
+           f"1-minute load average at a run's start "
            f"({os.cpu_count()} CPUs: above that, the figures include other processes' contention).", "",
            "| run | tool | req/s | server req/s | out tok/s | TTFT p50 - truth ms | E2EL p50 - truth ms "
            "| server E2EL p50 - truth ms | client CPU ms/req (load phase) | (whole process) | capbench / best peer "
@@ -335,8 +356,7 @@ def table(rows: list[dict], tools: list[str], notes: list[str]) -> str:
             rs = [r for r in at if r["tool"] == tool]
             if not rs:
                 continue
-            req_s, ttft, e2el = med(rs, "req_s"), med(rs, "ttft_p50_ms"), med(rs, "e2el_p50_ms")
-            srv_e2el = med(rs, "e2el_p50_ms", "server")
+            req_s, e2el = med(rs, "req_s"), med(rs, "e2el_p50_ms")
             ratio = f"{req_s / best_peer:.2f}" if tool == "capbench" and req_s and best_peer else ""
             if rate:  # open loop: held = the achieved rate is near the target and latency did not grow
                 expect = rate * ARGS.requests / (ARGS.requests + rate * TRUTH_E2EL_MS / 1e3)
@@ -346,18 +366,59 @@ def table(rows: list[dict], tools: list[str], notes: list[str]) -> str:
                 ratio = ("held" if held else "NOT held") + sat
             errs = "; ".join(sorted({r.get("error") or r.get("warning") for r in rs} - {None}))
             out.append(f"| {point(conc, rate)} | {tool}"
-                       f"{' (ceiling, measured)' if tool == 'lean' else ''} | {fmt(req_s)} | "
-                       f"{fmt(med(rs, 'req_s', 'server'))} | {fmt(med(rs, 'tok_s'), '.0f')} | "
-                       f"{fmt(ttft - TRUTH_TTFT_MS if ttft is not None else None)} | "
-                       f"{fmt(e2el - TRUTH_E2EL_MS if e2el is not None else None)} | "
-                       f"{fmt(srv_e2el - TRUTH_E2EL_MS if srv_e2el is not None else None)} | "
-                       f"{fmt(med(rs, 'cpu_ms_per_req'))} | "
-                       f"{fmt(med(rs, 'cpu_ms_per_req_whole'))} | {ratio} | {fmt(max(r['load_avg_1m'] for r in rs))} |"
+                       f"{' (ceiling, measured)' if tool == 'lean' else ''} | {cell(values(rs, 'req_s'))} | "
+                       f"{cell(values(rs, 'req_s', 'server'))} | {cell(values(rs, 'tok_s'), '.0f')} | "
+                       f"{cell(values(rs, 'ttft_p50_ms'), minus=TRUTH_TTFT_MS)} | "
+                       f"{cell(values(rs, 'e2el_p50_ms'), minus=TRUTH_E2EL_MS)} | "
+                       f"{cell(values(rs, 'e2el_p50_ms', 'server'), minus=TRUTH_E2EL_MS)} | "
+                       f"{cell(values(rs, 'cpu_ms_per_req'))} | "
+                       f"{cell(values(rs, 'cpu_ms_per_req_whole'))} | {ratio} | "
+                       f"{fmt(max(r['load_avg_1m'] for r in rs))} |"
                        + (f" {errs}" if errs else ""))
         if conc:
             out.append(f"| c={conc} | ideal ceiling (c / E2EL truth) | {conc / TRUTH_E2EL_MS * 1e3:.1f} "
                        "| | | | | | | | | |")
-    return "\n".join(out + [""] + [f"- {n}" for n in notes])
+    return "\n".join(out + [""] + ratio_table(rows) + [""] + [f"- {n}" for n in notes])
+
+
+def paired(cap: list[dict], by: dict, peer: str, key: str) -> list[float]:
+    """capbench's `key` over the peer's, for each repeat both ran."""
+    return [r[key] / by[(peer, r["repeat"])][key] for r in cap
+            if (peer, r["repeat"]) in by and r.get(key) and by[(peer, r["repeat"])].get(key)]
+
+
+CPU_TARGET_MS = 3.7  # issue 12: client CPU per request, at most what `vllm bench serve` used (MISSION.md)
+
+
+def ratio_table(rows: list[dict]) -> list[str]:
+    """capbench against each peer, repeat by repeat (a repeat's runs are back to back, so each ratio compares
+    runs under about the same machine load), then the median and spread of those ratios."""
+    out = ["capbench against the peers, per repeat (same load point, same repeat), median (min..max):", "",
+           "| run | capbench / vllm req/s | capbench / guidellm req/s | capbench / lean req/s "
+           "| capbench CPU ms/req | vllm CPU ms/req | capbench / vllm CPU | capbench CPU <= "
+           f"{CPU_TARGET_MS} ms | TTFT p50 - truth ms, capbench / vllm | load avg (start..end) "
+           "| CPU uvloop / asyncio (capbench-asyncio) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    keys = sorted({(r["concurrency"] or 0, r["rate"] or 0) for r in rows}, key=lambda k: (k[1], k[0]))
+    for conc, rate in keys:
+        at = [r for r in rows if (r["concurrency"] or 0, r["rate"] or 0) == (conc, rate) and "error" not in r]
+        by = {(r["tool"], r["repeat"]): r for r in at}
+        cap = [r for r in at if r["tool"] == "capbench"]
+        if not cap:
+            continue
+
+        cap_cpu, vllm_cpu = values(cap, "cpu_ms_per_req"), values([r for r in at if r["tool"] == "vllm"],
+                                                                      "cpu_ms_per_req")
+        verdict = "-" if not cap_cpu else ("yes" if statistics.median(cap_cpu) <= CPU_TARGET_MS else "NO")
+        ttft = (f"{cell(values(cap, 'ttft_p50_ms'), minus=TRUTH_TTFT_MS)} / "
+                f"{cell(values([r for r in at if r['tool'] == 'vllm'], 'ttft_p50_ms'), minus=TRUTH_TTFT_MS)}")
+        loads = [r["load_avg_1m"] for r in at] + [r.get("load_avg_1m_end", r["load_avg_1m"]) for r in at]
+        out.append(f"| {point(conc, rate)} | {cell(paired(cap, by, 'vllm', 'req_s'), '.2f')} | "
+                   f"{cell(paired(cap, by, 'guidellm', 'req_s'), '.2f')} | "
+                   f"{cell(paired(cap, by, 'lean', 'req_s'), '.2f')} | "
+                   f"{cell(cap_cpu)} | {cell(vllm_cpu)} | {cell(paired(cap, by, 'vllm', 'cpu_ms_per_req'), '.2f')} | "
+                   f"{verdict} | {ttft} | {min(loads):.1f}..{max(loads):.1f} | "
+                   f"{cell(paired(cap, by, 'capbench-asyncio', 'cpu_ms_per_req'), '.2f')} |")
+    return out
 
 
 def main() -> None:
@@ -372,6 +433,7 @@ def main() -> None:
     sim_cpus = {ARGS.sim_cpu} if ARGS.pin else None
     client_cpus = (all_cpus - {ARGS.sim_cpu} or all_cpus) if ARGS.pin else None
     rows: list[dict] = []
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="load_peers-") as t:
         tmp = Path(ARGS.workdir or t)
         tmp.mkdir(parents=True, exist_ok=True)
@@ -388,14 +450,34 @@ def main() -> None:
                         if rate and tool == "lean":
                             continue  # the lean client is closed-loop only
                         rows.append(one(tool, sim, inp, tmp, ARGS.requests, conc, rate, rep, client_cpus))
+                        if ARGS.out:  # after every run: a benchmark stopped midway keeps what it measured
+                            write_out(rows, notes, None)
         finally:
             sim.stop()
+    loads = [r["load_avg_1m"] for r in rows] + [r.get("load_avg_1m_end", 0.0) for r in rows]
+    if loads:
+        notes.append(f"machine load during the benchmark: 1-minute load average {min(loads):.1f}..{max(loads):.1f} "
+                     f"on {os.cpu_count()} CPUs (started at {load_at_start:.1f}, ended at {os.getloadavg()[0]:.1f})"
+                     + ("; busy machine: req/s and latencies include other processes' contention, CPU per "
+                        "request less so" if max(loads) > (os.cpu_count() or 1) else ""))
     text = table(rows, tools, notes)
     print(text)
     if ARGS.out:
-        Path(ARGS.out).write_text(json.dumps({"settings": {k: v for k, v in vars(ARGS).items()}, "notes": notes,
-                                              "truth_ms": {"ttft": TRUTH_TTFT_MS, "e2el": TRUTH_E2EL_MS},
-                                              "rows": rows, "table": text}, indent=1))
+        write_out(rows, notes, text)
+
+
+def write_out(rows: list[dict], notes: list[str], text: str | None) -> None:
+    """--out: every run's figures (`table` is None until the benchmark has finished)."""
+    Path(ARGS.out).write_text(json.dumps({"settings": dict(vars(ARGS)), "notes": notes,
+                                          "truth_ms": {"ttft": TRUTH_TTFT_MS, "e2el": TRUTH_E2EL_MS},
+                                          "rows": rows, "table": text}, indent=1))
+
+
+def table_from(path: str) -> str:
+    """The tables of a saved --out file (one that a stopped benchmark left, too)."""
+    saved = json.loads(Path(path).read_text())
+    tools = list(dict.fromkeys(r["tool"] for r in saved["rows"]))
+    return table(saved["rows"], tools, saved["notes"])
 
 
 def parse_args() -> argparse.Namespace:
@@ -404,17 +486,23 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--rates", type=float, nargs="*", default=[25.0, 100.0], help="open-loop target req/s")
     ap.add_argument("--requests", type=int, default=1000, help="requests per run")
     ap.add_argument("--repeats", type=int, default=1, help="interleaved repeats; the table shows medians")
-    ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=list(TOOLS))
+    ap.add_argument("--tools", nargs="+", default=DEFAULT_TOOLS, choices=list(TOOLS),
+                    help="capbench-asyncio: capbench on the standard asyncio event loop (runner.event_loop=asyncio)")
     ap.add_argument("--vllm-venv", default="/work/venvs/vllm")
     ap.add_argument("--guidellm-venv", default="/work/venvs/guidellm")
     ap.add_argument("--install-peers", action="store_true", help="create missing peer venvs (pip install)")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin simulator and clients")
     ap.add_argument("--sim-cpu", type=int, default=(os.cpu_count() or 1) - 1)
     ap.add_argument("--workdir", help="keep inputs, client logs and tool outputs here (default: a temp dir)")
-    ap.add_argument("--out", help="write every run's figures as JSON here")
+    ap.add_argument("--out", help="write every run's figures as JSON here (after each run)")
+    ap.add_argument("--table-from", metavar="JSON", help="print the tables of a saved --out file and exit")
     return ap.parse_args()
 
 
 if __name__ == "__main__":
     ARGS = parse_args()
-    main()
+    if ARGS.table_from:
+        ARGS.requests = json.loads(Path(ARGS.table_from).read_text())["settings"]["requests"]
+        print(table_from(ARGS.table_from))
+    else:
+        main()

@@ -5,8 +5,12 @@ import io
 import json
 import random
 
+import pytest
+from hydra import compose, initialize_config_dir
 from rich.console import Console
 
+from bench.__main__ import conf_dir
+from bench.app import run
 from bench.summary import print_summary
 
 from .test_e2e_sim import make_dataset, overrides, run_bench
@@ -72,9 +76,36 @@ def test_metrics_and_summary_say_how_much_the_client_distorted(tmp_path):
         print_summary(Console(file=out, width=300), m, label="sim", run_dir=run_dir, status="complete")
         return out.getvalue()
 
-    assert "client (this session)" in summary(metrics)
+    assert client["event_loop"] == "uvloop"  # installed with capbench, the default (bench.eventloop)
+    assert "client (this session)" in summary(metrics) and "event loop (uvloop)" in summary(metrics)
     limited = {**client, "client_limited": True, "reasons": ["event-loop lag p99 42.0 ms >= 10 ms"]}
     text = summary({**metrics, "client": limited})
     assert "CLIENT-LIMITED" in text and "42.0 ms" in text
     calm = {**client, "client_limited": False, "reasons": []}
     assert "CLIENT-LIMITED" not in summary({**metrics, "client": calm})
+
+
+def test_the_standard_event_loop_can_be_chosen_and_an_unknown_one_is_refused(tmp_path):
+    ds = make_dataset(tmp_path / "ds", 3)
+    code, run_dir = run_bench(*overrides(tmp_path, ds, "runner.event_loop=asyncio"))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert code == 0 and metrics["completed"] == 3 and metrics["client"]["event_loop"] == "asyncio"
+    out = io.StringIO()
+    code = run(_cfg(*overrides(tmp_path, ds, "runner.event_loop=tokio")), Console(file=out, width=300))
+    assert code == 2 and "runner.event_loop='tokio' is not one of auto, uvloop, asyncio" in out.getvalue()
+
+
+def test_uvloop_missing_falls_back_under_auto_and_is_named_when_asked_for(monkeypatch):
+    import sys
+
+    from bench.eventloop import EventLoopError, loop_factory
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now raises ImportError
+    assert loop_factory("auto")[0] == "asyncio"
+    with pytest.raises(EventLoopError, match="pip install uvloop"):
+        loop_factory("uvloop")
+
+
+def _cfg(*ovr):
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        return compose(config_name="config", overrides=list(ovr))

@@ -12,11 +12,12 @@ owns the policy and sees every attempt, and errors map through bench.backends.er
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import openai
 
 from bench._version import __version__
 from bench.backends.base import (
@@ -34,9 +35,14 @@ from bench.backends.base import (
 from bench.backends.chat_sse import ChatStreamReader, usage_of
 from bench.backends.errors import from_stainless_sdk, from_status, from_transport
 
+if TYPE_CHECKING:
+    import openai
+
 PROVIDER = "openai"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the openai SDK's default, when neither argument nor env sets one
 _IMAGE_SLOT = "\x00capbench-image\x00"  # where the image's data URL goes in the prebuilt body
 _ERROR_BODY_MAX = 64 * 1024  # of an error answer, read for its message
+DRAIN_S = 0.05  # after [DONE], how long the end of the body is waited for (see _drain)
 
 
 def build_messages(request: CaptionRequest, url: str | None = None) -> list[dict[str, Any]]:
@@ -138,20 +144,33 @@ class OpenAIChatBackend:
         self.max_tokens_field = max_tokens_field
         self.extra_body = dict(extra_body or {})
         self.timeout_s = timeout_s
-        # The SDK: non-streamed requests (model.stream=false), and the base URL as it resolves it
-        # (OPENAI_BASE_URL when none is given).
-        self.client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout_s,
-                                         default_headers=dict(extra_headers or {}))
-        self._url = str(self.client.base_url).rstrip("/") + "/chat/completions"
+        # The base URL as the SDK resolves it: the argument, else OPENAI_BASE_URL, else OpenAI's.
+        if base_url is None:
+            base_url = os.environ.get("OPENAI_BASE_URL")
+        self.base_url = base_url if base_url is not None else DEFAULT_BASE_URL
+        self._url = self.base_url.rstrip("/") + "/chat/completions"
         self._api_key = api_key  # sent as a header only, never stored anywhere
         self._extra_headers = dict(extra_headers or {})
+        # The SDK serves non-streamed requests (model.stream=false) only; it is imported and made on
+        # first use, so a streamed run does not pay its ~0.5 s import (issue 12).
+        self._client: openai.AsyncOpenAI | None = None
         self._http: aiohttp.ClientSession | None = None
         self._body_parts: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}  # see _body
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            import openai
+
+            self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key, max_retries=0,
+                                              timeout=self.timeout_s, default_headers=self._extra_headers)
+        return self._client
 
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.close()
-        await self.client.close()
+        if self._client is not None:
+            await self._client.close()
 
     def _params(self, request: CaptionRequest, image_url: str | None = None) -> dict[str, Any]:
         return build_params(self.model, request, max_tokens_field=self.max_tokens_field, extra_body=self.extra_body,
@@ -160,6 +179,8 @@ class OpenAIChatBackend:
     async def generate(self, request: CaptionRequest) -> CaptionResponse:
         if self.stream:
             return await self._streamed(request)
+        import openai
+
         try:
             return await self._whole(self._params(request))
         except Exception as exc:
@@ -222,17 +243,23 @@ class OpenAIChatBackend:
                     return self._from_json_body(await response.read(), clock, simulated)
                 reader = ChatStreamReader(self.name, clock, max(100_000, 40 * request.sampling.max_tokens))
                 content = response.content
-                while line := await content.readline():
-                    if reader.feed(line):
+                while True:  # one await per network read: chat_sse splits the lines (and stamps the tokens)
+                    data = await content.readany()
+                    if not data:
+                        reader.end()
                         break
+                    if reader.feed_bytes(data):
+                        break
+                t_end = clock.done()  # the answer's end: not the drain below, nor releasing the connection
                 reader.check_complete(response.headers.get("content-type", "?"))
+                if not content.is_eof():
+                    await _drain(content)
         except BackendError:
             raise
         except ValueError as exc:  # aiohttp: a line longer than its buffer
             raise BackendError("protocol", f"{self.name}: unreadable stream ({exc})") from exc
         except Exception as exc:
             raise from_transport(self.name, exc) from exc
-        t_end = clock.done()
         finish = reader.finish_reason
         return CaptionResponse(text=reader.text, finish_reason=normalize_finish_reason(finish),
                                usage=reader.usage, t_sent=clock.t_sent, t_first_token=clock.t_first_token,
@@ -274,6 +301,20 @@ class OpenAIChatBackend:
                                t_first_token=t_end, t_last_token=t_end, response_id=completion.id,
                                model=completion.model, raw_finish_reason=choice.finish_reason,
                                simulated=says_simulated(raw.headers), streamed=False)
+
+
+async def _drain(content: aiohttp.StreamReader) -> None:
+    """Read the body's last bytes after `data: [DONE]` (the chunked encoding's terminator, usually a moment
+    behind), so that aiohttp keeps the connection for the next request: a body left unread closes it, and
+    a new connection per request cost client and server a connect each (issue 12). A server that keeps
+    the stream open after [DONE] gets DRAIN_S, then the connection is closed as before; one that drops the
+    connection after [DONE] has sent a whole answer, which stands."""
+    try:
+        async with asyncio.timeout(DRAIN_S):
+            while await content.readany():
+                pass
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        pass
 
 
 async def _status_error(provider: str, response: aiohttp.ClientResponse) -> BackendError:

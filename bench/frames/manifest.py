@@ -64,12 +64,13 @@ class ManifestFrames:
         return self._count
 
     def __iter__(self) -> Iterator[Frame]:
-        cfg, manifest, root = self.cfg, self.manifest, self.root
+        manifest, root = self.manifest, self.root
+        limit = self.cfg.limit  # read once: a config attribute per line was a tenth of a run's frame reading
         seen = IdSet()
         produced = 0
         with manifest.open("rb") as fh:  # bytes, decoded per line: one bad line must not stop the rest
             for lineno, raw in enumerate(fh, start=1):
-                if cfg.limit is not None and produced >= cfg.limit:
+                if limit is not None and produced >= limit:
                     break
                 try:
                     line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a BOM may only start the file

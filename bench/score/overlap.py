@@ -38,7 +38,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from nltk.stem import porter
 from rouge_score.scoring import fmeasure
 from sacrebleu.metrics.bleu import BLEU
 
@@ -81,6 +80,8 @@ class _Scorer:
     """One per process: caches stems, token ids, prepared texts and BLEU reference n-grams."""
 
     def __init__(self) -> None:
+        from nltk.stem import porter  # here, not at import: 0.2 s that commands which don't score need not pay
+
         self._stemmer = porter.PorterStemmer()
         self._stems: dict[str, str] = {}
         self._vocab: dict[str, int] = {}

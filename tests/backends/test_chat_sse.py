@@ -218,3 +218,73 @@ async def test_the_body_built_once_per_run_still_carries_each_frames_own_image_a
     assert base64.b64decode(urls[1].split(",", 1)[1]) == other and base64.b64decode(urls[2].split(",", 1)[1]) == DATA
     assert seen[2]["max_completion_tokens"] == 99 and seen[2]["temperature"] == 0.7
     assert seen[2]["messages"][1]["content"][0]["text"] == "other prompt" and seen[0]["max_completion_tokens"] == 64
+
+
+async def test_a_stream_read_to_its_end_keeps_one_connection_for_every_request(monkeypatch):
+    """The chunked body's terminator arrives after [DONE]: read, the connection is reused (a new connection per
+    request cost client and server a connect each); the answer's end is stamped at [DONE], not after it."""
+    import bench.backends.openai_chat as openai_chat
+
+    monkeypatch.setattr(openai_chat, "DRAIN_S", 5.0)  # a loaded test machine must not decide the outcome
+    peers = []
+
+    async def handler(request):
+        peers.append(request.transport.get_extra_info("peername"))
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(_stream(["{}"]))
+        await asyncio.sleep(0.3)  # the terminator comes a while after [DONE]
+        await resp.write_eof()
+        return resp
+
+    async with _server(handler) as backend:
+        for _ in range(3):
+            t0 = StreamClock.now()
+            out = await backend.generate(REQUEST)
+            assert StreamClock.now() - t0 >= 0.3  # it waited for the end of the body...
+            assert out.text == "{}" and out.t_last_token - out.t_sent < 0.3  # ...but the answer ended at [DONE]
+    assert len(peers) == 3 and len(set(peers)) == 1
+
+
+async def test_a_server_that_keeps_the_stream_open_after_done_is_not_waited_for():
+    async def handler(request):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(_stream(["{}"]))
+        await asyncio.sleep(5)
+        return resp
+
+    async with _server(handler) as backend:
+        t0 = asyncio.get_running_loop().time()
+        out = await backend.generate(REQUEST)
+        assert out.text == "{}" and asyncio.get_running_loop().time() - t0 < 1.0
+
+
+async def test_a_connection_dropped_after_done_leaves_the_answer_whole():
+    async def handler(request):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(_stream(["{}"]))
+        await asyncio.sleep(0.01)  # within the drain's window
+        request.transport.close()  # no chunked terminator: the body is incomplete for aiohttp
+        return resp
+
+    async with _server(handler) as backend:
+        out = await backend.generate(REQUEST)
+    assert out.text == "{}" and out.finish_reason == "stop" and out.usage.output_tokens == 12
+
+
+@pytest.mark.parametrize("step", [1, 5, 1000])
+def test_feed_bytes_splits_lines_anywhere_and_reads_a_last_line_without_newline(step):
+    payload = _stream(["a", "b"]).replace(b"data: [DONE]\n\n", b"")
+    reader = ChatStreamReader("p", StreamClock(), 1000)
+    for i in range(0, len(payload), step):
+        assert reader.feed_bytes(payload[i:i + step]) is False
+    reader.end()
+    assert reader.text == "ab" and reader.usage.output_tokens == 12
+    last = ChatStreamReader("p", StreamClock(), 1000)
+    last.feed_bytes(_chunk({"content": "x"}, finish="stop").rstrip(b"\n"))  # no newline at the end of the body
+    assert last.text == "" and (last.end() or last.text) == "x" and last.finish_reason == "stop"
+    with pytest.raises(BackendError) as err:  # a line that never ends is refused, not buffered forever
+        ChatStreamReader("p", StreamClock(), 1000).feed_bytes(b"data: " + b"x" * (2**20 + 10))
+    assert err.value.kind == "protocol" and "longer than" in err.value.message
