@@ -91,7 +91,7 @@ def render(data: dict[str, Any], *, embed_plotly: bool = True, csp: bool = True)
     alone keeps model output inert)."""
     data = _clean(data)
     page = {k: data[k] for k in ("figures", "frames", "labels", "fields", "quality", "significance")}
-    page["explorer"] = {k: v for k, v in (data.get("explorer") or {}).items() if k in ("total", "sampled")}
+    page["explorer"] = {k: v for k, v in (data.get("explorer") or {}).items() if k in ("total", "sampled", "large")}
     return _env().get_template("report.html.j2").render(
         d=data, page_data=script_json(page), plotly_js=plotly_js() if embed_plotly else Markup(""),
         nonce=secrets.token_urlsafe(16), csp=csp)
