@@ -2,13 +2,16 @@
 
 Every embedded frame already has a 160 px thumbnail. A larger copy of every frame would not fit the
 page (frames1k at 640 px is about 90 KB a frame as base64, 90 MB for 1,000), so the larger copies
-share LARGE_BYTES_BUDGET (less what the frames' own data leaves of the page budget), in this order:
-the frames that failed or are disputed first (what a reviewer checks), then dataset order:
-- "sent": at the resolution the model was sent (long side <= the run's dataset.max_side, never
-  upscaled), for the first frames, while they take at most half the budget;
-- "reduced": the other frames at the largest long side of REDUCED_SIDES whose estimated size lets
-  all of them fit the rest of the budget (estimated from the bytes per pixel of the "sent" ones);
-- frames the budget does not reach keep their thumbnail, and the page says so.
+share LARGE_BYTES_BUDGET (or what the frames' own data leaves of the page), in this order: the
+frames that failed or are disputed first (what a reviewer checks), then dataset order.
+- If all fit at the resolution the model was sent (long side <= the run's dataset.max_side, never
+  upscaled), all are embedded so.
+- Else, if all fit at one of REDUCED_SIDES (the largest that does, estimated from the bytes per
+  pixel of the first PROBE frames), every frame gets at least that, and the first ones the
+  resolution sent, as many as the rest of the budget pays for.
+- Else the first frames get the resolution sent while the budget lasts; the others keep their
+  thumbnail (more frames at 256 px would be little more than the 160 px thumbnail).
+The page says which.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ LARGE_BYTES_BUDGET = 8_000_000
 PAGE_BYTES_TARGET = 21_000_000  # frames' data + large images at most this (the rest: plotly.js, figures, tables)
 REDUCED_SIDES = (512, 384, 320, 256)
 JPEG_QUALITY = 80
+PROBE = 8  # frames encoded first to estimate the bytes per frame at each size
 DEFAULT_MAX_SIDE = 1024  # bench.config.DatasetConfig.max_side
 
 
@@ -57,41 +61,41 @@ def attach_large_images(frames: list[dict[str, Any]], max_side: int, *, frames_b
     paths = {id(f): f.pop("_img", None) for f in frames}
     order = sorted((f for f in frames if paths[id(f)]), key=lambda f: 0 if f.get("why") in ("failed", "disputed")
                    else 1)  # stable: dataset order within each group
-    used, sent, reduced, per_pixel = 0, 0, 0, []
-    rest: list[dict[str, Any]] = []
-    for f in order:
-        if used >= budget / 2:
-            rest.append(f)
-            continue
-        enc = _encode(paths[id(f)], max_side)
-        if enc is None:
-            continue
-        uri, w, h, _, _ = enc
-        per_pixel.append(len(uri) / max(1, w * h))
-        if used + len(uri) > budget / 2:
-            rest.append(f)
-            continue
-        f["large"] = {"src": uri, "w": w, "h": h, "sw": w, "sh": h}
-        used += len(uri)
-        sent += 1
-    side = None
-    if rest:
-        bpp = sum(per_pixel) / len(per_pixel) if per_pixel else 0.35  # base64 bytes per pixel at quality 80
-        share = (budget - used) / len(rest)
-        side = next((s for s in REDUCED_SIDES if s < max_side and bpp * s * s * 0.75 <= share), None)
-    if side is not None:
-        for f in rest:
-            enc = _encode(paths[id(f)], side)
-            if enc is None or used + len(enc[0]) > budget:
-                continue
-            uri, w, h, fw, fh = enc
-            scale = min(1.0, max_side / max(fw, fh))
-            f["large"] = {"src": uri, "w": w, "h": h, "sw": round(fw * scale), "sh": round(fh * scale)}
+    probe = {id(f): _encode(paths[id(f)], max_side) for f in order[:PROBE]}
+    sizes = [(len(e[0]), e[1] * e[2]) for e in probe.values() if e is not None]
+    full = sum(b for b, _ in sizes) / len(sizes) if sizes else 0.0
+    bpp = sum(b for b, _ in sizes) / max(1, sum(px for _, px in sizes))
+    ratio = sum(px for _, px in sizes) / max(1, sum(max(e[1], e[2]) ** 2 for e in probe.values() if e)) or 0.75
+    n = len(order)
+    side, n_full = None, n  # everything at full size, or as many as fit
+    if n * full > budget and full > 0:
+        for s in (s for s in REDUCED_SIDES if s < max_side):
+            reduced_est = bpp * s * s * ratio * 1.15  # smaller images cost a little more per pixel
+            if n * reduced_est <= budget:
+                side = s
+                n_full = int((budget - n * reduced_est) / max(1.0, full - reduced_est))
+                break
+    used, sent, reduced = 0, 0, 0
+    for i, f in enumerate(order):
+        enc = probe[id(f)] if id(f) in probe else (_encode(paths[id(f)], max_side) if i < n_full else None)
+        if enc is not None and i < n_full and used + len(enc[0]) <= budget:
+            uri, w, h, _, _ = enc
+            f["large"] = {"src": uri, "w": w, "h": h, "sw": w, "sh": h}
             used += len(uri)
-            reduced += 1
-    with_image = len(order)
-    none = with_image - sent - reduced
-    text = (f"Click a frame to enlarge it: {sent:,} of the {with_image:,} frames with an image are embedded at the "
+            sent += 1
+            continue
+        if side is None:
+            continue
+        enc = _encode(paths[id(f)], side)
+        if enc is None or used + len(enc[0]) > budget:
+            continue
+        uri, w, h, fw, fh = enc
+        scale = min(1.0, max_side / max(fw, fh))
+        f["large"] = {"src": uri, "w": w, "h": h, "sw": round(fw * scale), "sh": round(fh * scale)}
+        used += len(uri)
+        reduced += 1
+    none = n - sent - reduced
+    text = (f"Click a frame to enlarge it: {sent:,} of the {n:,} frames with an image are embedded at the "
             f"resolution sent to the model (long side at most {max_side} px)")
     if reduced:
         text += f", {reduced:,} reduced to {side} px"

@@ -17,7 +17,7 @@
     if (hasRef) { var o = el("option", null, "reference"); o.value = "ref"; diffSel.appendChild(o); }
     labels.forEach(function (lab, i) { var o = el("option", null, "run " + lab); o.value = "run:" + i; diffSel.appendChild(o); });
     diffSel.appendChild(none);
-    diffSel.value = hasRef ? "ref" : "";
+    diffSel.value = hasRef ? "ref" : labels.length > 1 ? "run:0" : "";  // no reference: against the first run
   })();
 
   function capText(c) {
@@ -431,10 +431,10 @@
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     var tag = (e.target && e.target.tagName) || "";
     if (e.key === "Escape") { if (!zoom.hidden) { closeLarge(); e.preventDefault(); } return; }
-    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || tag === "BUTTON" || (e.target && e.target.isContentEditable)) return;
+    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || (e.target && e.target.isContentEditable)) return;
     if (e.key === "j" || e.key === "ArrowRight") { step(1); e.preventDefault(); }
     else if (e.key === "k" || e.key === "ArrowLeft") { step(-1); e.preventDefault(); }
-    else if (e.key === "Enter" || e.key === "o") {
+    else if ((e.key === "Enter" && tag !== "BUTTON" && tag !== "A") || e.key === "o") {  // Enter on a button is its click
       var f = cur !== null ? byId[cur] : list[page * perPage()];
       if (f) { cur = f.id; markCurrent(); showLarge(f); e.preventDefault(); }
     }
@@ -459,7 +459,9 @@
   if (LG && LG.text) $("f-large").textContent = LG.text;
   list = filtered();
   draw();
+  performance.mark("capbench:explorer-ready");
   followHash();
-  // for other views and tests: open a frame, the diff and highlight functions
-  window.capbenchExplorer = Object.freeze({open: function (id) { return openFrame(String(id)); }, wordDiff: wordDiff,
-                                           markRanges: markRanges});
+  // for other views, tests and benchmarks/report_size.py: open a frame, the embedded ids, the diff and marks
+  window.capbenchExplorer = Object.freeze({open: function (id) { return openFrame(String(id)); },
+                                           ids: function () { return frames.map(function (f) { return f.id; }); },
+                                           wordDiff: wordDiff, markRanges: markRanges});
