@@ -5,7 +5,8 @@ fast the page is in headless Chromium.
                                      [--max-embedded-frames N] [--no-scores] [--runs 3..5] [--browser]
     python benchmarks/report_size.py --frames 1000 --runs 5 --browser      # issue 16: 1,000 frames x 5 models
 
-For each size it prints one table row: HTML size, Parquet size, frames embedded
+For each size it prints one table row: HTML size (and how much of it the explorer's large images take,
+bench/report/large.py), Parquet size, frames embedded
 in the explorer, build time (load + assemble + render + write, in a fresh
 process; wall clock, and the process's CPU time, which does not count the time
 other processes took the CPU from it on a shared machine) and that process's
@@ -190,7 +191,8 @@ def build(run_dirs: list[str], out: str, max_embedded: int | None) -> dict:
     explorer = data.get("explorer") or {}
     return {"seconds": seconds, "cpu_s": cpu, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "bytes": info["bytes"], "frames": explorer.get("total", len(data["frames"])),
-            "embedded": len(data["frames"]),
+            "embedded": len(data["frames"]), "large_bytes": (explorer.get("large") or {}).get("bytes", 0),
+            "large": {k: (explorer.get("large") or {}).get(k) for k in ("sent", "reduced", "reduced_side")},
             "parquet_bytes": Path(info["parquet"]).stat().st_size if info.get("parquet") else 0}
 
 
@@ -284,8 +286,8 @@ def main() -> None:
         base_runs = [root / "base_runs" / label if (root / "base_runs" / label / "metrics.json").is_file()
                      else one_run(base_ds, root / "base_runs", label, extra) for label, extra in models.items()]
         print(f"harness: {base_n} frames x {len(models)} simulator runs in {time.perf_counter() - t0:.0f} s")
-        print(f"{'frames':>7} x runs | {'HTML MB':>7} | {'Parquet MB':>10} | {'embedded':>8} | {'build s':>7} | "
-              f"{'CPU s':>6} | {'peak RSS MB':>11}")
+        print(f"{'frames':>7} x runs | {'HTML MB':>7} | {'of it large images MB':>21} | {'Parquet MB':>10} | "
+              f"{'embedded':>8} | {'build s':>7} | {'CPU s':>6} | {'peak RSS MB':>11}")
         timings = {}
         for n in args.frames:
             ds = write_manifest(root / f"ds{n}", images, n, root / "images")
@@ -299,7 +301,10 @@ def main() -> None:
             if args.max_embedded_frames is not None:
                 cmd += ["--max-embedded-frames", str(args.max_embedded_frames)]
             res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
-            print(f"{res['frames']:>7} x {len(runs):<4} | {res['bytes'] / 1e6:>7.2f} | "
+            lg = res["large"]
+            large = (f"{res['large_bytes'] / 1e6:.2f} ({lg['sent']} sent size, {lg['reduced']} at "
+                     f"{lg['reduced_side']} px)")
+            print(f"{res['frames']:>7} x {len(runs):<4} | {res['bytes'] / 1e6:>7.2f} | {large:>21} | "
                   f"{res['parquet_bytes'] / 1e6:>10.2f} | {res['embedded']:>8} | {res['seconds']:>7.1f} | "
                   f"{res['cpu_s']:>6.1f} | "
                   f"{res['rss_mb']:>11.0f}", flush=True)

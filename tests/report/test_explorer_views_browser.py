@@ -289,3 +289,13 @@ def test_hostile_output_stays_text_in_every_view(tmp_path, browser, view):
     if view == "diff-vs-run":
         assert P1 in state["marks"]  # the judge's item (under the hostile field name) marked, as text
     assert browser.errors() == []
+
+
+def test_a_deep_link_to_a_frame_not_embedded_says_so_and_shows_the_first_page(judged_report, browser):
+    out, _ = judged_report
+    browser.open(out.as_uri() + "#frame=gone%2F1", ready=READY)
+    state = browser.evaluate("""(() => ({cards: document.querySelectorAll('#frames .frame').length,
+      current: document.querySelectorAll('#frames .current').length,
+      miss: document.getElementById('f-miss').hidden ? null : document.getElementById('f-miss').textContent}))()""")
+    assert state == {"cards": 20, "current": 0, "miss": "frame gone/1 is not embedded in this report."}
+    assert browser.errors() == []

@@ -1,6 +1,7 @@
   // ---- frame explorer: filters, detail cards or a grid, frames opened large, deep links (#frame=ID), keys,
   // word diffs against the reference or a baseline run, and the judge's items marked where they occur.
   // Everything a model or judge wrote goes into the page as text nodes (el/txt/createTextNode), never as HTML.
+  performance.mark("capbench:explorer-start");
   var frames = D.frames, labels = D.labels, fields = D.fields;
   var GRID_PAGE = 120;
   var $ = function (id) { return document.getElementById(id); };
@@ -458,7 +459,7 @@
   var LG = EX.large;
   if (LG && LG.text) $("f-large").textContent = LG.text;
   list = filtered();
-  draw();
+  if (hashFrame() === null || !byId[hashFrame()]) draw();  // a deep link to an embedded frame draws its own page
   performance.mark("capbench:explorer-ready");
   followHash();
   // for other views, tests and benchmarks/report_size.py: open a frame, the embedded ids, the diff and marks
