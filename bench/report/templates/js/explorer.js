@@ -355,7 +355,11 @@
 
   function scrollToCurrent() {
     var node = document.querySelector("#frames .current");
-    if (node) node.scrollIntoView({block: grid() ? "nearest" : "start"});
+    if (!node) return;
+    var how = {block: grid() ? "nearest" : "start"};
+    node.scrollIntoView(how);
+    // cards above it were placeholders (content-visibility) until this scroll laid them out: align again
+    requestAnimationFrame(function () { if (node.isConnected) node.scrollIntoView(how); });
   }
   function setHash(id) {  // the URL follows the current frame, without a history entry per key press
     var h = "#frame=" + encodeURIComponent(id);
