@@ -165,7 +165,7 @@ def test_deep_link_hashchange_and_keys(judged_report, browser):
               marked: performance.getEntriesByName('capbench:frame-open').length};
     })()""")
     assert state["id"] == target and state["page"] == "page 2 of 2" and state["inView"] and state["marked"] == 1
-    # at the top of the window, below the sticky nav (the cards above it were laid out late: content-visibility)
+    # at the top of the window, below the sticky nav
     wait_for(browser, "(t => t > 20 && t < 80)(document.querySelector('#frames .frame.current')"
                       ".getBoundingClientRect().top)")
 

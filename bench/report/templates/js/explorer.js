@@ -358,7 +358,7 @@
     if (!node) return;
     var how = {block: grid() ? "nearest" : "start"};
     node.scrollIntoView(how);
-    // cards above it were placeholders (content-visibility) until this scroll laid them out: align again
+    // thumbnails and tables above it may still change its place in this first frame: align again
     requestAnimationFrame(function () { if (node.isConnected) node.scrollIntoView(how); });
   }
   function setHash(id) {  // the URL follows the current frame, without a history entry per key press
