@@ -302,3 +302,20 @@ def test_a_deep_link_to_a_frame_not_embedded_says_so_and_shows_the_first_page(ju
       miss: document.getElementById('f-miss').hidden ? null : document.getElementById('f-miss').textContent}))()""")
     assert state == {"cards": 20, "current": 0, "miss": "frame gone/1 is not embedded in this report."}
     assert browser.errors() == []
+
+
+def test_without_references_the_diff_is_against_the_first_run(judged_report, browser, tmp_path):
+    _, info = judged_report
+    data = dict(info["data"], frames=[dict(f, ref=None) for f in info["data"]["frames"]])  # as frames1k: none
+    out = tmp_path / "noref.html"
+    out.write_text(render(data), encoding="utf-8")
+    browser.open(out.as_uri(), ready=READY)
+    state = browser.evaluate("""(() => { const s = document.getElementById('f-diff');
+      const card = document.querySelector('#frames .frame');
+      return {value: s.value, options: Array.from(s.options).map(o => o.value),
+              base: Array.from(card.querySelectorAll('th')).filter(th => th.querySelector('.badge.base'))
+                    .map(th => th.firstChild.textContent),
+              marked: card.querySelectorAll('ins, del').length}; })()""")
+    assert state["value"] == "run:0" and state["options"] == ["run:0", "run:1", ""]  # no "reference" to pick
+    assert state["base"] == [info["runs"][0]] and state["marked"] > 0  # run B diffed against run A (edited)
+    assert browser.errors() == []
