@@ -1,13 +1,26 @@
-"""Size, build time and peak memory of the HTML report at 1k, 10k and 50k frames x 3 models.
+"""Size, build time and peak memory of the HTML report at 1k, 10k and 50k frames x 3 models; with --browser, how
+fast the page is in headless Chromium.
 
     python benchmarks/report_size.py [--frames 1000 10000 50000] [--base-frames 1000] [--keep DIR]
-                                     [--max-embedded-frames N] [--no-scores]
+                                     [--max-embedded-frames N] [--no-scores] [--runs 3..5] [--browser]
+    python benchmarks/report_size.py --frames 1000 --runs 5 --browser      # issue 16: 1,000 frames x 5 models
 
-For each size it prints one table row: HTML size, Parquet size, frames embedded
+For each size it prints one table row: HTML size (and how much of it the explorer's large images take,
+bench/report/large.py), Parquet size, frames embedded
 in the explorer, build time (load + assemble + render + write, in a fresh
 process; wall clock, and the process's CPU time, which does not count the time
 other processes took the CPU from it on a shared machine) and that process's
 peak RSS.
+
+--browser opens each report in headless Chromium (tests/report/cdp.py: a
+temporary profile and home) and prints a second table, each a median of
+--browser-repeats page loads (ms): first contentful paint and the explorer drawn
+(the Performance API, from navigation start); a deep link (#frame=ID of a frame
+in the middle) opened, from navigation start; a click on a thumbnail until the
+large image is decoded and painted; a click on a grid tile until its detail card
+is painted; switching to grid mode; a content-type filter; a search (without
+its 150 ms debounce). "Painted" is measured to the second animation frame after
+the change.
 
 How the runs are made: a dataset of --base-frames distinct frames (the sample's
 images, each randomly cropped and re-lit, so every thumbnail differs) is run
@@ -34,13 +47,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 MODELS = {"sim": ["model=sim"], "sim_noisy": ["model=sim_noisy"],
-          "sim_q07": ["model=sim", "model.label=sim_q07", "model.sim.caption_quality=0.7", "model.sim.seed=7"]}
-JUDGE_MEANS = (3.6, 2.8, 3.2)
+          "sim_q07": ["model=sim", "model.label=sim_q07", "model.sim.caption_quality=0.7", "model.sim.seed=7"],
+          "sim_anthropic": ["model=sim_anthropic"], "sim_gemini": ["model=sim_gemini"]}
+JUDGE_MEANS = (3.6, 2.8, 3.2, 3.4, 3.0)
 
 
 def build_images(folder: Path, n: int, seed: int = 0) -> list[dict]:
@@ -176,8 +191,65 @@ def build(run_dirs: list[str], out: str, max_embedded: int | None) -> dict:
     explorer = data.get("explorer") or {}
     return {"seconds": seconds, "cpu_s": cpu, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "bytes": info["bytes"], "frames": explorer.get("total", len(data["frames"])),
-            "embedded": len(data["frames"]),
+            "embedded": len(data["frames"]), "large_bytes": (explorer.get("large") or {}).get("bytes", 0),
+            "large": {k: (explorer.get("large") or {}).get(k) for k in ("sent", "reduced", "reduced_side")},
             "parquet_bytes": Path(info["parquet"]).stat().st_size if info.get("parquet") else 0}
+
+
+# each returns ms, measured in the page (a promise the CDP call awaits); ENDS waits for layout and paint
+_PAINTED = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))"
+BROWSER_STEPS = {
+    "open_large_click": f"""(async () => {{ const t0 = performance.now();
+        document.querySelector('#frames img.thumb').click();
+        await document.getElementById('zoom-img').decode(); await {_PAINTED};
+        const ms = performance.now() - t0; document.getElementById('zoom').click(); return ms; }})()""",
+    "grid_switch": f"""(async () => {{ const s = document.getElementById('f-mode'), t0 = performance.now();
+        s.value = 'grid'; s.dispatchEvent(new Event('input')); await {_PAINTED};
+        return performance.now() - t0; }})()""",
+    "grid_tile_click": f"""(async () => {{ const t0 = performance.now();
+        document.querySelectorAll('#frames .tile')[7].click(); await {_PAINTED};
+        return performance.now() - t0; }})()""",
+    "filter_content_type": f"""(async () => {{ const s = document.getElementById('f-ct'), t0 = performance.now();
+        s.value = s.options[1].value; s.dispatchEvent(new Event('input')); await {_PAINTED};
+        const ms = performance.now() - t0; s.value = ''; s.dispatchEvent(new Event('input')); return ms; }})()""",
+    "search": f"""(async () => {{ const s = document.getElementById('f-q');
+        s.value = 'person'; s.dispatchEvent(new Event('input')); await new Promise(r => setTimeout(r, 150));
+        const t0 = performance.now(); await new Promise(r => setTimeout(r, 0)); await {_PAINTED};
+        return performance.now() - t0; }})()""",
+}
+
+
+def browser_times(html: Path, repeats: int) -> dict[str, float]:
+    """Median ms of each measurement over `repeats` fresh page loads (see the module docstring)."""
+    import statistics
+
+    from tests.report.cdp import Browser
+
+    ready = "document.body && document.body.getAttribute('data-ready') === '1'"
+    runs: dict[str, list[float]] = {}
+    with Browser(width=1400, height=1000) as b:
+        for _ in range(repeats):
+            b.call("Page.navigate", {"url": "about:blank"}, session=True)
+            b.open(html.as_uri(), ready=ready, timeout=120)
+            paint = b.evaluate("(() => { const p = performance.getEntriesByName('first-contentful-paint')[0];"
+                               " const e = performance.getEntriesByName('capbench:explorer-ready')[0];"
+                               " return [p ? p.startTime : null, e ? e.startTime : null]; })()")
+            runs.setdefault("first_paint", []).append(paint[0])
+            runs.setdefault("explorer_ready", []).append(paint[1])
+            for name, expr in BROWSER_STEPS.items():
+                res = b.call("Runtime.evaluate", {"expression": expr, "awaitPromise": True, "returnByValue": True},
+                             session=True, timeout=120)
+                runs.setdefault(name, []).append(res["result"]["value"])
+            middle = b.evaluate("(() => { const ids = window.capbenchExplorer.ids(); return ids[ids.length >> 1]; })()")
+            b.call("Page.navigate", {"url": "about:blank"}, session=True)
+            b.open(html.as_uri() + "#frame=" + quote(middle, safe=""), ready=ready, timeout=120)
+            opened = b.evaluate("(() => { const m = performance.getEntriesByName('capbench:frame-open')[0];"
+                                " return m ? m.startTime : null; })()")
+            runs.setdefault("deep_link", []).append(opened)
+        errors = b.errors()
+    if errors:
+        raise SystemExit(f"console errors in {html}: {errors[:3]}")
+    return {k: statistics.median(v) for k, v in runs.items() if all(x is not None for x in v)}
 
 
 def main() -> None:
@@ -187,6 +259,10 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="keep the datasets, runs and reports in this folder")
     ap.add_argument("--max-embedded-frames", type=int, help="the report's threshold (default: the report's)")
     ap.add_argument("--no-scores", action="store_true", help="report unscored runs (no judge/ROUGE data)")
+    ap.add_argument("--runs", type=int, default=3, choices=range(1, len(MODELS) + 1), metavar="N",
+                    help=f"simulator configurations (models) per report, 1 to {len(MODELS)} (default 3)")
+    ap.add_argument("--browser", action="store_true", help="also time the page in headless Chromium")
+    ap.add_argument("--browser-repeats", type=int, default=3, help="page loads per report, median (default 3)")
     ap.add_argument("--build", nargs="+", help=argparse.SUPPRESS)  # internal: OUT RUN... in a fresh process
     args = ap.parse_args()
     if args.build:
@@ -200,18 +276,19 @@ def main() -> None:
         root = args.keep or Path(tmp)
         t0 = time.perf_counter()
         base_n = min(args.base_frames, max(args.frames))
+        models = dict(list(MODELS.items())[:args.runs])
         made = root / "images" / "entries.json"  # --keep DIR: a second call reuses the images and base runs
-        if made.is_file() and all((root / "base_runs" / label / "metrics.json").is_file() for label in MODELS):
-            images = json.loads(made.read_text())
-            base_runs = [root / "base_runs" / label for label in MODELS]
-        else:
-            images = build_images(root / "images", base_n)
-            base_ds = write_manifest(root / f"ds{base_n}", images, base_n, root / "images")
-            base_runs = [one_run(base_ds, root / "base_runs", label, extra) for label, extra in MODELS.items()]
-            made.write_text(json.dumps(images))
-        print(f"harness: {base_n} frames x {len(MODELS)} simulator runs in {time.perf_counter() - t0:.0f} s")
-        print(f"{'frames':>7} x runs | {'HTML MB':>7} | {'Parquet MB':>10} | {'embedded':>8} | {'build s':>7} | "
-              f"{'CPU s':>6} | {'peak RSS MB':>11}")
+        if not made.is_file():
+            build_images_to = build_images(root / "images", base_n)
+            made.write_text(json.dumps(build_images_to))
+        images = json.loads(made.read_text())
+        base_ds = write_manifest(root / f"ds{base_n}", images, base_n, root / "images")
+        base_runs = [root / "base_runs" / label if (root / "base_runs" / label / "metrics.json").is_file()
+                     else one_run(base_ds, root / "base_runs", label, extra) for label, extra in models.items()]
+        print(f"harness: {base_n} frames x {len(models)} simulator runs in {time.perf_counter() - t0:.0f} s")
+        print(f"{'frames':>7} x runs | {'HTML MB':>7} | {'of it large images MB':>21} | {'Parquet MB':>10} | "
+              f"{'embedded':>8} | {'build s':>7} | {'CPU s':>6} | {'peak RSS MB':>11}")
+        timings = {}
         for n in args.frames:
             ds = write_manifest(root / f"ds{n}", images, n, root / "images")
             runs = []
@@ -224,10 +301,22 @@ def main() -> None:
             if args.max_embedded_frames is not None:
                 cmd += ["--max-embedded-frames", str(args.max_embedded_frames)]
             res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
-            print(f"{res['frames']:>7} x {len(runs):<4} | {res['bytes'] / 1e6:>7.2f} | "
+            lg = res["large"]
+            large = (f"{res['large_bytes'] / 1e6:.2f} ({lg['sent']} sent size, {lg['reduced']} at "
+                     f"{lg['reduced_side']} px)")
+            print(f"{res['frames']:>7} x {len(runs):<4} | {res['bytes'] / 1e6:>7.2f} | {large:>21} | "
                   f"{res['parquet_bytes'] / 1e6:>10.2f} | {res['embedded']:>8} | {res['seconds']:>7.1f} | "
                   f"{res['cpu_s']:>6.1f} | "
                   f"{res['rss_mb']:>11.0f}", flush=True)
+            if args.browser:
+                timings[n] = browser_times(root / f"report{n}.html", args.browser_repeats)
+        if timings:
+            cols = list(next(iter(timings.values())))
+            print(f"\nin headless Chromium, ms (median of {args.browser_repeats} page loads):")
+            print(f"{'frames':>7} x runs | " + " | ".join(f"{c:>{max(8, len(c))}}" for c in cols))
+            for n, t in timings.items():
+                print(f"{n:>7} x {len(base_runs):<4} | " + " | ".join(f"{t.get(c, float('nan')):>{max(8, len(c))}.0f}"
+                                                                    for c in cols), flush=True)
         if args.keep:
             print(f"kept in {root}")
 

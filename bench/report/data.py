@@ -22,6 +22,7 @@ from bench.frames import Frame, load_frames, resolve_dataset_dir
 from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, is_run_dir, runs_frame
 from bench.report.baseline import baseline_view
 from bench.report.card import card_section
+from bench.report.large import attach_large_images, sent_max_side
 from bench.report.parquet import FramesParquet
 from bench.report.sample import DEFAULT_MAX_FRAMES, describe, frame_flags, select_frames
 from bench.report.stream import RunFrames, frame_table, iter_records
@@ -339,6 +340,8 @@ def _explorer_frames(runs: list[RunData], sources: list[RunFrames], index: dict[
                     thumb = thumbnail_uri(str(src.image_path), thumb_size)
                 frame = order[key] = {"id": key, "ct": cts[fid], "thumb": thumb, "ref": refs.get(fid),
                                       "runs": [None] * len(runs)}
+                if thumb is not None:  # for bench.report.large, which removes it
+                    frame["_img"] = str(src.image_path)
                 if key in why:
                     frame["why"] = why[key]
             elif frame["ref"] is None and refs.get(fid):
@@ -386,7 +389,8 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         places = max(1, int(len(frames) * FRAMES_BYTES_BUDGET / size * 0.95))
     if places < max_embedded_frames:
         selection.info.update(size_limited=True, asked_max_frames=max_embedded_frames)
-    explorer = {**selection.info, "parquet": parquet, "text": describe(selection.info, parquet)}
+    large = attach_large_images(frames, sent_max_side([r.config for r in runs]), frames_bytes=size)
+    explorer = {**selection.info, "parquet": parquet, "text": describe(selection.info, parquet), "large": large}
     notes: list[str] = list(mismatched.values()) + [n for r in runs for n in r.scoring_notes]
     if selection.info.get("sampled"):
         notes.append(explorer["text"])

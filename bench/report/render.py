@@ -94,7 +94,7 @@ def render(data: dict[str, Any], *, embed_plotly: bool = True, csp: bool = True)
     page["timeline"] = data.get("timeline") or {"applicable": False}
     page["baseline"] = data.get("baseline")  # the baseline diff view (bench.report.baseline), None without one
     page["card"] = data.get("card")  # bench.report.card: the model card's section, when the runs are a card's
-    page["explorer"] = {k: v for k, v in (data.get("explorer") or {}).items() if k in ("total", "sampled")}
+    page["explorer"] = {k: v for k, v in (data.get("explorer") or {}).items() if k in ("total", "sampled", "large")}
     return _env().get_template("report.html.j2").render(
         d=data, page_data=script_json(page), plotly_js=plotly_js() if embed_plotly else Markup(""),
         nonce=secrets.token_urlsafe(16), csp=csp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 from bench.report import build_report
@@ -30,6 +31,13 @@ WORDS_BROKEN = """(() => {
   });
   return broken;
 })()"""
+
+
+def wait_for(browser, expression: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not browser.evaluate(f"!!({expression})"):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.05)
 
 
 def _runs(sim_run: Path, root: Path, n: int) -> list[Path]:
@@ -82,6 +90,7 @@ def test_explorer_items_filters_and_wrapping(sim_runs, browser, tmp_path):
 
     browser.evaluate("(() => { const s = document.getElementById('f-q'); s.value = 'no-such-frame-anywhere';"
                      " s.dispatchEvent(new Event('input')); })()")
+    wait_for(browser, "document.getElementById('f-count').textContent.startsWith('0 of')")  # search is debounced
     state = browser.evaluate("""(() => ({frames: document.querySelectorAll('#frames .frame').length,
       text: document.getElementById('frames').textContent,
       count: document.getElementById('f-count').textContent}))()""")

@@ -17,19 +17,10 @@
         status.textContent = "frame " + fr.id + " is not embedded in the explorer (sampled out); every frame is in the Parquet file";
         return;
       }
-      location.hash = "frame=" + fr.id;  // the explorer's deep link
-      // and filter the explorer to it, so it opens either way
-      var q = document.getElementById("f-q");
-      ["f-ct", "f-v", "f-run"].forEach(function (id) { var s = document.getElementById(id); if (s) s.value = ""; });
-      if (q) { q.value = fr.id; q.dispatchEvent(new Event("input")); }
-      var cards = document.querySelectorAll("#frames .frame"), hit = null;
-      cards.forEach(function (c) {
-        var fid = c.querySelector(".fid");
-        c.classList.remove("tl-picked");
-        if (!hit && fid && fid.textContent === fr.id) hit = c;
-      });
-      if (hit) { hit.classList.add("tl-picked"); hit.scrollIntoView({block: "start"}); }
-      else document.getElementById("explorer").scrollIntoView({block: "start"});
+      // the explorer's own opener: the frame's page (filters cleared if they hide it), marked, scrolled to and
+      // the URL's #frame=ID set; without it (never expected), the deep link alone
+      if (window.capbenchExplorer && window.capbenchExplorer.open) window.capbenchExplorer.open(fr.id);
+      else location.hash = "frame=" + encodeURIComponent(fr.id);
     }
 
     function bits(mask) {
