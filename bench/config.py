@@ -151,6 +151,9 @@ class ModelConfig:
     vllm: VllmConfig = field(default_factory=VllmConfig)
     extra_body: dict[str, Any] = field(default_factory=dict)
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # The model this one was distilled from (e.g. ClipTagger's teacher), if known: a judge of the teacher's
+    # family may prefer this model's captions too (self-preference, bench.score.panel).
+    teacher: str = ""
 
 
 @dataclass
@@ -254,6 +257,14 @@ class RubricConfig:
 
 
 @dataclass
+class PanelConfig:
+    """Several judges at once (bench.score.panel): each a conf/judge/ name; the panel score is their mean."""
+
+    judges: list[str] = field(default_factory=list)  # empty: not a panel
+    exclude_self: bool = False  # leave a judge of the candidate model's family out of that model's panel score
+
+
+@dataclass
 class JudgeConfig:
     """An LLM judge (conf/judge/): any model config can judge, plus the rubric and how to ask."""
 
@@ -267,6 +278,7 @@ class JudgeConfig:
     request_timeout_s: float = 120.0
     retry: RetryConfig = field(default_factory=RetryConfig)
     cache: str | None = None  # SQLite path; None = bench.score.cache.default_cache_path() ($CAPBENCH_CACHE_DIR)
+    panel: PanelConfig = field(default_factory=PanelConfig)  # judges=[...]: a panel (then model/rubric are unused)
 
 
 @dataclass

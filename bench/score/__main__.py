@@ -8,6 +8,10 @@ of runs or a sweep's multirun folder (runs/multirun/<time>), as for bench.report
   judge=NAME             an LLM judge from conf/judge/ (gemini-2.5-pro, gpt-4.1, openai_compatible, sim);
                          judge=default is gemini-2.5-pro; without judge= the overlap is scored and earlier
                          verdicts are kept
+  judges=[A,B,C]         a panel of judges (conf/judge/ names): each judge's scores kept side by side, the panel
+                         score (their mean), agreement (Krippendorff's alpha, within-1 and exact per pair);
+                         judge=panel_sim / panel_frontier are panels too; judge.panel.exclude_self=true leaves a
+                         judge of the model's own family out of its panel score (self-preference)
   judge.KEY=VALUE        any judge setting, e.g. judge.repeats=3, judge.with_reference=true,
                          judge.model.base_url=..., judge.cache=PATH (default:
                          $CAPBENCH_CACHE_DIR/judge_cache.sqlite, else ~/.cache/capbench/judge_cache.sqlite)
@@ -32,10 +36,12 @@ from typing import Any
 
 from omegaconf import DictConfig
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench.score import NothingScored, ScoreError, score_run
 from bench.score.judge import JudgeStopped
+from bench.score.panel import panel_lines
 from bench.score.progress import JudgeProgress
 from bench.score.temporal import summary_lines
 from bench.summary import message_console, summary_console
@@ -59,6 +65,10 @@ def parse_args(argv: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
             runs.append(arg)
         elif key == "judge":
             judge_name = {"default": DEFAULT_JUDGE, "true": DEFAULT_JUDGE}.get(value, value)
+        elif key == "judges":  # a panel of these judges (bench.score.panel), composed on conf/judge/panel.yaml
+            names = [n.strip() for n in value.strip().removeprefix("[").removesuffix("]").split(",") if n.strip()]
+            judge_name = "panel"
+            judge_overrides += [f"judge.panel.judges=[{','.join(names)}]", f"judge.label='panel:{'+'.join(names)}'"]
         elif key.startswith("judge."):
             judge_overrides.append(f"{key}={value}")
         elif key.startswith("temporal."):
@@ -69,8 +79,8 @@ def parse_args(argv: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
             except ValueError as exc:
                 raise UsageError(f"{key}={value!r}: expected {_OWN_KEYS[key].__name__}") from exc
         else:
-            raise UsageError(f"unknown key {key!r}: use reference=, judge=, judge.KEY=, temporal.KEY=, workers=, "
-                             "seed=, replicates=")
+            raise UsageError(f"unknown key {key!r}: use reference=, judge=, judges=, judge.KEY=, temporal.KEY=, "
+                             "workers=, seed=, replicates=")
     if temporal_overrides:
         own["temporal"] = temporal_settings(temporal_overrides)
     if judge_overrides and judge_name is None:
@@ -173,6 +183,8 @@ def print_scores(console: Console, run_dir: str, s: dict[str, Any]) -> None:
         console.print(f"judge cost of these verdicts: {_tokens(j.get('tokens'))}, {_usd(j.get('cost_usd'))}; sent "
                       f"this time: {j['requests_sent']} requests (cache hits {j['cache_hits']}), "
                       f"{_tokens(sent.get('tokens'))}, {_usd(sent.get('cost_usd'))}", highlight=False)
+        for line in panel_lines(j):
+            console.print(escape(line), highlight=False)
         if j.get("agreement"):
             a = j["agreement"]
             console.print(f"judge agreement over {a['repeats']} repeats: identical {a['identical_share']:.0%}, "
