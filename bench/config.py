@@ -309,6 +309,15 @@ class GateRatioConfig:
 
 
 @dataclass
+class GatePairwiseConfig:
+    """The candidate may not lose significantly to its baseline in its pairwise ranking (bench.gate.pairwise_check)."""
+
+    enabled: bool = True
+    alpha: float | None = None  # None: the gate's alpha; the ranking's p-value is two-sided (bootstrap over frames)
+    required: bool = False  # a run never ranked against the baseline: skip (false) or fail (true)
+
+
+@dataclass
 class GateConfig:
     """Thresholds of `python -m bench.gate` (conf/gate/*.yaml; choose with gate=NAME)."""
 
@@ -323,6 +332,7 @@ class GateConfig:
     rouge: GateQualityConfig = field(default_factory=lambda: GateQualityConfig(metric="rougeL"))
     latency_p95: GateRatioConfig = field(default_factory=GateRatioConfig)
     cost: GateRatioConfig = field(default_factory=lambda: GateRatioConfig(max_ratio=1.1))
+    pairwise: GatePairwiseConfig = field(default_factory=GatePairwiseConfig)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from bench import pairwise_results
 from bench.scorings import ScoringSelectError, describe_judge, read_rows, select
 from bench.shards import ShardSetError, combine, group_runs, shard_info
 from bench.store import load_records
@@ -440,6 +441,7 @@ def run_row(run: RunData) -> dict[str, Any]:
         "reasoning_effort": _get(c, "model.sampling.reasoning_effort"),
     }
     row.update(score_summary(run))
+    row.update(pairwise_results.columns(run.path))  # its place in the latest pairwise ranking (RUN/pairwise.json)
     return row
 
 

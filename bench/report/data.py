@@ -421,6 +421,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         notes.append(f"The runs cover several datasets ({', '.join(datasets)}): compare numbers within a dataset.")
 
     from bench.report.figures import build_figures  # plotly is imported only when a report is built
+    from bench.report.pairwise import pairwise_section
 
     sig = significance(frames_df, labels, metric)
     return {
@@ -439,6 +440,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         "frames": frames,
         "explorer": explorer,
         "fields": list(FIELDS),
+        "pairwise": pairwise_section(runs, labels),
     }
 
 

@@ -91,6 +91,9 @@ def render(data: dict[str, Any], *, embed_plotly: bool = True, csp: bool = True)
     alone keeps model output inert)."""
     data = _clean(data)
     page = {k: data[k] for k in ("figures", "frames", "labels", "fields", "quality", "significance")}
+    # the pairwise section's figures are drawn like every figure (js/plots.js: [data-fig])
+    page["figures"] = {**page["figures"], **{f"pairwise_{k}": v for k, v in
+                                             ((data.get("pairwise") or {}).get("figures") or {}).items()}}
     page["explorer"] = {k: v for k, v in (data.get("explorer") or {}).items() if k in ("total", "sampled")}
     return _env().get_template("report.html.j2").render(
         d=data, page_data=script_json(page), plotly_js=plotly_js() if embed_plotly else Markup(""),
