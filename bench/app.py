@@ -205,6 +205,14 @@ def _judge_key_present(judge: DictConfig) -> None:
         raise ConfigError(f"{exc}; nothing was run") from exc
     for j in judges:
         model = j.model
+        if model.get("check_request", True):  # a judge request its model refuses: said now, not after the run
+            from bench.backends.families import check_request_shape
+
+            problems = check_request_shape(model.backend, model.name, model.sampling)
+            if problems:
+                raise ConfigError(f"judge {j.label!r}: the request would be refused: "
+                                  + "; ".join(p.replace("model.", "judge.model.") for p in problems)
+                                  + "; nothing was run")
         if model.serve or not model.api_key_env or os.environ.get(model.api_key_env, "").strip():
             continue
         raise ConfigError(f"judge {j.label!r} needs an API key: set {model.api_key_env} "
