@@ -203,16 +203,17 @@ def _judge_key_present(judge: DictConfig) -> None:
         judges = member_configs(judge) if panel_judges(judge) else [judge]
     except ScoreError as exc:
         raise ConfigError(f"{exc}; nothing was run") from exc
+    from bench.score.judge import _typed, request_problems
+
     for j in judges:
         model = j.model
-        if model.get("check_request", True):  # a judge request its model refuses: said now, not after the run
-            from bench.backends.families import check_request_shape
-
-            problems = check_request_shape(model.backend, model.name, model.sampling)
-            if problems:
-                raise ConfigError(f"judge {j.label!r}: the request would be refused: "
-                                  + "; ".join(p.replace("model.", "judge.model.") for p in problems)
-                                  + "; nothing was run")
+        try:  # a judge request its model refuses: said now, not after the run (bench.backends.families)
+            problems = request_problems(_typed(j))
+        except ScoreError as exc:
+            raise ConfigError(f"{exc}; nothing was run") from exc
+        if problems:
+            raise ConfigError(f"judge {j.label!r}: the request would be refused: {'; '.join(problems)}; nothing was "
+                              "run")
         if model.serve or not model.api_key_env or os.environ.get(model.api_key_env, "").strip():
             continue
         raise ConfigError(f"judge {j.label!r} needs an API key: set {model.api_key_env} "
