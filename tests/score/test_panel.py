@@ -212,3 +212,16 @@ def test_a_run_with_a_panel_checks_every_members_key_before_anything_is_sent(tmp
     assert run_bench(cfg, console, summary=False) == 2
     assert "judge 'gpt-4.1' needs an API key: set OPENAI_API_KEY" in console.file.getvalue()
     assert not (tmp_path / "run").exists()  # nothing was run
+
+
+def test_pairwise_judging_warns_on_self_preference(tiny: Path, tmp_path: Path) -> None:
+    from bench.score.pairwise import run_pairwise
+
+    outs = {f"f{i}": reference_for(i) for i in range(3)}
+    gem = make_run(tmp_path, tiny, "gemini-2.5-pro", outs)
+    other = make_run(tmp_path, tiny, "cliptagger", {**outs, "f1": {**reference_for(1), "logos": ["Pepsi"]}})
+    s = run_pairwise([gem, other], judge=compose_judge("sim_v2", []), judge_cache=tmp_path / "cache.sqlite",
+                     out=tmp_path / "pw", replicates=20)
+    assert [(p["run"], p["judge"], p["vendor"]) for p in s["self_preference"]] == [
+        ("gemini-2.5-pro", "sim-judge-v2", "google")]
+    assert any(w.startswith("gemini-2.5-pro: self-preference: judge sim-judge-v2") for w in s["warnings"])
