@@ -206,11 +206,28 @@ def select_shard(cfg: DictConfig, frames: list[Any]) -> tuple[list[Any], dict[st
 
 
 def _judge_key_present(judge: DictConfig) -> None:
-    model = judge.model
-    if model.serve or not model.api_key_env or os.environ.get(model.api_key_env, "").strip():
-        return
-    raise ConfigError(f"judge {judge.label!r} needs an API key: set {model.api_key_env} "
-                      f"(export {model.api_key_env}=...) or choose another judge; nothing was run")
+    from bench.score import ScoreError
+    from bench.score.panel import member_configs, panel_judges
+
+    try:  # a panel: every member's key (bench.score.panel)
+        judges = member_configs(judge) if panel_judges(judge) else [judge]
+    except ScoreError as exc:
+        raise ConfigError(f"{exc}; nothing was run") from exc
+    from bench.score.judge import _typed, request_problems
+
+    for j in judges:
+        model = j.model
+        try:  # a judge request its model refuses: said now, not after the run (bench.backends.families)
+            problems = request_problems(_typed(j))
+        except ScoreError as exc:
+            raise ConfigError(f"{exc}; nothing was run") from exc
+        if problems:
+            raise ConfigError(f"judge {j.label!r}: the request would be refused: {'; '.join(problems)}; nothing was "
+                              "run")
+        if model.serve or not model.api_key_env or os.environ.get(model.api_key_env, "").strip():
+            continue
+        raise ConfigError(f"judge {j.label!r} needs an API key: set {model.api_key_env} "
+                          f"(export {model.api_key_env}=...) or choose another judge; nothing was run")
 
 
 def run(cfg: DictConfig, console: Console | None = None, *, summary: bool = True) -> int:

@@ -154,6 +154,9 @@ class ModelConfig:
     vllm: VllmConfig = field(default_factory=VllmConfig)
     extra_body: dict[str, Any] = field(default_factory=dict)
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # The model this one was distilled from (e.g. ClipTagger's teacher), if known: a judge of the teacher's
+    # family may prefer this model's captions too (self-preference, bench.score.panel).
+    teacher: str = ""
 
 
 @dataclass
@@ -258,6 +261,14 @@ class RubricConfig:
 
 
 @dataclass
+class PanelConfig:
+    """Several judges at once (bench.score.panel): each a conf/judge/ name; the panel score is their mean."""
+
+    judges: list[str] = field(default_factory=list)  # empty: not a panel
+    exclude_self: bool = False  # leave a judge of the candidate model's family out of that model's panel score
+
+
+@dataclass
 class JudgeConfig:
     """An LLM judge (conf/judge/): any model config can judge, plus the rubric and how to ask."""
 
@@ -271,6 +282,7 @@ class JudgeConfig:
     request_timeout_s: float = 120.0
     retry: RetryConfig = field(default_factory=RetryConfig)
     cache: str | None = None  # SQLite path; None = bench.score.cache.default_cache_path() ($CAPBENCH_CACHE_DIR)
+    panel: PanelConfig = field(default_factory=PanelConfig)  # judges=[...]: a panel (then model/rubric are unused)
 
 
 @dataclass
@@ -301,6 +313,15 @@ class GateRatioConfig:
 
 
 @dataclass
+class GatePairwiseConfig:
+    """The candidate may not lose significantly to its baseline in its pairwise ranking (bench.gate.pairwise_check)."""
+
+    enabled: bool = True
+    alpha: float | None = None  # None: the gate's alpha; the ranking's p-value is two-sided (bootstrap over frames)
+    required: bool = False  # a run never ranked against the baseline: skip (false) or fail (true)
+
+
+@dataclass
 class GateConfig:
     """Thresholds of `python -m bench.gate` (conf/gate/*.yaml; choose with gate=NAME)."""
 
@@ -315,6 +336,7 @@ class GateConfig:
     rouge: GateQualityConfig = field(default_factory=lambda: GateQualityConfig(metric="rougeL"))
     latency_p95: GateRatioConfig = field(default_factory=GateRatioConfig)
     cost: GateRatioConfig = field(default_factory=lambda: GateRatioConfig(max_ratio=1.1))
+    pairwise: GatePairwiseConfig = field(default_factory=GatePairwiseConfig)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from bench import pairwise_results
 from bench.scorings import ScoringSelectError, describe_judge, read_rows, select
 from bench.shards import ShardSetError, combine, group_runs, shard_info
 from bench.store import load_records
@@ -314,6 +315,7 @@ def score_summary(run: RunData) -> dict[str, Any]:
         v = overlap_all.get(m)
         out[m] = _num(v.get("mean") if isinstance(v, dict) else v)
     out.update(temporal_columns(s.get("temporal")))
+    out.update(judge_panel_columns(judge))
     if run.scores and (math.isnan(out["judge_mean"]) or math.isnan(out["rougeL"])):
         frames = frame_scores(run)
         import numpy as np
@@ -332,6 +334,26 @@ def score_summary(run: RunData) -> dict[str, Any]:
             first = next(iter(run.scores.values()))
             out["reference_kind"] = _get(first, "reference.kind")
             out["reference_source"] = _get(first, "reference.source")
+    return out
+
+
+def judge_panel_columns(judge: dict[str, Any]) -> dict[str, Any]:
+    """A judge panel's columns (bench.score.panel): members, agreement, each judge's mean; and self-preference
+    (judges of the model's own family, "label (vendor)"), for one judge as for a panel."""
+    pref = judge.get("self_preference") or []
+    out: dict[str, Any] = {"judge_self_preference": ", ".join(f"{p.get('judge')} ({p.get('vendor')})" for p in pref)
+                           or None}
+    panel = judge.get("panel")
+    if not isinstance(panel, dict):
+        return out
+    agreement = panel.get("agreement") or {}
+    pooled = agreement.get("pooled") or {}
+    out.update(panel_judges=",".join(panel.get("judges") or {}), panel_excluded=",".join(panel.get("excluded") or [])
+               or None, panel_alpha=_num(agreement.get("krippendorff_alpha_interval")),
+               panel_within_1=_num((pooled.get("within_1") or {}).get("rate")),
+               panel_exact=_num((pooled.get("exact") or {}).get("rate")))
+    for label, member in (panel.get("judges") or {}).items():
+        out[f"judge_mean.{label}"] = _num((member or {}).get("mean"))
     return out
 
 
@@ -424,6 +446,7 @@ def run_row(run: RunData) -> dict[str, Any]:
         "reasoning_effort": _get(c, "model.sampling.reasoning_effort"),
     }
     row.update(score_summary(run))
+    row.update(pairwise_results.columns(run.path))  # its place in the latest pairwise ranking (RUN/pairwise.json)
     return row
 
 

@@ -199,10 +199,17 @@ def judge_agreement(repeats: list[list[float]]) -> dict[str, Any] | None:
     for j, r in enumerate(items):
         data[: len(r), j] = r
     identical = sum(1 for r in items if len(set(r)) == 1)
-    alpha: float | None = None
-    if len(np.unique(data[~np.isnan(data)])) > 1:
-        import krippendorff
-
-        alpha = float(krippendorff.alpha(reliability_data=data, level_of_measurement="interval"))
+    alpha = interval_alpha(data)
     return {"items": len(items), "repeats": width, "identical_share": identical / len(items),
             "identical": rate(identical, len(items)), "krippendorff_alpha_interval": alpha}
+
+
+def interval_alpha(data: Any) -> float | None:
+    """Krippendorff's alpha, interval level (the `krippendorff` package), of a raters x items array (NaN = no
+    rating); None when undefined (fewer than 2 distinct values in all the data)."""
+    data = np.asarray(data, dtype=float)
+    if len(np.unique(data[~np.isnan(data)])) <= 1:
+        return None
+    import krippendorff
+
+    return float(krippendorff.alpha(reliability_data=data, level_of_measurement="interval"))

@@ -227,3 +227,19 @@ def image_count_problems(backend: str, model: str, images: int, *, serve: str = 
             problems.append(f"mode: {images} images per request, but vLLM is started with --limit-mm-per-prompt "
                             f"{vllm_limit}: add model.vllm.limit_mm_per_prompt='{{\"image\": {images}}}'")
     return problems
+# The company whose models a model name belongs to (for self-preference: a judge favours its own family's
+# outputs, MT-Bench / Zheng et al. 2023). From the name first (a Claude model behind an OpenAI-compatible proxy
+# is still Claude), else from the wire protocol only an API of that vendor speaks. Open-weight families
+# (Gemma, Llama, Qwen) are not mapped: their outputs are not the API models' outputs.
+_VENDOR_NAMES = (("openai", re.compile(r"(^|/)(gpt-|o[134](-|$)|chatgpt)", re.I)),
+                 ("anthropic", re.compile(r"claude", re.I)),
+                 ("google", re.compile(r"gemini", re.I)))
+_VENDOR_BACKENDS = {"anthropic": "anthropic", "gemini": "google"}
+
+
+def vendor_of(backend: str | None, model: str | None) -> str | None:
+    """openai | anthropic | google, or None (a self-hosted or unknown model)."""
+    for vendor, pattern in _VENDOR_NAMES:
+        if pattern.search(model or ""):
+            return vendor
+    return _VENDOR_BACKENDS.get(backend or "")

@@ -5,7 +5,8 @@
   shared frames; two-proportion z-test when frames cannot be paired);
 - judge / overlap drop: no significant drop of the mean score (paired sign-flip
   permutation over shared frames; Welch z from summaries otherwise);
-- p95 latency and cost per 1M generations: run / baseline <= max_ratio.
+- p95 latency and cost per 1M generations: run / baseline <= max_ratio;
+- pairwise: the run may not lose significantly to the baseline in its pairwise ranking (bench.gate.pairwise_check).
 
 "Significant drop" = one-sided p < alpha AND the drop is larger than max_drop,
 so that a large sample does not fail a gate on a negligible difference.
@@ -68,6 +69,10 @@ def run_checks(run: GateSide, base: GateSide, cfg: GateConfig) -> list[CheckResu
     if cfg.cost.enabled:
         results.append(_ratio("cost per 1M", run.cost_per_million_usd, base.cost_per_million_usd,
                               cfg.cost.max_ratio, "$"))
+    if cfg.pairwise.enabled:
+        from bench.gate.pairwise_check import pairwise_check  # (it imports CheckResult from here)
+
+        results.append(pairwise_check(run, base, cfg))
     return results
 
 

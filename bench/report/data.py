@@ -430,6 +430,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         notes.append(f"The runs cover several datasets ({', '.join(datasets)}): compare numbers within a dataset.")
 
     from bench.report.figures import build_figures  # plotly is imported only when a report is built
+    from bench.report.pairwise import pairwise_section
 
     sig = significance(frames_df, labels, metric)
     return {
@@ -452,6 +453,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         "timeline": timeline_data(runs, labels, table, sources, [index[_ds_key(r)][1] for r in runs], frames),
         "fields": list(FIELDS),
         "card": card_section(runs),  # bench.report.card: the model card first, when the runs are a card's
+        "pairwise": pairwise_section(runs, labels),
     }
 
 

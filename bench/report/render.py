@@ -95,6 +95,9 @@ def render(data: dict[str, Any], *, embed_plotly: bool = True, csp: bool = True)
     page["baseline"] = data.get("baseline")  # the baseline diff view (bench.report.baseline), None without one
     page["card"] = data.get("card")  # bench.report.card: the model card's section, when the runs are a card's
     page["explorer"] = {k: v for k, v in (data.get("explorer") or {}).items() if k in ("total", "sampled", "large")}
+    # the pairwise section's figures are drawn like every figure (js/plots.js: [data-fig])
+    page["figures"] = {**page["figures"], **{f"pairwise_{k}": v for k, v in
+                                             ((data.get("pairwise") or {}).get("figures") or {}).items()}}
     return _env().get_template("report.html.j2").render(
         d=data, page_data=script_json(page), plotly_js=plotly_js() if embed_plotly else Markup(""),
         nonce=secrets.token_urlsafe(16), csp=csp)

@@ -49,10 +49,10 @@ from bench._version import __version__
 from bench.config import JudgeConfig
 from bench.frames import resolve_dataset_dir
 from bench.load import NO_CAPTION_CATEGORIES, NO_CAPTION_SCORE, judge_score_all
-from bench.score import temporal
+from bench.score import panel, temporal
 from bench.score.cache import JudgeCache
 from bench.score.canonical import CANONICAL_VERSION, canonical_text, caption_json, field_text, schema_fields
-from bench.score.judge import EncodeSettings, Judge, JudgeItem, rubric_id
+from bench.score.judge import EncodeSettings, Judge, JudgeItem, _typed, rubric_id
 from bench.score.overlap import METRICS, corpus_bleu, score_pairs
 from bench.score.references import ReferenceSet, RunFolder, ScoreError, is_valid, load_run, resolve_references
 from bench.scorings import ScoringInUse, ScoringSelectError, scoring_lock, select, write_scoring
@@ -85,15 +85,24 @@ def score_run(run_dir: str | Path, *, reference: str | None = None, judge: Judge
             refs = resolve_references(run, reference)
             fields = schema_fields(_plain(OmegaConf.select(run.config, "prompt")))
             rows = _overlap_rows(run, refs, fields, workers)
-            judge_block = (_judge(run, refs, rows, fields, judge, judge_cache, progress) if judge is not None
-                           else _carry_over(run, refs, rows))
+            members: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []  # a panel's per-judge scorings
+            if panel.panel_judges(judge):
+                judge_block, members = _panel(run, refs, rows, fields, judge, judge_cache, progress, seed, replicates)
+            else:
+                judge_block = (_judge(run, refs, rows, fields, judge, judge_cache, progress) if judge is not None
+                               else _carry_over(run, refs, rows))
             summary = _summarise(run, refs, rows, fields, judge_block, seed, replicates)
             summary["temporal"] = _temporal(run, temporal, seed, replicates)
             _check_something_scored(run, summary, judge is not None)
-            return write_scoring(run.path, summary, [{k: v for k, v in r.items() if not k.startswith("_")}
-                                                     for r in rows])
+            for m_summary, m_rows in members:  # each judge's own scoring, side by side; the panel's is the latest
+                write_scoring(run.path, {**m_summary, "temporal": summary["temporal"]}, _stored(m_rows))
+            return write_scoring(run.path, summary, _stored(rows))
     except ScoringInUse as exc:
         raise ScoreError(str(exc)) from exc
+
+
+def _stored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
 
 
 def _check_something_scored(run: RunFolder, summary: dict[str, Any], judged: bool) -> None:
@@ -222,7 +231,10 @@ def _judge(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], field
     if simulated and not j.cfg.model.simulated:
         warnings.append(f"SIMULATED: {j.stats.simulated_verdicts} verdict(s) came from capbench's simulator "
                         f"(x-capbench-simulated) at {j.endpoint}, not from {j.cfg.model.name}")
+    selfpref = panel.self_preference(run, [j.cfg])  # a judge of the model's own family: said, for one judge too
+    warnings += [s["message"] for s in selfpref]
     return {"model": j.cfg.label, "label": j.cfg.label, "model_name": j.cfg.model.name, "backend": j.cfg.model.backend,
+            "self_preference": selfpref,
             "endpoint": j.endpoint, "simulated": simulated, "rubric_version": j.cfg.rubric.version,
             "rubric": rubric_id(j.cfg), "repeats": j.cfg.repeats,
             "with_reference": j.cfg.with_reference or j.cfg.rubric.reference_by_default,
@@ -236,6 +248,23 @@ def _judge(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], field
                      "tokens": {"input": j.stats.input_tokens, "output": j.stats.output_tokens},
                      "cost_usd": j.stats.cost_usd},
             "price": OmegaConf.to_container(cfg.model.price), "cache": str(cache.path), "warnings": warnings}
+
+
+def _panel(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], fields: tuple[str, ...],
+           judge: JudgeConfig | DictConfig, cache_path: str | Path | None, progress: Any, seed: int, replicates: int
+           ) -> tuple[dict[str, Any], list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
+    """Each member judges the run as it would alone (bench.score.panel); the panel verdict combines them."""
+    members, scorings = [], []
+    configs = panel.member_configs(judge)
+    panel.excluded_judges(run, [_typed(c) for c in configs], judge)  # a panel left with no judge stops here
+    for cfg in configs:
+        m_rows = [{**r, "judge": None} for r in rows]
+        block = _judge(run, refs, m_rows, fields, cfg, cache_path, progress)
+        m_summary = _summarise(run, refs, m_rows, fields, block, seed, replicates)
+        members.append((_typed(cfg), m_summary["judge"], m_rows))
+        if int(m_summary["judge"]["n"] or 0) > int(m_summary["judge"]["no_caption"] or 0):
+            scorings.append((m_summary, m_rows))  # a member with no verdict at all keeps its earlier scoring
+    return panel.combine(run, rows, members, judge), scorings
 
 
 def _carry_over(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -259,7 +288,8 @@ def _carry_over(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]]) 
     for row in rows:
         row["judge"] = (old_rows.get(row["frame_id"]) or {}).get("judge")
     keep = ("model", "label", "model_name", "backend", "endpoint", "simulated", "rubric_version", "rubric", "repeats",
-            "with_reference", "cache", "price", "tokens", "cost_usd")  # tokens, cost_usd: what those verdicts cost
+            "with_reference", "cache", "price", "tokens", "cost_usd",  # tokens, cost_usd: what those verdicts cost
+            "panel", "self_preference")
     return {**{k: old.get(k) for k in keep}, "requests_sent": 0, "cache_hits": 0,
             "sent": {"requests": 0, "tokens": {"input": 0, "output": 0}, "cost_usd": 0.0}, "carried_over": True,
             "warnings": ["judge verdicts carried over from the previous scoring (pass judge=NAME to re-judge)"]}

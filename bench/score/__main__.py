@@ -8,12 +8,22 @@ of runs or a sweep's multirun folder (runs/multirun/<time>), as for bench.report
   judge=NAME             an LLM judge from conf/judge/ (gemini-2.5-pro, gpt-4.1, openai_compatible, sim);
                          judge=default is gemini-2.5-pro; without judge= the overlap is scored and earlier
                          verdicts are kept
+  judges=[A,B,C]         a panel of judges (conf/judge/ names): each judge's scores kept side by side, the panel
+                         score (their mean), agreement (Krippendorff's alpha, within-1 and exact per pair);
+                         judge=panel_sim / panel_frontier are panels too; judge.panel.exclude_self=true leaves a
+                         judge of the model's own family out of its panel score (self-preference)
   judge.KEY=VALUE        any judge setting, e.g. judge.repeats=3, judge.with_reference=true,
                          judge.model.base_url=..., judge.cache=PATH (default:
                          $CAPBENCH_CACHE_DIR/judge_cache.sqlite, else ~/.cache/capbench/judge_cache.sqlite)
   temporal.KEY=VALUE     temporal scores (frames with video and timestamp_s): temporal.k=3 (fields that must
                          change for a boundary), temporal.tolerance=0 (pair positions), temporal.change_below=0.5,
                          temporal.boundary_fields=[content_type,summary,objects]
+  pairwise=true          then judge the runs pairwise (bench.score.pairwise: both orders, Bradley-Terry ranking
+                         with intervals) and give each run its place in RUN/pairwise.json (load_runs, report,
+                         gate); baseline=RUN (repeatable, implies pairwise=true): battles against fixed baselines;
+                         pairwise.judge=NAME (default: judge=, else the default judge), pairwise.max_battles=N,
+                         pairwise.out=DIR (default runs/pairwise/<UTC time>)
+  ranking=FILE           pick up an existing OUT/ranking.json instead: each of its runs gets RUN/pairwise.json
   workers=N              processes for ROUGE/BLEU (default: all cores)
   seed=N replicates=N    bootstrap seed and replicates (defaults 0 and 2000)
 
@@ -32,16 +42,31 @@ from typing import Any
 
 from omegaconf import DictConfig
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from bench import pairwise_results
 from bench.score import NothingScored, ScoreError, score_run
 from bench.score.judge import JudgeStopped
+from bench.score.panel import panel_lines
 from bench.score.progress import JudgeProgress
 from bench.score.temporal import summary_lines
 from bench.summary import message_console, summary_console
 
 DEFAULT_JUDGE = "gemini-2.5-pro"
 _OWN_KEYS = {"reference": str, "workers": int, "seed": int, "replicates": int}
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+_PAIRWISE_KEYS = {"pairwise": _flag, "pairwise.judge": str, "pairwise.max_battles": int, "pairwise.out": str,
+                  "ranking": str}
 
 
 class UsageError(Exception):
@@ -51,6 +76,7 @@ class UsageError(Exception):
 def parse_args(argv: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
     """Split into run folders, our own options, and Hydra overrides for the judge group."""
     runs, own, judge_overrides, temporal_overrides = [], {}, [], []
+    pairwise_opts: dict[str, Any] = {}
     judge_name: str | None = None
     for arg in argv:
         key, eq, value = arg.partition("=")
@@ -59,8 +85,19 @@ def parse_args(argv: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
             runs.append(arg)
         elif key == "judge":
             judge_name = {"default": DEFAULT_JUDGE, "true": DEFAULT_JUDGE}.get(value, value)
+        elif key == "judges":  # a panel of these judges (bench.score.panel), composed on conf/judge/panel.yaml
+            names = [n.strip() for n in value.strip().removeprefix("[").removesuffix("]").split(",") if n.strip()]
+            judge_name = "panel"
+            judge_overrides += [f"judge.panel.judges=[{','.join(names)}]", f"judge.label='panel:{'+'.join(names)}'"]
         elif key.startswith("judge."):
             judge_overrides.append(f"{key}={value}")
+        elif key in _PAIRWISE_KEYS:  # pairwise judging of the runs after their scoring (bench.score.pairwise)
+            try:
+                pairwise_opts[key.removeprefix("pairwise.").removeprefix("pairwise")] = _PAIRWISE_KEYS[key](value)
+            except ValueError as exc:
+                raise UsageError(f"{key}={value!r}: {exc}") from exc
+        elif key == "baseline":
+            pairwise_opts.setdefault("baselines", []).append(value)
         elif key.startswith("temporal."):
             temporal_overrides.append(f"{key.removeprefix('temporal.')}={value}")
         elif key in _OWN_KEYS:
@@ -69,8 +106,9 @@ def parse_args(argv: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
             except ValueError as exc:
                 raise UsageError(f"{key}={value!r}: expected {_OWN_KEYS[key].__name__}") from exc
         else:
-            raise UsageError(f"unknown key {key!r}: use reference=, judge=, judge.KEY=, temporal.KEY=, workers=, "
-                             "seed=, replicates=")
+            raise UsageError(f"unknown key {key!r}: use reference=, judge=, judges=, judge.KEY=, temporal.KEY=, "
+                             "workers=, seed=, replicates=, pairwise=, pairwise.judge=, pairwise.max_battles=, "
+                             "pairwise.out=, baseline=, ranking=")
     if temporal_overrides:
         own["temporal"] = temporal_settings(temporal_overrides)
     if judge_overrides and judge_name is None:
@@ -79,7 +117,30 @@ def parse_args(argv: list[str]) -> tuple[list[str], dict[str, Any], list[str]]:
         judge_name, judge_overrides = None, []
     if judge_name is not None:
         own["judge"] = compose_judge(judge_name, judge_overrides)
+    if pairwise_opts:
+        own["pairwise"] = pairwise_settings(pairwise_opts, judge_name, own.get("judge"))
     return runs, own, judge_overrides
+
+
+def pairwise_settings(opts: dict[str, Any], judge_name: str | None, judge: Any) -> dict[str, Any]:
+    """pairwise=true (with baseline=RUN ..., pairwise.judge=NAME, pairwise.max_battles=N, pairwise.out=DIR) or
+    ranking=FILE; the pairwise judge is pairwise.judge, else the judge= given (one judge, not a panel), else
+    the default judge; judge.cache applies to it too."""
+    from bench.score.panel import panel_judges
+
+    if opts.get("baselines") and "" not in opts:
+        opts[""] = True  # baseline=RUN asks for battles against it
+    out: dict[str, Any] = {"enabled": bool(opts.get("")), "ranking": opts.get("ranking"),
+                           "baselines": opts.get("baselines", []), "max_battles": opts.get("max_battles"),
+                           "out": opts.get("out")}
+    if out["enabled"]:
+        name = opts.get("judge")
+        if name is None and panel_judges(judge):
+            raise UsageError("pairwise judging asks one judge, not a panel: add pairwise.judge=NAME")
+        name = name or judge_name or DEFAULT_JUDGE
+        out["judge"] = compose_judge(name, [])
+        out["judge_cache"] = judge.cache if judge is not None and judge.get("cache") else None
+    return out
 
 
 def temporal_settings(overrides: list[str]) -> DictConfig:
@@ -173,6 +234,8 @@ def print_scores(console: Console, run_dir: str, s: dict[str, Any]) -> None:
         console.print(f"judge cost of these verdicts: {_tokens(j.get('tokens'))}, {_usd(j.get('cost_usd'))}; sent "
                       f"this time: {j['requests_sent']} requests (cache hits {j['cache_hits']}), "
                       f"{_tokens(sent.get('tokens'))}, {_usd(sent.get('cost_usd'))}", highlight=False)
+        for line in panel_lines(j):
+            console.print(escape(line), highlight=False)
         if j.get("agreement"):
             a = j["agreement"]
             console.print(f"judge agreement over {a['repeats']} repeats: identical {a['identical_share']:.0%}, "
@@ -211,14 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
-    if not runs:
+    pairwise = opts.pop("pairwise", None)
+    if not runs and not (pairwise or {}).get("ranking"):
         err.print("[red]error:[/red] name a run folder: python -m bench.score RUN_DIR [key=value ...]")
         return 2
     from bench.load import shard_set
 
     runs = [str(d) for r in runs for d in (shard_set(r) or [r])]  # a sweep of shards: score each shard
     code = 0
-    for run_dir in _expand(runs):
+    for run_dir in ([] if pairwise and pairwise["ranking"] else _expand(runs)):
         progress = JudgeProgress(err)
         try:
             scores = score_run(run_dir, **opts, progress=progress, on_lock_wait=lambda pid, d=run_dir: err.print(
@@ -238,6 +302,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             progress.close()
         print_scores(summary_console(), run_dir, scores)
+        ranked = None if pairwise else pairwise_results.read(run_dir)
+        if ranked:  # the latest pairwise ranking this run took part in
+            summary_console().print(pairwise_results.summary_line(ranked), highlight=False, markup=False)
+    if pairwise:
+        from bench.score.pairwise import rank_after_scoring
+
+        code = max(code, rank_after_scoring(pairwise, _expand(runs), seed=opts.get("seed", 0),
+                                            replicates=opts.get("replicates"), out=summary_console(), err=err))
     return code
 
 

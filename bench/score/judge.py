@@ -44,7 +44,8 @@ from typing import Any, Protocol
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from bench.backends import BASE_URL_SUFFIX, make_backend
-from bench.backends.base import Backend, BackendError, CaptionRequest, Sampling
+from bench.backends.base import Backend, BackendError, CaptionRequest, Reasoning, Sampling
+from bench.backends.families import check_request_shape
 from bench.config import JudgeConfig
 from bench.cost import cost_of_generation
 from bench.frames import Frame, FrameError, encode_frame
@@ -123,6 +124,22 @@ def rubric_id(judge: JudgeConfig) -> str:
     return f"{judge.rubric.name}@{judge.rubric.version}:{sha256_text(text)[:12]}"
 
 
+def reasoning_of(judge: JudgeConfig) -> Reasoning:
+    """How much a reasoning judge thinks (judge.model.sampling.reasoning_effort / thinking_budget / thinking_level),
+    mapped per backend exactly as for a scored model (bench.backends)."""
+    s = judge.model.sampling
+    return Reasoning(effort=s.reasoning_effort, budget=s.thinking_budget, level=s.thinking_level)
+
+
+def request_problems(judge: JudgeConfig) -> list[str]:
+    """What the judge's model will refuse in its request (bench.backends.families.check_request_shape, the rules
+    the models are held to), as judge.* settings with their fix; [] when judge.model.check_request=false."""
+    if not judge.model.check_request:
+        return []
+    problems = check_request_shape(judge.model.backend, judge.model.name, judge.model.sampling)
+    return [p.replace("model.", "judge.model.") for p in problems]
+
+
 def sampling_of(judge: JudgeConfig) -> Sampling:
     s = judge.model.sampling
     return Sampling(temperature=s.temperature, max_tokens=s.max_tokens, top_p=s.top_p, seed=s.seed,
@@ -186,11 +203,16 @@ class Judge:
             raise ScoreError(f"judge.repeats={self.cfg.repeats}: must be at least 1")
         if self.cfg.model.backend not in BASE_URL_SUFFIX:
             raise ScoreError(f"judge.model.backend={self.cfg.model.backend!r}: use one of {', '.join(BASE_URL_SUFFIX)}")
+        problems = request_problems(self.cfg)  # refused before anything is sent, like a model's (bench.app)
+        if problems:
+            raise ScoreError(f"judge {self.cfg.label!r}: the request would be refused: " + "; ".join(problems)
+                             + " (judge.model.check_request=false sends it anyway)")
         self.cache = cache
         self.encode = encode
         self.log_dir = log_dir
         self.sim_references = sim_references
         self.sampling = sampling_of(self.cfg)
+        self.reasoning = reasoning_of(self.cfg)
         self.rubric = rubric_id(self.cfg)
         self.stats = JudgeStats()
         self._rng = random.Random(0)
@@ -206,7 +228,9 @@ class Judge:
                 "image_sha256": item.image_sha256 or "", "caption_sha256": sha256_text(item.caption_json),
                 "reference_sha256": sha256_text(item.reference_json)
                 if item.reference_json and shows_reference(self.cfg, item.reference_json) else "",
-                "sampling": asdict(self.sampling), "repeat": repeat}
+                "sampling": asdict(self.sampling), "repeat": repeat,
+                # only when set: keys of judges without reasoning settings stay as they were (cached verdicts)
+                **({"reasoning": asdict(self.reasoning)} if self.reasoning != Reasoning() else {})}
 
     # ---- the question (bench.score.pairwise asks another) ---------------------------------------------
     def _prompt(self, item: JudgeItem) -> str:
@@ -362,7 +386,7 @@ class Judge:
         except FrameError as exc:
             return {"failure": f"frame unreadable: {exc}"}
         request = CaptionRequest(image=image, system=self.cfg.rubric.system, user=self._prompt(item),
-                                 sampling=self.sampling)
+                                 sampling=self.sampling, reasoning=self.reasoning)
         spent_in = spent_out = 0
         problem = ""
         for _ in range(1 + max(0, self.cfg.parse_retries)):

@@ -13,7 +13,9 @@ caption for is won by the other without asking; neither: a tie. Judge traffic go
 cache (pairwise keys: mode, both captions, their order), retry policy, cost accounting and SIMULATED
 labelling of bench.score.judge. The ranking (bench.score.ranking: Bradley-Terry with bootstrap intervals
 over frames, win/tie/loss matrix, significance of each pair) is written to OUT/ranking.json with one line
-per battle in OUT/battles.jsonl (OUT defaults to runs/pairwise/<UTC time>) and printed as a table.
+per battle in OUT/battles.jsonl (OUT defaults to runs/pairwise/<UTC time>) and printed as a table; each
+ranked run folder gets its place in it (RUN/pairwise.json, bench.pairwise_results: load_runs, report, gate).
+`python -m bench.score RUN ... pairwise=true` does the same after scoring the runs.
 
 Exit codes: 0 ranked; 1 the judge stopped or returned no verdict; 2 unusable runs or arguments.
 """
@@ -34,11 +36,13 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from bench import pairwise_results
 from bench.config import JudgeConfig, RubricConfig
 from bench.frames import resolve_dataset_dir
 from bench.score.cache import JudgeCache, sha256_text
 from bench.score.canonical import caption_json, schema_fields
 from bench.score.judge import EncodeSettings, Judge, JudgeItem, JudgeStopped, VerdictError, _typed, rubric_id
+from bench.score.panel import self_preference
 from bench.score.ranking import Battle, rank
 from bench.score.references import RunFolder, ScoreError, dataset_references, load_run
 
@@ -156,6 +160,8 @@ def run_pairwise(run_dirs: list[str | Path], *, judge: JudgeConfig | DictConfig,
     if not frames:
         raise ScoreError("the runs share no frame (with the same image): pairwise compares captions of the same frames")
     cfg = judge_config(judge)
+    selfpref = [{**sp, "run": n} for r, n in zip(runs, names, strict=True) for sp in self_preference(r, [cfg])]
+    warnings += [f"{sp['run']}: {sp['message']}" for sp in selfpref]
     fields = schema_fields(OmegaConf.to_container(OmegaConf.select(first.config, "prompt")) or {})
     refs = dataset_references(first).captions
     dataset_frames = {f.id: f for f in first.frames()}
@@ -235,6 +241,7 @@ def run_pairwise(run_dirs: list[str | Path], *, judge: JudgeConfig | DictConfig,
                   "price": OmegaConf.to_container(OmegaConf.structured(cfg.model.price)),
                   "cache": cache_path, "warnings": list(st.warnings) if st else []},
         "ranking": rank(ranked, names, replicates=replicates, seed=seed), "warnings": warnings,
+        "self_preference": selfpref,
     }
     folder.mkdir(parents=True, exist_ok=True)
     if server_log is not None:
@@ -243,6 +250,53 @@ def run_pairwise(run_dirs: list[str | Path], *, judge: JudgeConfig | DictConfig,
     (folder / "ranking.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     summary["out"] = str(folder)
     return summary
+
+
+def rank_after_scoring(pw: dict[str, Any], runs: list[str], *, seed: int, replicates: int | None, out: Console,
+                       err: Console) -> int:
+    """`python -m bench.score RUN ... pairwise=true | ranking=FILE`: rank the runs (or pick up a ranking), give
+    each run its place (bench.pairwise_results: RUN/pairwise.json) and print the ranking. Returns the exit code."""
+    from bench.score.progress import JudgeProgress
+
+    if pw.get("ranking"):
+        try:
+            summary = json.loads(Path(pw["ranking"]).read_text(encoding="utf-8"))
+            if summary.get("format") != "capbench-pairwise/1":
+                raise ValueError("not a capbench-pairwise/1 ranking.json")
+        except (OSError, ValueError, AttributeError) as exc:
+            err.print(f"[red]error:[/red] ranking={pw['ranking']}: {exc}", highlight=False, markup=False)
+            return 2
+        summary["out"] = str(Path(pw["ranking"]).parent)
+        ranking_file = Path(pw["ranking"])
+        written = pairwise_results.attach(summary, ranking_file, [Path(r) for r in runs] if runs else None)
+        if runs and len(written) < len(runs):
+            named = {Path(p).resolve() for p in (r["path"] for r in summary["runs"].values())}
+            missing = [r for r in runs if Path(r).resolve() not in named]
+            err.print(f"warning: not in {ranking_file}: {', '.join(missing)}", highlight=False, markup=False)
+    else:
+        every = list(dict.fromkeys([*runs, *pw.get("baselines", [])]))
+        progress = JudgeProgress(err)
+        try:
+            summary = run_pairwise(every, judge=pw["judge"], baselines=pw.get("baselines", []),
+                                   max_battles=pw.get("max_battles"), seed=seed,
+                                   replicates=replicates or 1000, judge_cache=pw.get("judge_cache"),
+                                   out=pw.get("out"), progress=progress)
+        except JudgeStopped as exc:
+            err.print(f"judge stopped (pairwise): {exc}", highlight=False, markup=False)
+            return 1
+        except ScoreError as exc:
+            err.print(f"error (pairwise): {exc}", highlight=False, markup=False)
+            return 2
+        finally:
+            progress.close()
+        ranking_file = Path(summary["out"]) / "ranking.json"
+        written = pairwise_results.attach(summary, ranking_file)
+    print_ranking(out, summary)
+    for path in written:
+        entry = pairwise_results.read(path.parent)
+        if entry:
+            out.print(f"{path.parent}: {pairwise_results.summary_line(entry)}", highlight=False, markup=False)
+    return 0
 
 
 def print_ranking(console: Console, s: dict[str, Any]) -> None:
@@ -324,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         progress.close()
+    pairwise_results.attach(summary, Path(summary["out"]) / "ranking.json")  # each run's place: RUN/pairwise.json
     print_ranking(Console(), summary)
     return 0
 

@@ -42,7 +42,8 @@ def test_sim_noisy_fails_against_a_sim_baseline(sim_runs, tmp_path, capsys):
     rate = json.loads((sim_runs["sim_noisy"] / "metrics.json").read_text())["schema_valid_rate"]
     assert cases["schema_valid floor"] == ("fail" if rate < 0.95 else "pass")
     assert set(cases) == {"schema_valid floor", "schema_valid drop", "judge score drop", "rougeL drop", "p95 latency",
-                          "cost per 1M"}
+                          "cost per 1M", "pairwise vs baseline"}
+    assert cases["pairwise vs baseline"] == "skip"  # never ranked pairwise (tests/gate/test_gate_pairwise.py)
 
 
 def test_sim_rerun_passes_against_a_run_folder_and_a_baseline_file(sim_runs, tmp_path, capsys):

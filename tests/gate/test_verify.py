@@ -186,12 +186,13 @@ def test_skipped_checks_are_counted_apart(sim_runs, tmp_path, capsys):
     junit = tmp_path / "j.xml"
     code, text = _gate(capsys, str(sim_runs["sim_rerun"]), "--baseline", str(sim_runs["sim"]), "--junit", str(junit))
     assert code == 0, text
-    assert "PASSED: 5 passed, 1 skipped of 6 checks; skipped: judge score drop" in text
-    assert "6/6" not in text
+    # (the runs were never ranked pairwise: that check is skipped too, tests/score/test_pairwise_everywhere.py)
+    assert "PASSED: 5 passed, 2 skipped of 7 checks; skipped: judge score drop, pairwise vs baseline" in text
+    assert "7/7" not in text
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("skipped") == "1" and suite.get("tests") == "6"
+    assert suite is not None and suite.get("skipped") == "2" and suite.get("tests") == "7"
     skipped = [c.get("name") for c in suite.findall("testcase") if c.find("skipped") is not None]
-    assert skipped == ["judge score drop"]
+    assert skipped == ["judge score drop", "pairwise vs baseline"]
 
 
 def test_verdict_line_counts_each_outcome():
