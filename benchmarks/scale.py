@@ -236,8 +236,8 @@ def main() -> None:
                     continue
                 note = "" if r["code"] in (0, None) or r["killed"] else f"  exit {r['code']}: {r['stderr_tail']}"
                 note += "  (SIGKILLed)" if r["killed"] else ""
-                print(f"{size:>9} | {stage:<22} | {r['wall_s']:>8.1f} | {r['cpu_s']:>8.1f} | {r['own_peak_mb']:>20.0f} | "
-                      f"{r['tree_peak_mb']:>16.0f}{note}", flush=True)
+                print(f"{size:>9} | {stage:<22} | {r['wall_s']:>8.1f} | {r['cpu_s']:>8.1f} | "
+                      f"{r['own_peak_mb']:>20.0f} | {r['tree_peak_mb']:>16.0f}{note}", flush=True)
 
 
 if __name__ == "__main__":
