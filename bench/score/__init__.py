@@ -74,7 +74,7 @@ from bench.stats import BOOTSTRAP_REPLICATES, bootstrap_means, judge_agreement, 
 __all__ = ["score_run", "ScoreError", "NothingScored", "score_after_run"]
 
 
-FRAMES_PER_BATCH = 20_000  # overlap scoring holds one batch's text pairs and scores at a time
+FRAMES_PER_BATCH = 5_000  # overlap scoring holds one batch's records, text pairs and rows at a time
 
 
 class NothingScored(ScoreError):
