@@ -23,6 +23,7 @@ from __future__ import annotations
 import glob
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import yaml
 
 from bench.scorings import ScoringSelectError, describe_judge, read_rows, select
 from bench.shards import ShardSetError, combine, group_runs, shard_info
-from bench.store import load_records
+from bench.store import iter_records, load_records, parse_record_line
 
 FIELDS = ("description", "objects", "actions", "environment", "content_type", "specific_style",
           "production_quality", "summary", "logos")
@@ -351,27 +352,51 @@ def is_judged(run: RunData) -> bool:
     return bool(_get(run.metrics, "scores.judge")) or any(rec.get("judge") for rec in run.scores.values())
 
 
+def iter_run_records(run: RunData) -> Iterator[dict[str, Any]]:
+    """The run's records: the ones in memory (a sharded run's, or loaded with records=True), else streamed
+    from its generations.jsonl one at a time (bench.store.iter_records)."""
+    return iter(run.records) if run.records else iter_records(run.path)
+
+
+def iter_score_rows(run: RunData) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(frame_id, row) of the run's scoring: from memory when loaded, else streamed from its rows file (a frame
+    with two rows gives both, in file order: collect into a dict and the last wins, as read_rows does). For a
+    whole run loaded with load_run(records=False), e.g. by the gate."""
+    if run.scores or run.scores_path is None or not run.scores_path.is_file():
+        yield from run.scores.items()
+        return
+    with run.scores_path.open("rb") as fh:
+        for line in fh:
+            if not line.endswith(b"\n"):
+                break  # torn last line
+            rec = parse_record_line(line)
+            if rec is not None:
+                yield rec["frame_id"], rec
+
+
 def frame_scores(run: RunData) -> dict[str, dict[str, Any]]:
     """frame_id -> flat scores (NaN where absent). judge_score is the "all" view (see judge_score_all);
     judge_no_caption marks the frames scored NO_CAPTION_SCORE without a verdict."""
-    out = {}
     judged = is_judged(run)
     categories = {str(r.get("frame_id")): (r.get("validity") or {}).get("category") for r in run.records}
-    for fid, rec in run.scores.items():
-        overlap = rec.get("overlap") or {}
-        judge = rec.get("judge") or {}
-        score = judge_score_all(rec.get("judge"), rec.get("category") or categories.get(fid)) if judged else None
-        row = {"judge_score": _num(score), "judge_no_caption": judged and not judge and score is not None,
-               "judge_rationale": judge.get("rationale"),
-               "judge_failure": judge.get("failure"), "scored_valid": rec.get("valid"),
-               "reference_kind": _get(rec, "reference.kind")}
-        for m in OVERLAP:
-            row[m] = _num(overlap.get(m))
-        for fname, vals in (overlap.get("per_field") or {}).items():
-            if isinstance(vals, dict):
-                row[f"rougeL.{fname}"] = _num(vals.get("rougeL"))
-        out[fid] = row
-    return out
+    return {fid: flat_score_row(rec, judged, categories.get(fid)) for fid, rec in run.scores.items()}
+
+
+def flat_score_row(rec: dict[str, Any], judged: bool, record_category: Any = None) -> dict[str, Any]:
+    """One scoring row as frame_scores gives it (record_category: the record's, for rows that lack theirs)."""
+    overlap = rec.get("overlap") or {}
+    judge = rec.get("judge") or {}
+    score = judge_score_all(rec.get("judge"), rec.get("category") or record_category) if judged else None
+    row = {"judge_score": _num(score), "judge_no_caption": judged and not judge and score is not None,
+           "judge_rationale": judge.get("rationale"),
+           "judge_failure": judge.get("failure"), "scored_valid": rec.get("valid"),
+           "reference_kind": _get(rec, "reference.kind")}
+    for m in OVERLAP:
+        row[m] = _num(overlap.get(m))
+    for fname, vals in (overlap.get("per_field") or {}).items():
+        if isinstance(vals, dict):
+            row[f"rougeL.{fname}"] = _num(vals.get("rougeL"))
+    return row
 
 
 def run_row(run: RunData) -> dict[str, Any]:
