@@ -197,6 +197,8 @@ def synthetic_size(n: int, source: Path, base: Path, *, score: bool) -> list:
             rec = json.loads(lines[i % len(lines)])
             rec["frame_id"] = f"f{i:07d}"
             rec["content_type"] = _sample_entries()[i % IMAGES].get("content_type")
+            for key in ("video", "shot", "timestamp_s"):  # the synthetic manifest's frames are stills
+                rec.pop(key, None)
             fh.write(json.dumps(rec, separators=(",", ":")).encode() + b"\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rows = [(n, "metrics (synthetic run)", measure([sys.executable, "-c", METRICS_SCRIPT, str(run_dir)], env=env))]
