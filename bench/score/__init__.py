@@ -56,7 +56,7 @@ from bench.score import temporal
 from bench.score.cache import JudgeCache
 from bench.score.canonical import CANONICAL_VERSION, caption_json, field_text, schema_fields
 from bench.score.judge import EncodeSettings, Judge, JudgeItem, rubric_id
-from bench.score.lookup import FrameLookup
+from bench.score.lookup import FrameLookup, RecordReader
 from bench.score.overlap import METRICS, corpus_bleu, score_pairs
 from bench.score.references import (
     ReferenceSet,
@@ -70,6 +70,7 @@ from bench.score.references import (
 from bench.score.table import FrameTable
 from bench.scorings import ScoringInUse, ScoringSelectError, scoring_lock, select, write_scoring
 from bench.stats import BOOTSTRAP_REPLICATES, bootstrap_means, judge_agreement, rate, spearman
+from bench.store import iter_records_located
 
 __all__ = ["score_run", "ScoreError", "NothingScored", "score_after_run"]
 
@@ -218,11 +219,14 @@ def _temporal(run: RunFolder, refs: ReferenceSet, settings: Any, seed: int, repl
                                                    f"{exc}"}
     if settings is None:
         settings = OmegaConf.select(run.config, "temporal")
+    records = RecordReader(run.path)  # captions read back one video at a time, by offset
     try:
-        block = temporal.temporal_scores(temporal.run_items(run.iter_records(), meta), settings, seed=seed,
-                                         replicates=replicates)
+        block = temporal.temporal_scores(_temporal_items(run, meta), settings, seed=seed, replicates=replicates,
+                                         load_caption=lambda offset: records.at(offset)["caption"])
     except ValueError as exc:
         raise ScoreError(str(exc)) from exc
+    finally:
+        records.close()
     # the captions' source, said where the numbers are (a simulated model's stability is the simulator's)
     try:  # metrics.json says simulated also when a real model's endpoint turned out to be the simulator
         measured = json.loads((run.path / "metrics.json").read_text()).get("simulated")
@@ -231,6 +235,16 @@ def _temporal(run: RunFolder, refs: ReferenceSet, settings: Any, seed: int, repl
     block["model_simulated"] = bool(measured or run.meta.get("simulated")
                                     or OmegaConf.select(run.config, "model.simulated", default=False))
     return block
+
+
+def _temporal_items(run: RunFolder, meta: Any) -> Iterator[temporal.TemporalItem]:
+    """temporal.run_items' items with, in place of each caption, its record's offset (None: no valid caption)."""
+    for offset, rec in iter_records_located(run.path):
+        fid = str(rec.get("frame_id"))
+        where = rec if "timestamp_s" in rec or "video" in rec else (meta or {}).get(fid) or {}
+        captioned = is_valid(rec) and isinstance(rec.get("caption"), dict)
+        yield temporal.TemporalItem(fid, where.get("video"), where.get("shot"), where.get("timestamp_s"),
+                                    offset if captioned else None)
 
 
 class _FrameMeta:

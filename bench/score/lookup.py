@@ -125,17 +125,38 @@ def _tag(frame: Frame) -> int:
         IN_TIME if frame.meta.get("video") is not None and frame.meta.get("timestamp_s") is not None else 0)
 
 
-class RecordLookup:
+class RecordReader:
+    """A run's records read back by byte offset (as bench.store.iter_records_located gave it)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / "generations.jsonl"
+        self._fh: Any = None
+
+    def at(self, offset: int) -> dict[str, Any]:
+        if self._fh is None:
+            self._fh = self.path.open("rb")
+        self._fh.seek(offset)
+        rec = parse_record_line(self._fh.readline())
+        if rec is None:
+            raise ValueError(f"{self.path}: no record at byte {offset} (the file changed while it was read)")
+        return rec
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class RecordLookup(RecordReader):
     """A run's records by id (the first record per frame, as bench.store.iter_records reads them), read
     again from generations.jsonl when asked: a teacher run used as the reference."""
 
     def __init__(self, run_dir: Path, tag_of: Any) -> None:
-        self.path = Path(run_dir) / "generations.jsonl"
+        super().__init__(run_dir)
         self.index = OffsetIndex()
         for offset, rec in iter_records_located(run_dir):
             self.index.add(rec["frame_id"], offset, tag_of(rec))
         self.index.freeze()
-        self._fh: Any = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -146,18 +167,10 @@ class RecordLookup:
             return None
         if mark:
             self.index.marked[pos] = True
-        if self._fh is None:
-            self._fh = self.path.open("rb")
-        self._fh.seek(int(self.index.offsets[pos]))
-        return parse_record_line(self._fh.readline())
+        return self.at(int(self.index.offsets[pos]))
 
     def unmarked_ids(self, tag: int) -> Iterator[str]:
         for rec in iter_records(self.path.parent):
             pos = self.index.position(rec["frame_id"])
             if pos is not None and not self.index.marked[pos] and self.index.tags[pos] & tag:
                 yield rec["frame_id"]
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
