@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from bench.scorings import ScoringSelectError, describe_judge, read_rows, select
@@ -453,6 +454,9 @@ def _int(value: Any) -> int | None:
         else None
 
 
+_IMAGE_PATHS: dict[tuple[str, int, int], dict[str, str]] = {}  # (manifest, mtime, size) -> image_paths' answer
+
+
 def image_paths(run: RunData) -> dict[str, str]:
     """frame id -> the image file the run read, from its dataset (manifest or folder; video frames have
     none: their `video` and `timestamp_s` say where they are); {} when the dataset is not here."""
@@ -465,15 +469,24 @@ def image_paths(run: RunData) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
         if kind == "manifest":
-            with open(root / str(section.get("manifest") or "manifest.jsonl"), encoding="utf-8",
-                      errors="replace") as lines:
+            manifest = root / str(section.get("manifest") or "manifest.jsonl")
+            st = manifest.stat()
+            key = (str(manifest), st.st_mtime_ns, st.st_size)
+            if key in _IMAGE_PATHS:  # the report asks once per batch of frames: read the manifest once
+                return _IMAGE_PATHS[key]
+            with open(manifest, encoding="utf-8", errors="replace") as lines:
                 for line in lines:
                     try:
-                        entry = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
+                        entry = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        try:
+                            entry = json.loads(line)
+                        except json.JSONDecodeError:
+                            continue
                     if isinstance(entry, dict) and entry.get("id") is not None and isinstance(entry.get("image"), str):
                         out[str(entry["id"])] = str(root / entry["image"])
+            _IMAGE_PATHS.clear()  # one manifest kept: the runs of a report share their dataset, mostly
+            _IMAGE_PATHS[key] = out
         elif kind == "folder":
             from bench.frames.folder import list_files, normalise_extensions, stable_id
 
