@@ -23,16 +23,18 @@ from __future__ import annotations
 import glob
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from bench import pairwise_results
 from bench.scorings import ScoringSelectError, describe_judge, read_rows, select
 from bench.shards import ShardSetError, combine, group_runs, shard_info
-from bench.store import load_records
+from bench.store import iter_records, load_records, parse_record_line
 
 FIELDS = ("description", "objects", "actions", "environment", "content_type", "specific_style",
           "production_quality", "summary", "logos")
@@ -378,27 +380,51 @@ def is_judged(run: RunData) -> bool:
     return bool(_get(run.metrics, "scores.judge")) or any(rec.get("judge") for rec in run.scores.values())
 
 
+def iter_run_records(run: RunData) -> Iterator[dict[str, Any]]:
+    """The run's records: the ones in memory (a sharded run's, or loaded with records=True), else streamed
+    from its generations.jsonl one at a time (bench.store.iter_records)."""
+    return iter(run.records) if run.records else iter_records(run.path)
+
+
+def iter_score_rows(run: RunData) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(frame_id, row) of the run's scoring: from memory when loaded, else streamed from its rows file (a frame
+    with two rows gives both, in file order: collect into a dict and the last wins, as read_rows does). For a
+    whole run loaded with load_run(records=False), e.g. by the gate."""
+    if run.scores or run.scores_path is None or not run.scores_path.is_file():
+        yield from run.scores.items()
+        return
+    with run.scores_path.open("rb") as fh:
+        for line in fh:
+            if not line.endswith(b"\n"):
+                break  # torn last line
+            rec = parse_record_line(line)
+            if rec is not None:
+                yield rec["frame_id"], rec
+
+
 def frame_scores(run: RunData) -> dict[str, dict[str, Any]]:
     """frame_id -> flat scores (NaN where absent). judge_score is the "all" view (see judge_score_all);
     judge_no_caption marks the frames scored NO_CAPTION_SCORE without a verdict."""
-    out = {}
     judged = is_judged(run)
     categories = {str(r.get("frame_id")): (r.get("validity") or {}).get("category") for r in run.records}
-    for fid, rec in run.scores.items():
-        overlap = rec.get("overlap") or {}
-        judge = rec.get("judge") or {}
-        score = judge_score_all(rec.get("judge"), rec.get("category") or categories.get(fid)) if judged else None
-        row = {"judge_score": _num(score), "judge_no_caption": judged and not judge and score is not None,
-               "judge_rationale": judge.get("rationale"),
-               "judge_failure": judge.get("failure"), "scored_valid": rec.get("valid"),
-               "reference_kind": _get(rec, "reference.kind")}
-        for m in OVERLAP:
-            row[m] = _num(overlap.get(m))
-        for fname, vals in (overlap.get("per_field") or {}).items():
-            if isinstance(vals, dict):
-                row[f"rougeL.{fname}"] = _num(vals.get("rougeL"))
-        out[fid] = row
-    return out
+    return {fid: flat_score_row(rec, judged, categories.get(fid)) for fid, rec in run.scores.items()}
+
+
+def flat_score_row(rec: dict[str, Any], judged: bool, record_category: Any = None) -> dict[str, Any]:
+    """One scoring row as frame_scores gives it (record_category: the record's, for rows that lack theirs)."""
+    overlap = rec.get("overlap") or {}
+    judge = rec.get("judge") or {}
+    score = judge_score_all(rec.get("judge"), rec.get("category") or record_category) if judged else None
+    row = {"judge_score": _num(score), "judge_no_caption": judged and not judge and score is not None,
+           "judge_rationale": judge.get("rationale"),
+           "judge_failure": judge.get("failure"), "scored_valid": rec.get("valid"),
+           "reference_kind": _get(rec, "reference.kind")}
+    for m in OVERLAP:
+        row[m] = _num(overlap.get(m))
+    for fname, vals in (overlap.get("per_field") or {}).items():
+        if isinstance(vals, dict):
+            row[f"rougeL.{fname}"] = _num(vals.get("rougeL"))
+    return row
 
 
 def run_row(run: RunData) -> dict[str, Any]:
@@ -456,6 +482,9 @@ def _int(value: Any) -> int | None:
         else None
 
 
+_IMAGE_PATHS: dict[tuple[str, int, int], dict[str, str]] = {}  # (manifest, mtime, size) -> image_paths' answer
+
+
 def image_paths(run: RunData) -> dict[str, str]:
     """frame id -> the image file the run read, from its dataset (manifest or folder; video frames have
     none: their `video` and `timestamp_s` say where they are); {} when the dataset is not here."""
@@ -468,15 +497,24 @@ def image_paths(run: RunData) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
         if kind == "manifest":
-            with open(root / str(section.get("manifest") or "manifest.jsonl"), encoding="utf-8",
-                      errors="replace") as lines:
+            manifest = root / str(section.get("manifest") or "manifest.jsonl")
+            st = manifest.stat()
+            key = (str(manifest), st.st_mtime_ns, st.st_size)
+            if key in _IMAGE_PATHS:  # the report asks once per batch of frames: read the manifest once
+                return _IMAGE_PATHS[key]
+            with open(manifest, encoding="utf-8", errors="replace") as lines:
                 for line in lines:
                     try:
-                        entry = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
+                        entry = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        try:
+                            entry = json.loads(line)
+                        except json.JSONDecodeError:
+                            continue
                     if isinstance(entry, dict) and entry.get("id") is not None and isinstance(entry.get("image"), str):
                         out[str(entry["id"])] = str(root / entry["image"])
+            _IMAGE_PATHS.clear()  # one manifest kept: the runs of a report share their dataset, mostly
+            _IMAGE_PATHS[key] = out
         elif kind == "folder":
             from bench.frames.folder import list_files, normalise_extensions, stable_id
 

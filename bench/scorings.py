@@ -29,8 +29,9 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,10 +249,11 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_scoring(run_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+def write_scoring(run_dir: Path, summary: dict[str, Any], rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Store one scoring under its key (replacing only a scoring against the same things), make it the latest,
     and copy it to metrics.json["scores"] / scores.jsonl. Call under scoring_lock. Returns the summary as stored
-    (with "scoring": {"key", "reference_id", "judge"})."""
+    (with "scoring": {"key", "reference_id", "judge"}). The rows are written as they come (any iterable: a
+    million-frame scoring streams them)."""
     folder = run_dir / FOLDER
     folder.mkdir(exist_ok=True)
     reference = summary["reference"]
@@ -261,10 +263,14 @@ def write_scoring(run_dir: Path, summary: dict[str, Any], rows: list[dict[str, A
     key = scoring_key(reference, judge_id)
     scored_at = datetime.now(UTC).isoformat()
     summary = {**summary, "scoring": {"key": key, "reference_id": reference.get("id"), "judge": judge_id}}
-    text_rows = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
-    _atomic_write(folder / f"{key}.jsonl", text_rows)
+    rows_tmp = folder / f".{key}.jsonl.{os.getpid()}.tmp"
+    with rows_tmp.open("w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
+    legacy_tmp = run_dir / f".{LEGACY_ROWS}.{os.getpid()}.tmp"
+    shutil.copyfile(rows_tmp, legacy_tmp)
+    os.replace(rows_tmp, folder / f"{key}.jsonl")
     _atomic_write(folder / f"{key}.json", json.dumps(summary, indent=2, default=str))
-    _atomic_write(run_dir / LEGACY_ROWS, text_rows)  # the copy for readers of the old single slot (before the
+    os.replace(legacy_tmp, run_dir / LEGACY_ROWS)  # the copy for readers of the old single slot (before the
     # index: a scores.jsonl newer than the index was written by something else, see select)
     index = read_index(run_dir) or {"format": FORMAT, "scorings": {}}
     index["scorings"][key] = {"reference": {k: reference.get(k) for k in ("kind", "id", "source")},

@@ -346,12 +346,22 @@ DUPLICATES_FILE = "generations.duplicates.jsonl"
 
 
 def _read_line(line: bytes) -> dict[str, Any] | None:
-    """A usable record, or None (torn by a kill: no newline; not JSON; no frame_id)."""
-    try:
-        rec = json.loads(line) if line.endswith(b"\n") else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    """A usable record, or None (torn by a kill: no newline; not JSON; no frame_id). orjson first (3x faster,
+    same values for what capbench writes); what it refuses and json takes (NaN, the escaped lone surrogates of
+    non-UTF-8 file names) goes to json."""
+    if not line.endswith(b"\n"):
         return None
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            rec = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
     return rec if isinstance(rec, dict) and isinstance(rec.get("frame_id"), str) else None
+
+
+parse_record_line = _read_line  # the public name: one line of generations.jsonl as a record, or None
 
 
 def _classify(lines: Any, sinks: dict[str, Any] | None) -> tuple[IdSet, dict[str, int]]:
@@ -378,15 +388,22 @@ def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
     """A run's records one at a time, in file order: the first record per frame (read-only; unreadable
     lines and repeats are skipped, as `RunStore.open` sets them aside). Memory: one record and the id
     set (bench.idset), whatever the run's size. The reader every consumer of records should use."""
+    return (rec for _, rec in iter_records_located(run_dir))
+
+
+def iter_records_located(run_dir: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """iter_records with each record's byte offset in generations.jsonl (to read it again later by offset)."""
     path = Path(run_dir) / "generations.jsonl"
     if not path.exists():
         return
     seen = IdSet()
+    offset = 0
     with path.open("rb") as fh:
         for line in fh:
+            at, offset = offset, offset + len(line)
             rec = _read_line(line)
             if rec is not None and seen.add(rec["frame_id"]):
-                yield rec
+                yield at, rec
 
 
 def _find_resumable(parent: Path, fp: str, *, include_complete: bool = False) -> Path | None:

@@ -13,7 +13,8 @@ runs them:
   run      `python -m bench` (run folder, generations.jsonl, metrics.json; no references: no scoring)
   metrics  the metrics recomputed from generations.jsonl (bench.app.metrics_for: the streaming pass)
   score    `python -m bench.score RUN_DIR` after the references are added to the manifest
-Printed per stage: wall time, the peak RSS of the capbench process (VmHWM, which is exact) and of
+Printed per stage: wall time, CPU time (user + sys of the stage and its children: what a busy machine does not
+inflate), the peak RSS of the capbench process (VmHWM, which is exact) and of
 the process tree (the simulator included; sampled every 0.2 s). Linux only (/proc).
 With --kill-after S the run is SIGKILLed after S seconds and the same command resumed (exactly-once
 is checked: every frame recorded once).
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -95,6 +97,7 @@ def _status_kb(pid: int, field: str) -> int:
 
 def measure(cmd: list[str], *, env: dict[str, str], kill_after: float | None = None) -> dict:
     """Run cmd; wall time, the capbench process's peak RSS (VmHWM) and the tree's sampled peak."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # CPU: what the machine's load does not inflate
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     own_peak = tree_peak = 0
@@ -111,8 +114,10 @@ def measure(cmd: list[str], *, env: dict[str, str], kill_after: float | None = N
             killed = True
         time.sleep(0.2)
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {"wall_s": time.perf_counter() - start, "own_peak_mb": own_peak / 1024, "tree_peak_mb": tree_peak / 1024,
-            "code": proc.returncode, "killed": killed, "stderr_tail": err[-800:]}
+            "cpu_s": cpu, "code": proc.returncode, "killed": killed, "stderr_tail": err[-800:]}
 
 
 METRICS_SCRIPT = """
@@ -192,6 +197,8 @@ def synthetic_size(n: int, source: Path, base: Path, *, score: bool) -> list:
             rec = json.loads(lines[i % len(lines)])
             rec["frame_id"] = f"f{i:07d}"
             rec["content_type"] = _sample_entries()[i % IMAGES].get("content_type")
+            for key in ("video", "shot", "timestamp_s"):  # the synthetic manifest's frames are stills
+                rec.pop(key, None)
             fh.write(json.dumps(rec, separators=(",", ":")).encode() + b"\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rows = [(n, "metrics (synthetic run)", measure([sys.executable, "-c", METRICS_SCRIPT, str(run_dir)], env=env))]
@@ -219,7 +226,7 @@ def main() -> None:
     sizes = args.sizes + ([1_000_000] if args.million else [])
     with tempfile.TemporaryDirectory(prefix="capbench-scale-") as tmp:
         base = args.keep or Path(tmp)
-        print(f"{'frames':>9} | {'stage':<22} | {'wall s':>8} | {'peak RSS capbench MB':>20} | "
+        print(f"{'frames':>9} | {'stage':<22} | {'wall s':>8} | {'CPU s':>8} | {'peak RSS capbench MB':>20} | "
               f"{'peak RSS tree MB':>16}")
         for n in sizes:
             rows = synthetic_size(n, args.synthetic_from, base, score=not args.no_score) if args.synthetic_from \
@@ -231,8 +238,8 @@ def main() -> None:
                     continue
                 note = "" if r["code"] in (0, None) or r["killed"] else f"  exit {r['code']}: {r['stderr_tail']}"
                 note += "  (SIGKILLed)" if r["killed"] else ""
-                print(f"{size:>9} | {stage:<22} | {r['wall_s']:>8.1f} | {r['own_peak_mb']:>20.0f} | "
-                      f"{r['tree_peak_mb']:>16.0f}{note}", flush=True)
+                print(f"{size:>9} | {stage:<22} | {r['wall_s']:>8.1f} | {r['cpu_s']:>8.1f} | "
+                      f"{r['own_peak_mb']:>20.0f} | {r['tree_peak_mb']:>16.0f}{note}", flush=True)
 
 
 if __name__ == "__main__":

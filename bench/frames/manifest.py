@@ -64,12 +64,26 @@ class ManifestFrames:
         return self._count
 
     def __iter__(self) -> Iterator[Frame]:
+        return (frame for _, _, frame in self.iter_located())
+
+    def frame_at(self, offset: int, lineno: int) -> Frame:
+        """The frame of the line at byte `offset` (as iter_located gave it), read again from the file: a
+        reader that needs a few frames by id keeps offsets (8 bytes) rather than Frames (kilobytes)."""
+        with self.manifest.open("rb") as fh:
+            fh.seek(offset)
+            raw = fh.readline()
+        return _parse_line(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"), lineno, self.root, self.manifest.name)
+
+    def iter_located(self) -> Iterator[tuple[int, int, Frame]]:
+        """(byte offset of the line, line number, frame) for every frame `iter()` yields, in the same order."""
         manifest, root = self.manifest, self.root
         limit = self.cfg.limit  # read once: a config attribute per line was a tenth of a run's frame reading
         seen = IdSet()
         produced = 0
+        offset = 0
         with manifest.open("rb") as fh:  # bytes, decoded per line: one bad line must not stop the rest
             for lineno, raw in enumerate(fh, start=1):
+                at, offset = offset, offset + len(raw)
                 if limit is not None and produced >= limit:
                     break
                 try:
@@ -78,7 +92,7 @@ class ManifestFrames:
                     preview = raw.rstrip(b"\r\n")[:120].decode("utf-8", "backslashreplace")
                     produced += 1
                     seen.add(standin_id(lineno))
-                    yield Frame(id=standin_id(lineno), image_path=None,
+                    yield at, lineno, Frame(id=standin_id(lineno), image_path=None,
                                 error=f"{manifest.name} line {lineno}: not UTF-8 ({exc.reason} at byte "
                                       f"{exc.start}: {preview}); fix or remove the line")
                     continue
@@ -90,7 +104,7 @@ class ManifestFrames:
                                   error=f"{manifest.name} line {lineno}: duplicate id {frame.id!r}; ids must be unique")
                     seen.add(frame.id)
                 produced += 1
-                yield frame
+                yield at, lineno, frame
         self.ids = seen  # every id yielded: the run's set of frames, without another pass
 
 

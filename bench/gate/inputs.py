@@ -24,8 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.gate.baseline_schema import baseline_problem
-from bench.load import OVERLAP, RunData, RunLoadError, frame_scores, load_run, score_summary
-from bench.metrics import is_bad_input, sent_records
+from bench.load import (
+    OVERLAP,
+    RunData,
+    RunLoadError,
+    flat_score_row,
+    iter_run_records,
+    iter_score_rows,
+    load_run,
+    score_summary,
+)
+from bench.metrics import is_bad_input
 from bench.scorings import comparison_problems
 
 FORMAT = "capbench-baseline/1"
@@ -76,26 +85,38 @@ def _clean(x: Any) -> float | None:
 
 
 def from_run(run: RunData) -> GateSide:
+    """A run's side of the gate, in one streamed pass over its records and one over its scoring's rows (a run
+    loaded with records=False): per frame, the id, four validity flags and five scores are kept."""
     m = run.metrics
     ladder = (m.get("validity") or {}).get("ladder") or {}
     side = GateSide(source=str(run.path), model=run.model, dataset=run.dataset,
                     prompt=str((m.get("run") or {}).get("prompt") or ""), simulated=run.simulated,
-                    fingerprint=run.meta.get("fingerprint"), frames=int(m.get("frames") or len(run.records)),
+                    fingerprint=run.meta.get("fingerprint"), frames=0,
                     e2el_p95_s=_clean(m.get("e2el_p95_s")), cost_per_million_usd=_clean(m.get("cost_per_million_usd")),
                     scoring=run.scoring)
-    records = run.records
-    sent = sent_records(records)  # validity is the model's: over the frames it was sent, not bad inputs
+    ids: list[str] = []
+    cols: dict[str, list[Any]] = {"frame_id": ids, **{rung: [] for rung in RUNGS}}
+    sent = dict.fromkeys(RUNGS, 0)
+    n_sent = 0
+    categories: dict[str, Any] = {}  # only for score rows that lack their category (older scorings)
+    for r in iter_run_records(run):
+        ids.append(str(r["frame_id"]))
+        v = r.get("validity") or {}
+        bad = is_bad_input(r)
+        n_sent += not bad  # validity is the model's: over the frames it was sent, not bad inputs
+        for rung in RUNGS:
+            flag = bool(v.get(rung))
+            cols[rung].append(None if bad else int(flag))
+            sent[rung] += flag and not bad
+        categories[ids[-1]] = v.get("category")
+    side.frames = int(m.get("frames") or len(ids))
     for rung in RUNGS:
-        if records:
-            side.validity[rung] = {"k": sum(1 for r in sent if (r.get("validity") or {}).get(rung)),
-                                   "n": len(sent)}
+        if ids:
+            side.validity[rung] = {"k": sent[rung], "n": n_sent}
         elif rung in ladder:
             side.validity[rung] = {"k": int(ladder[rung]["k"]), "n": int(ladder[rung]["n"])}
-    fs = frame_scores(run)
-    ids = [str(r["frame_id"]) for r in records]
-    cols: dict[str, list[Any]] = {"frame_id": ids}
-    for rung in RUNGS:
-        cols[rung] = [None if is_bad_input(r) else int(bool((r.get("validity") or {}).get(rung))) for r in records]
+    fs = _frame_score_values(run, categories)
+    del categories
     summary = score_summary(run)
     for name in SCORES:
         key = "judge_score" if name == "judge" else name
@@ -112,6 +133,19 @@ def from_run(run: RunData) -> GateSide:
                 side.scores[name] = {"mean": headline, "sd": None, "n": int(_clean(summary.get("judge_n")) or 0)}
     side.per_frame = cols
     return side
+
+
+def _frame_score_values(run: RunData, categories: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """frame_id -> the gated scores of bench.load.frame_scores (judge "all" view and overlap), from the scoring's
+    rows streamed one at a time (bench.load.iter_score_rows), keeping the few numbers the gate tests."""
+    judged = bool((m := run.metrics.get("scores")) and isinstance(m, dict) and m.get("judge")) or \
+        any(row.get("judge") for _, row in iter_score_rows(run))
+    keep = ("judge_score",) + OVERLAP
+    out = {}
+    for fid, row in iter_score_rows(run):
+        flat = flat_score_row(row, judged, categories.get(str(fid)))
+        out[str(fid)] = {k: flat[k] for k in keep}
+    return out
 
 
 def from_json(path: Path) -> GateSide:
@@ -137,7 +171,7 @@ def load_side(path: str | Path, *, scoring: str | None = None) -> GateSide:
     if p.is_file():
         return from_json(p)
     try:
-        return from_run(load_run(p, scoring=scoring))
+        return from_run(load_run(p, scoring=scoring, records=False))
     except RunLoadError as exc:
         raise GateInputError(str(exc)) from exc
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.gate.inputs import SCORES, GateInputError, GateSide, from_json, from_run
-from bench.load import OVERLAP, RunData, RunLoadError, load_run
+from bench.load import OVERLAP, RunData, RunLoadError, iter_run_records, load_run
 from bench.metrics import LADDER, compute_metrics
 
 # metrics.json's headline numbers the records must reproduce (the gate's inputs and the counts
@@ -50,7 +50,7 @@ def load_checked_side(path: str | Path | list[str | Path], *, scoring: str | Non
     if p.is_file():
         return from_json(p)
     try:
-        run = load_run(p, scoring=scoring)
+        run = load_run(p, scoring=scoring, records=False)  # records and score rows are streamed, not held
     except RunLoadError as exc:
         raise GateInputError(str(exc)) from exc
     check_records(run)
@@ -66,7 +66,7 @@ def _load_checked_shards(dirs: list[Path], *, scoring: str | None) -> GateSide:
 
     for d in dirs:
         try:
-            shard = load_run(d, scoring=scoring)
+            shard = load_run(d, scoring=scoring, records=False)
         except RunLoadError as exc:
             raise GateInputError(str(exc)) from exc
         check_records(shard)
@@ -110,7 +110,13 @@ def check_records(run: RunData) -> None:
         raise GateInputError(f"{where}: no generations.jsonl: the gate checks metrics.json against the run's "
                              "records and has none to check it against; gate the complete run folder")
     size = records_path.stat().st_size
-    if not run.records:
+    # One streamed pass to count the records and see whether the simulator served any; a second computes the
+    # metrics (bench.metrics.MetricsPass): one record in memory at a time, whatever the run's size.
+    count, served_by_simulator = 0, False
+    for r in iter_run_records(run):
+        count += 1
+        served_by_simulator = served_by_simulator or bool(r.get("served_by_simulator"))
+    if not count:
         what = "is empty" if not records_path.read_bytes().strip() else f"holds no readable record ({size:,} bytes)"
         raise GateInputError(f"{records_path} {what}: nothing backs metrics.json's numbers; gate the run folder "
                              "the run wrote (or re-run it)")
@@ -121,16 +127,17 @@ def check_records(run: RunData) -> None:
                              "(metrics.json orphan_records): the gate cannot tell which records metrics.json "
                              "counts; gate a fresh run of the current dataset (a new run_dir)")
     frames = m.get("frames")
-    if type(frames) is not int or frames < len(run.records):
-        raise GateInputError(f"{metrics_path}: frames={frames!r} but generations.jsonl holds {len(run.records)} "
+    if type(frames) is not int or frames < count:
+        raise GateInputError(f"{metrics_path}: frames={frames!r} but generations.jsonl holds {count} "
                              f"records; {REGENERATE}")
     model, runner = run.config.get("model"), run.config.get("runner")
     if not isinstance(model, dict) or not isinstance(runner, dict):
         raise GateInputError(f"{where}: no config.yaml with the model and runner settings (prices, mode): the "
                              "gate cannot recompute cost and throughput from the records")
-    simulated = bool(model.get("simulated")) or any(r.get("served_by_simulator") for r in run.records)
+    simulated = bool(model.get("simulated")) or served_by_simulator
     try:
-        again = compute_metrics(run.records, frames_total=frames, model=model, runner=runner, simulated=simulated)
+        again = compute_metrics(iter_run_records(run), frames_total=frames, model=model, runner=runner,
+                                simulated=simulated)
         if runner.get("mode") == "batch":  # batch prices, no request rate or TTFT (bench/batch/metrics.py)
             from bench.batch.metrics import headline
 
@@ -143,7 +150,7 @@ def check_records(run: RunData) -> None:
     if m.get("simulated") is not simulated:
         wrong.append(f"simulated: metrics.json says {m.get('simulated')!r}, the records and config say {simulated}")
     if wrong:
-        raise GateInputError(f"{where}: metrics.json disagrees with generations.jsonl ({len(run.records)} "
+        raise GateInputError(f"{where}: metrics.json disagrees with generations.jsonl ({count} "
                              f"records), so the gate will not trust it: {'; '.join(wrong[:4])}"
                              + (f"; and {len(wrong) - 4} more" if len(wrong) > 4 else "") + f". {REGENERATE}")
 
@@ -164,7 +171,7 @@ def check_scores(run: RunData, side: GateSide) -> None:
             headlines[name] = (value.get("mean"), value.get("n"))
     if not headlines:
         return
-    if not run.scores:
+    if not run.scores and not (run.scores_path and run.scores_path.is_file()):
         raise GateInputError(f"{run.path}: metrics.json has scores ({', '.join(headlines)}) but there is no "
                              "scores.jsonl behind them; re-score the run (python -m bench.score RUN_DIR ...)")
     wrong = []

@@ -35,8 +35,11 @@ Definitions:
 
 from __future__ import annotations
 
+import itertools
 import json
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -51,17 +54,28 @@ from bench.frames import resolve_dataset_dir
 from bench.load import NO_CAPTION_CATEGORIES, NO_CAPTION_SCORE, judge_score_all
 from bench.score import panel, temporal
 from bench.score.cache import JudgeCache
-from bench.score.canonical import CANONICAL_VERSION, canonical_text, caption_json, field_text, schema_fields
+from bench.score.canonical import CANONICAL_VERSION, caption_json, field_text, schema_fields
 from bench.score.judge import EncodeSettings, Judge, JudgeItem, _typed, rubric_id
+from bench.score.lookup import FrameLookup, RecordReader
 from bench.score.overlap import METRICS, corpus_bleu, score_pairs
-from bench.score.references import ReferenceSet, RunFolder, ScoreError, is_valid, load_run, resolve_references
+from bench.score.references import (
+    ReferenceSet,
+    RunFolder,
+    ScoreError,
+    finish_run_reference,
+    is_valid,
+    load_run,
+    resolve_references,
+)
+from bench.score.table import FrameTable
 from bench.scorings import ScoringInUse, ScoringSelectError, scoring_lock, select, write_scoring
 from bench.stats import BOOTSTRAP_REPLICATES, bootstrap_means, judge_agreement, rate, spearman
+from bench.store import iter_records_located
 
 __all__ = ["score_run", "ScoreError", "NothingScored", "score_after_run"]
 
 
-FRAMES_PER_BATCH = 20_000  # overlap scoring holds one batch's text pairs and scores at a time
+FRAMES_PER_BATCH = 5_000  # overlap scoring holds one batch's records, text pairs and rows at a time
 
 
 class NothingScored(ScoreError):
@@ -76,7 +90,12 @@ def score_run(run_dir: str | Path, *, reference: str | None = None, judge: Judge
 
     progress: an object with start(total) and advance(answer) for the judge's requests (bench.score.progress).
     temporal: bench.config.TemporalConfig (or a mapping of its keys) for the temporal section; None = defaults.
-    Raises NothingScored (writing nothing) when there was something to score and no score came out."""
+    Raises NothingScored (writing nothing) when there was something to score and no score came out.
+
+    Memory: the records stream past (bench.store.iter_records) and each frame leaves a few numbers
+    (bench.score.table); references and frames are looked up by id through an offset index
+    (bench.score.lookup); the rows go to a temporary file in the run folder, merged with the judge's verdicts
+    on the way to scores/KEY.jsonl."""
     if not Path(run_dir).is_dir():
         load_run(run_dir)  # raises ScoreError naming the problem
     try:
@@ -84,28 +103,28 @@ def score_run(run_dir: str | Path, *, reference: str | None = None, judge: Judge
             run = load_run(run_dir)
             refs = resolve_references(run, reference)
             fields = schema_fields(_plain(OmegaConf.select(run.config, "prompt")))
-            rows = _overlap_rows(run, refs, fields, workers)
-            members: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []  # a panel's per-judge scorings
-            if panel.panel_judges(judge):
-                judge_block, members = _panel(run, refs, rows, fields, judge, judge_cache, progress, seed, replicates)
-            else:
-                judge_block = (_judge(run, refs, rows, fields, judge, judge_cache, progress) if judge is not None
-                               else _carry_over(run, refs, rows))
-            summary = _summarise(run, refs, rows, fields, judge_block, seed, replicates)
-            summary["temporal"] = _temporal(run, temporal, seed, replicates)
-            _check_something_scored(run, summary, judge is not None)
-            for m_summary, m_rows in members:  # each judge's own scoring, side by side; the panel's is the latest
-                write_scoring(run.path, {**m_summary, "temporal": summary["temporal"]}, _stored(m_rows))
-            return write_scoring(run.path, summary, _stored(rows))
+            with tempfile.TemporaryDirectory(prefix=".scoring-", dir=run.path) as tmp:
+                rows_path = Path(tmp) / "rows.jsonl"
+                table = _overlap_pass(run, refs, fields, workers, rows_path)
+                members: list[tuple[dict[str, Any], dict[str, Any]]] = []  # a panel's per-judge scorings
+                if panel.panel_judges(judge):
+                    judge_block, verdicts, members = _panel(run, refs, table, fields, judge, judge_cache, progress,
+                                                            seed, replicates)
+                else:
+                    judge_block, verdicts = (_judge(run, refs, table, fields, judge, judge_cache, progress)
+                                             if judge is not None else _carry_over(run, refs))
+                summary = _summarise(run, refs, table, verdicts, judge_block, seed, replicates)
+                summary["temporal"] = _temporal(run, refs, temporal, seed, replicates)
+                _check_something_scored(run, summary, judge is not None, len(table))
+                for m_summary, m_verdicts in members:  # each judge's own scoring, side by side; the panel's last
+                    write_scoring(run.path, {**m_summary, "temporal": summary["temporal"]},
+                                  _rows_with_verdicts(rows_path, m_verdicts))
+                return write_scoring(run.path, summary, _rows_with_verdicts(rows_path, verdicts))
     except ScoringInUse as exc:
         raise ScoreError(str(exc)) from exc
 
 
-def _stored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-
-
-def _check_something_scored(run: RunFolder, summary: dict[str, Any], judged: bool) -> None:
+def _check_something_scored(run: RunFolder, summary: dict[str, Any], judged: bool, frames: int) -> None:
     """A scoring with no score replaces nothing: the judge failed on every frame, or nothing had a reference."""
     judge = summary.get("judge") or {}
     if judged:
@@ -116,76 +135,106 @@ def _check_something_scored(run: RunFolder, summary: dict[str, Any], judged: boo
                                 f"({judge.get('failures')} failures: {reasons}); nothing was written, earlier "
                                 "scores are kept")
         return
-    if summary.get("overlap") is None and run.records and not (summary.get("temporal") or {}).get("applicable"):
+    if summary.get("overlap") is None and frames and not (summary.get("temporal") or {}).get("applicable"):
         why = "; ".join(summary["reference"].get("warnings") or []) or f"no frame has a reference " \
                                                                          f"({summary['reference']['id']})"
         raise NothingScored(f"{run.path}: nothing was scored: {why}")
 
 
 # ------------------------------------------------------------------------------------------------ overlap
-def _overlap_rows(run: RunFolder, refs: ReferenceSet, fields: tuple[str, ...], workers: int | None
-                  ) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    # Frame-id order, not completion order: two runs of the same frames then sum and resample identically.
-    ordered = sorted(run.records, key=lambda r: str(r["frame_id"]))
-    # In batches of frames: the text pairs and their scores of one batch at a time, not of the whole run.
-    for start in range(0, len(ordered), FRAMES_PER_BATCH):
-        pairs: list[tuple[str, str]] = []
-        slots: list[tuple[int, str | None]] = []  # (row, field or None for the whole caption) per pair
-        for rec in ordered[start:start + FRAMES_PER_BATCH]:
-            fid = rec["frame_id"]
-            valid = is_valid(rec)
-            row: dict[str, Any] = {"frame_id": fid, "content_type": rec.get("content_type"),
-                                   "reference": refs.describe(), "valid": valid,
-                                   "category": (rec.get("validity") or {}).get("category"),
-                                   "image_sha256": (rec.get("image") or {}).get("sha256"), "overlap": None,
-                                   "judge": None}
-            ref = refs.captions.get(fid)
-            if ref is None:
-                row["missing_reference"] = refs.unusable.get(fid, "frame not in the reference")
-            else:
-                # An invalid or failed output is scored as an empty caption: 0 on every metric.
-                cand = rec["caption"] if valid else {}
-                row["overlap"] = {"per_field": {}}
-                pairs.append((canonical_text(cand, fields), canonical_text(ref, fields)))
-                slots.append((len(rows), None))
-                for f in fields:
-                    c, r = field_text(cand.get(f)), field_text(ref.get(f))
-                    if c or r:
-                        pairs.append((c, r))
-                        slots.append((len(rows), f))
-                    else:
-                        row["overlap"]["per_field"][f] = None  # nothing on either side: no evidence either way
-            rows.append(row)
-        for (i, f), s in zip(slots, score_pairs(pairs, workers=workers), strict=True):
-            target = rows[i]["overlap"] if f is None else rows[i]["overlap"]["per_field"].setdefault(f, {})
-            target.update({k: float(v) for k, v in s.as_dict().items()})
-            if f is None:
-                rows[i]["_bleu_stats"] = s.bleu_stats
-    for row in rows:  # per_field in schema order
-        if row["overlap"] is not None:
-            pf = row["overlap"].pop("per_field")
-            row["overlap"]["per_field"] = {f: pf.get(f) for f in fields}
-    return rows
+def _overlap_pass(run: RunFolder, refs: ReferenceSet, fields: tuple[str, ...], workers: int | None,
+                  rows_path: Path) -> FrameTable:
+    """One pass over the records, in batches of FRAMES_PER_BATCH: each batch's text pairs are scored together
+    (in parallel), its rows written to rows_path, its numbers kept in the table; then the batch is dropped."""
+    table = FrameTable(fields)
+    described = refs.describe()
+    differ: list[str] = []
+    differ_count = 0
+    records = run.iter_records()
+    with rows_path.open("w", encoding="utf-8") as out:
+        while True:
+            batch = list(itertools.islice(records, FRAMES_PER_BATCH))
+            if not batch:
+                break
+            rows: list[dict[str, Any]] = []
+            pairs: list[tuple[str, str]] = []
+            slots: list[tuple[int, str | None]] = []  # (row, field or None for the whole caption) per pair
+            for rec in batch:
+                fid = rec["frame_id"]
+                valid = is_valid(rec)
+                sha = (rec.get("image") or {}).get("sha256")
+                row: dict[str, Any] = {"frame_id": fid, "content_type": rec.get("content_type"),
+                                       "reference": described, "valid": valid,
+                                       "category": (rec.get("validity") or {}).get("category"),
+                                       "image_sha256": sha, "overlap": None, "judge": None}
+                ref, why, teacher = refs.get(fid)
+                if teacher is not None and sha and (teacher.get("image") or {}).get("sha256") not in (None, sha):
+                    differ_count += 1
+                    if not differ:
+                        differ.append(fid)
+                if ref is None:
+                    row["missing_reference"] = why
+                else:
+                    # An invalid or failed output is scored as an empty caption: 0 on every metric.
+                    cand = rec["caption"] if valid else {}
+                    row["overlap"] = {"per_field": {}}
+                    texts = [(field_text(cand.get(f)), field_text(ref.get(f))) for f in fields]
+                    # canonical_text of each side, from the field texts just made
+                    pairs.append(("\n".join(c for c, _ in texts if c), "\n".join(r for _, r in texts if r)))
+                    slots.append((len(rows), None))
+                    for f, (c, r) in zip(fields, texts, strict=True):
+                        if c or r:
+                            pairs.append((c, r))
+                            slots.append((len(rows), f))
+                        else:
+                            row["overlap"]["per_field"][f] = None  # nothing on either side: no evidence either way
+                rows.append(row)
+            bleu: dict[int, tuple[int, ...]] = {}
+            for (i, f), sc in zip(slots, score_pairs(pairs, workers=workers), strict=True):
+                target = rows[i]["overlap"] if f is None else rows[i]["overlap"]["per_field"].setdefault(f, {})
+                target.update({k: float(v) for k, v in sc.as_dict().items()})
+                if f is None:
+                    bleu[i] = sc.bleu_stats
+            for i, row in enumerate(rows):
+                if row["overlap"] is not None:  # per_field in schema order
+                    pf = row["overlap"].pop("per_field")
+                    row["overlap"]["per_field"] = {f: pf.get(f) for f in fields}
+                table.add(row["frame_id"], row["content_type"], row["category"], row["valid"], row["overlap"],
+                          bleu.get(i), row.get("missing_reference"))
+                out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+            table.flush()
+    finish_run_reference(refs, run, len(table), differ, differ_count)
+    return table
+
+
+def _rows_with_verdicts(rows_path: Path, verdicts: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    with rows_path.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            row["judge"] = verdicts.get(row["frame_id"])
+            yield row
 
 
 # ------------------------------------------------------------------------------------------------ temporal
-def _temporal(run: RunFolder, settings: Any, seed: int, replicates: int) -> dict[str, Any]:
+def _temporal(run: RunFolder, refs: ReferenceSet, settings: Any, seed: int, replicates: int) -> dict[str, Any]:
     """Reference-free temporal scores (bench.score.temporal) over the run's frames ordered in time."""
     meta = None
-    if temporal.needs_frame_meta(run.records):  # older records: where each frame sits comes from the dataset
+    if temporal.needs_frame_meta(run.iter_records()):  # older records: where each frame sits comes from the dataset
         try:
-            meta = {f.id: f.meta for f in run.frames()}
+            meta = _FrameMeta(refs.lookup if refs.kind == "dataset" else FrameLookup(run.frames()))
         except ScoreError as exc:
             return {"applicable": False, "reason": f"records lack video/timestamp_s and the frames are unavailable: "
                                                    f"{exc}"}
     if settings is None:
         settings = OmegaConf.select(run.config, "temporal")
+    records = RecordReader(run.path)  # captions read back one video at a time, by offset
     try:
-        block = temporal.temporal_scores(temporal.run_items(run.records, meta), settings, seed=seed,
-                                         replicates=replicates)
+        block = temporal.temporal_scores(_temporal_items(run, meta), settings, seed=seed, replicates=replicates,
+                                         load_caption=lambda offset: records.at(offset)["caption"])
     except ValueError as exc:
         raise ScoreError(str(exc)) from exc
+    finally:
+        records.close()
     # the captions' source, said where the numbers are (a simulated model's stability is the simulator's)
     try:  # metrics.json says simulated also when a real model's endpoint turned out to be the simulator
         measured = json.loads((run.path / "metrics.json").read_text()).get("simulated")
@@ -196,34 +245,62 @@ def _temporal(run: RunFolder, settings: Any, seed: int, replicates: int) -> dict
     return block
 
 
+def _temporal_items(run: RunFolder, meta: Any) -> Iterator[temporal.TemporalItem]:
+    """temporal.run_items' items with, in place of each caption, its record's offset (None: no valid caption)."""
+    for offset, rec in iter_records_located(run.path):
+        fid = str(rec.get("frame_id"))
+        where = rec if "timestamp_s" in rec or "video" in rec else (meta or {}).get(fid) or {}
+        captioned = is_valid(rec) and isinstance(rec.get("caption"), dict)
+        yield temporal.TemporalItem(fid, where.get("video"), where.get("shot"), where.get("timestamp_s"),
+                                    offset if captioned else None)
+
+
+class _FrameMeta:
+    """frame id -> the dataset frame's meta, looked up on demand (temporal.run_items calls .get)."""
+
+    def __init__(self, lookup: FrameLookup) -> None:
+        self.lookup = lookup
+
+    def get(self, frame_id: str, default: Any = None) -> Any:
+        meta = self.lookup.meta(frame_id)
+        return default if meta is None else meta
+
+
 # ------------------------------------------------------------------------------------------------ judge
-def _judge(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], fields: tuple[str, ...],
-           judge: JudgeConfig | DictConfig, cache_path: str | Path | None, progress: Any) -> dict[str, Any]:
+JUDGE_ITEMS_PER_CALL = 20_000  # captions held for the judge at a time (read back from generations.jsonl)
+
+
+def _judge(run: RunFolder, refs: ReferenceSet, table: FrameTable, fields: tuple[str, ...],
+           judge: JudgeConfig | DictConfig, cache_path: str | Path | None, progress: Any
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
     cfg = OmegaConf.merge(OmegaConf.structured(JudgeConfig), judge)
     warnings: list[str] = []
+    frames: FrameLookup | None
     try:
-        frames = {f.id: f for f in run.frames()}
+        frames = refs.lookup if refs.kind == "dataset" else FrameLookup(run.frames())
     except ScoreError as exc:  # cached verdicts still count; only uncached frames fail
-        frames = {}
+        frames = None
         warnings.append(f"frames unavailable, only cached verdicts can be used: {exc}")
     ds = run.dataset_cfg()
     manifest = str(resolve_dataset_dir(ds.path) / ds.manifest)
-    records = {r["frame_id"]: r for r in run.records}
-    items = []
-    for row in rows:
-        rec = records[row["frame_id"]]
-        if not isinstance(rec.get("caption"), dict):
-            continue  # nothing to judge: counted as not_judged
-        ref = refs.captions.get(row["frame_id"])
-        items.append(JudgeItem(row["frame_id"], frames.get(row["frame_id"]), row["image_sha256"],
-                               caption_json(rec["caption"], fields),
-                               caption_json(ref, fields) if ref is not None else None))
+    verdicts: dict[str, Any] = {}
+
+    def items() -> Iterator[JudgeItem]:  # the captions read back from the file, in frame-id order of each call
+        for rec in run.iter_records():
+            if not isinstance(rec.get("caption"), dict):
+                continue  # nothing to judge: counted as not_judged
+            fid = rec["frame_id"]
+            ref = refs.get(fid)[0]
+            yield JudgeItem(fid, frames.get(fid) if frames is not None else None,
+                            (rec.get("image") or {}).get("sha256"), caption_json(rec["caption"], fields),
+                            caption_json(ref, fields) if ref is not None else None)
+
     with JudgeCache(cache_path or cfg.cache) as cache:
         j = Judge(cfg, cache=cache, encode=EncodeSettings(ds.max_side, ds.jpeg_quality, ds.max_pixels),
                   log_dir=run.path, sim_references=manifest, progress=progress)
-        verdicts = j.judge(items)
-    for row in rows:
-        row["judge"] = verdicts.get(row["frame_id"])
+        stream = items()
+        while chunk := list(itertools.islice(stream, JUDGE_ITEMS_PER_CALL)):
+            verdicts.update(j.judge(sorted(chunk, key=lambda it: it.frame_id)))
     if j.stats.image_mismatches:
         warnings.append(f"{j.stats.image_mismatches} frame(s) re-encode to other bytes than the run sent (the image "
                         "file changed, or another Pillow version); the judge saw the current file")
@@ -247,109 +324,120 @@ def _judge(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], field
             "sent": {"requests": j.stats.requests_sent,
                      "tokens": {"input": j.stats.input_tokens, "output": j.stats.output_tokens},
                      "cost_usd": j.stats.cost_usd},
-            "price": OmegaConf.to_container(cfg.model.price), "cache": str(cache.path), "warnings": warnings}
+            "price": OmegaConf.to_container(cfg.model.price), "cache": str(cache.path), "warnings": warnings}, verdicts
 
 
-def _panel(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], fields: tuple[str, ...],
+def _panel(run: RunFolder, refs: ReferenceSet, table: FrameTable, fields: tuple[str, ...],
            judge: JudgeConfig | DictConfig, cache_path: str | Path | None, progress: Any, seed: int, replicates: int
-           ) -> tuple[dict[str, Any], list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
-    """Each member judges the run as it would alone (bench.score.panel); the panel verdict combines them."""
+           ) -> tuple[dict[str, Any], dict[str, Any], list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """Each member judges the run as it would alone (bench.score.panel); the panel verdict combines them.
+    Returns (panel judge block, panel verdicts by frame id, [(member scoring summary, member verdicts)])."""
     members, scorings = [], []
     configs = panel.member_configs(judge)
     panel.excluded_judges(run, [_typed(c) for c in configs], judge)  # a panel left with no judge stops here
     for cfg in configs:
-        m_rows = [{**r, "judge": None} for r in rows]
-        block = _judge(run, refs, m_rows, fields, cfg, cache_path, progress)
-        m_summary = _summarise(run, refs, m_rows, fields, block, seed, replicates)
-        members.append((_typed(cfg), m_summary["judge"], m_rows))
+        block, verdicts = _judge(run, refs, table, fields, cfg, cache_path, progress)
+        m_summary = _summarise(run, refs, table, verdicts, block, seed, replicates)
+        members.append((_typed(cfg), m_summary["judge"], verdicts))
         if int(m_summary["judge"]["n"] or 0) > int(m_summary["judge"]["no_caption"] or 0):
-            scorings.append((m_summary, m_rows))  # a member with no verdict at all keeps its earlier scoring
-    return panel.combine(run, rows, members, judge), scorings
+            scorings.append((m_summary, verdicts))  # a member with no verdict at all keeps its earlier scoring
+    block, verdicts = panel.combine(run, table.ids, members, judge)
+    return block, verdicts, scorings
 
 
-def _carry_over(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _carry_over(run: RunFolder, refs: ReferenceSet) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """Scoring without judge=...: keep the verdicts of the latest judged scoring (captions never change),
-    unless that judge was shown another reference than this scoring's."""
+    unless that judge was shown another reference than this scoring's. Returns (judge block, verdicts by id)."""
     try:
         legacy = json.loads((run.path / "metrics.json").read_text()).get("scores") or {}
     except (OSError, json.JSONDecodeError, AttributeError):
         legacy = {}
     try:
-        chosen = select(run.path, legacy if isinstance(legacy, dict) else {})
+        chosen = select(run.path, legacy if isinstance(legacy, dict) else {}, with_rows=False)
         judged = [s for s in chosen.available if s.judge and (not s.judge.get("with_reference") or
                                                                s.reference.get("id") == refs.describe()["id"])]
         if judged:
-            chosen = select(run.path, key=judged[-1].key)
+            chosen = select(run.path, key=judged[-1].key, with_rows=False)
     except ScoringSelectError:
-        return None
-    old_rows, old = chosen.rows, (chosen.summary or {}).get("judge")
-    if not old or not any((r or {}).get("judge") for r in old_rows.values()):
-        return None
-    for row in rows:
-        row["judge"] = (old_rows.get(row["frame_id"]) or {}).get("judge")
+        return None, {}
+    old = (chosen.summary or {}).get("judge")
+    if not old:
+        return None, {}
+    verdicts = _old_verdicts(chosen.rows_path)  # streamed: only the rows that carry a verdict are kept
+    if not verdicts:
+        return None, {}
     keep = ("model", "label", "model_name", "backend", "endpoint", "simulated", "rubric_version", "rubric", "repeats",
             "with_reference", "cache", "price", "tokens", "cost_usd",  # tokens, cost_usd: what those verdicts cost
             "panel", "self_preference")
     return {**{k: old.get(k) for k in keep}, "requests_sent": 0, "cache_hits": 0,
             "sent": {"requests": 0, "tokens": {"input": 0, "output": 0}, "cost_usd": 0.0}, "carried_over": True,
-            "warnings": ["judge verdicts carried over from the previous scoring (pass judge=NAME to re-judge)"]}
+            "warnings": ["judge verdicts carried over from the previous scoring (pass judge=NAME to re-judge)"]}, \
+        verdicts
+
+
+def _old_verdicts(path: Path | None) -> dict[str, Any]:
+    """frame id -> judge verdict of a stored scoring's rows (as bench.scorings.read_rows reads them)."""
+    out: dict[str, Any] = {}
+    if path is None or not path.is_file():
+        return out
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                break  # torn last line
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and rec.get("frame_id") is not None and rec.get("judge"):
+                out[str(rec["frame_id"])] = rec["judge"]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ summary
-def _summarise(run: RunFolder, refs: ReferenceSet, rows: list[dict[str, Any]], fields: tuple[str, ...],
+def _summarise(run: RunFolder, refs: ReferenceSet, table: FrameTable, verdicts: dict[str, Any],
                judge_block: dict[str, Any] | None, seed: int, replicates: int) -> dict[str, Any]:
-    scored = [r for r in rows if r["overlap"] is not None]
-    cand_ids = {r["frame_id"] for r in rows}
-    missing_candidate = sorted(set(refs.captions) - cand_ids)
-    missing_ref = [r for r in rows if r["overlap"] is None]
-    reference = {**refs.describe(), "frames_with_reference": len(scored), "missing_reference": len(missing_ref),
-                 "missing_candidate": len(missing_candidate),
-                 "missing_reference_reasons": dict(Counter(r["missing_reference"] for r in missing_ref)),
-                 "missing_candidate_ids": missing_candidate[:50], "warnings": refs.warnings + run.warnings}
+    missing_count, missing_ids = refs.missing_candidates()
+    missing_ref = sum(table.missing_reference.values())
+    reference = {**refs.describe(), "frames_with_reference": table.scored, "missing_reference": missing_ref,
+                 "missing_candidate": missing_count,
+                 "missing_reference_reasons": dict(table.missing_reference),
+                 "missing_candidate_ids": missing_ids, "warnings": refs.warnings + run.warnings}
     partial_reasons = []
     if run.status not in ("complete", "unknown"):
         partial_reasons.append(f"the run is {run.status}")
-    if missing_candidate:
-        partial_reasons.append(f"{len(missing_candidate)} reference frame(s) have no output in the run")
+    if missing_count:
+        partial_reasons.append(f"{missing_count} reference frame(s) have no output in the run")
     if run.legacy:
         partial_reasons.append("older run folder: validity reconstructed")
+    order = table.id_order()
     summary: dict[str, Any] = {
         "reference": reference, "partial": bool(partial_reasons), "partial_reasons": partial_reasons,
-        "frames": len(rows), "valid": sum(1 for r in rows if r["valid"]),
-        "overlap": _overlap_summary(scored, fields, seed, replicates) if scored else None,
+        "frames": len(table), "valid": table.valid_count(),
+        "overlap": _overlap_summary(table, seed, replicates) if table.scored else None,
         "judge": None, "by_content_type": {},
         "scorer": {"capbench_version": __version__, "canonical_version": CANONICAL_VERSION,
-                   "fields": list(fields), "rouge_score": _version("rouge-score"), "rouge_stemmer": "porter",
+                   "fields": list(table.fields), "rouge_score": _version("rouge-score"), "rouge_stemmer": "porter",
                    "sacrebleu": _version("sacrebleu"),
                    "bleu": "sacrebleu 13a, exp smoothing; per frame: sentence BLEU (effective order); corpus: "
                            "corpus BLEU", "bootstrap": {"replicates": replicates, "seed": seed},
                    "scored_at": datetime.now(UTC).isoformat()},
     }
     if judge_block is not None:
-        summary["judge"] = {**judge_block, **_judge_summary(rows, seed, replicates)}
-    summary["by_content_type"] = _by_content_type(rows, seed, replicates, judged=judge_block is not None)
+        summary["judge"] = {**judge_block, **_judge_summary(table, order, verdicts, seed, replicates)}
+    summary["by_content_type"] = _by_content_type(table, order, verdicts, seed, replicates,
+                                                  judged=judge_block is not None)
     return summary
 
 
-def _overlap_summary(scored: list[dict[str, Any]], fields: tuple[str, ...], seed: int, replicates: int
-                     ) -> dict[str, Any]:
-    nan = float("nan")
-    cols: list[list[float]] = []
-    for r in scored:
-        o = r["overlap"]
-        row = [o[m] for m in METRICS] + [o[m] if r["valid"] else nan for m in METRICS]
-        for f in fields:
-            pf = o["per_field"].get(f)
-            row += [pf[m] if pf else nan for m in METRICS]
-        cols.append(row)
-    cis = bootstrap_means(np.array(cols, dtype=float), replicates=replicates, seed=seed)
+def _overlap_summary(table: FrameTable, seed: int, replicates: int) -> dict[str, Any]:
+    cis = table.overlap_stats(seed, replicates)
     k = len(METRICS)
-    valid_stats = [r["_bleu_stats"] for r in scored if r["valid"]]
     out: dict[str, Any] = {
-        "all": {**dict(zip(METRICS, cis[:k], strict=True)),
-                "corpus_bleu": corpus_bleu([r["_bleu_stats"] for r in scored])},
-        "valid_only": {**dict(zip(METRICS, cis[k:2 * k], strict=True)), "corpus_bleu": corpus_bleu(valid_stats)},
-        "per_field": {f: dict(zip(METRICS, cis[(2 + i) * k:(3 + i) * k], strict=True)) for i, f in enumerate(fields)},
+        "all": {**dict(zip(METRICS, cis[:k], strict=True)), "corpus_bleu": corpus_bleu([table.bleu_all])},
+        "valid_only": {**dict(zip(METRICS, cis[k:2 * k], strict=True)),
+                       "corpus_bleu": corpus_bleu([table.bleu_valid]) if table.bleu_valid_n else None},
+        "per_field": {f: dict(zip(METRICS, cis[(2 + i) * k:(3 + i) * k], strict=True))
+                      for i, f in enumerate(table.fields)},
     }
     out["all"]["label"] = "every frame with a reference; invalid outputs score 0"
     out["valid_only"]["label"] = "schema-valid outputs only"
@@ -361,44 +449,48 @@ def _overlap_summary(scored: list[dict[str, Any]], fields: tuple[str, ...], seed
 _NO_CAPTION = NO_CAPTION_CATEGORIES
 
 
-def _judge_summary(rows: list[dict[str, Any]], seed: int, replicates: int) -> dict[str, Any]:
-    judged = [r for r in rows if r["judge"] is not None]
-    scored = [r for r in judged if r["judge"].get("score") is not None]
-    failures = [r for r in judged if r["judge"].get("score") is None]
-    no_caption = [r for r in rows if r["judge"] is None and r.get("category") in _NO_CAPTION]
+def _judge_summary(table: FrameTable, order: list[int], verdicts: dict[str, Any], seed: int, replicates: int
+                   ) -> dict[str, Any]:
+    judged = [i for i in order if verdicts.get(table.ids[i]) is not None]
+    scored = [i for i in judged if verdicts[table.ids[i]].get("score") is not None]
+    failures = [i for i in judged if verdicts[table.ids[i]].get("score") is None]
+    no_caption = [i for i in order if verdicts.get(table.ids[i]) is None and table.category(i) in _NO_CAPTION]
     nan = float("nan")
-    table = np.array([[r["judge"]["score"], r["judge"]["score"] if r["valid"] else nan] for r in scored]
-                     + [[NO_CAPTION_SCORE, nan] for r in no_caption] or np.empty((0, 2)), dtype=float)
-    overall, valid = bootstrap_means(table, replicates=replicates, seed=seed) if scored else [
+    score = [verdicts[table.ids[i]]["score"] for i in scored]
+    table_ = np.array([[s, s if table.valid(i) else nan] for i, s in zip(scored, score, strict=True)]
+                      + [[NO_CAPTION_SCORE, nan] for _ in no_caption] or np.empty((0, 2)), dtype=float)
+    overall, valid = bootstrap_means(table_, replicates=replicates, seed=seed) if scored else [
         {"mean": None, "ci95": None, "n": 0, "method": None}] * 2
-    with_rouge = [r for r in scored if r["overlap"] is not None]
+    with_rouge = [(s, table.rouge_l(i)) for i, s in zip(scored, score, strict=True) if table.rouge_l(i) is not None]
     valid = {**valid, "label": "schema-valid outputs only"}
     return {"mean": overall["mean"], "ci95": overall["ci95"], "n": overall["n"], "method": overall["method"],
             # "view", not "label": the judge block's "label" is the judge's name (scoring keys, judge= selection)
             "view": f"all: every judged frame, a frame with no caption scores {NO_CAPTION_SCORE:g}",
             "valid_only": valid, "failures": len(failures), "failure_rate": rate(len(failures), len(judged)),
-            "failure_reasons": dict(Counter(str(r["judge"]["failure"])[:80] for r in failures)),
-            "not_judged": len(rows) - len(judged), "no_caption_scored_as": NO_CAPTION_SCORE,
+            "failure_reasons": dict(Counter(str(verdicts[table.ids[i]]["failure"])[:80] for i in failures)),
+            "not_judged": len(table) - len(judged), "no_caption_scored_as": NO_CAPTION_SCORE,
             "no_caption": len(no_caption),
-            "agreement": judge_agreement([r["judge"].get("scores") or [] for r in scored]),
-            "corr_rougeL": spearman([r["judge"]["score"] for r in with_rouge],
-                                    [r["overlap"]["rougeL"] for r in with_rouge]),
+            "agreement": judge_agreement([verdicts[table.ids[i]].get("scores") or [] for i in scored]),
+            "corr_rougeL": spearman([s for s, _ in with_rouge], [r for _, r in with_rouge]),
             "corr_method": "spearman"}
 
 
-def _by_content_type(rows: list[dict[str, Any]], seed: int, replicates: int, *, judged: bool) -> dict[str, Any]:
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault(r.get("content_type") or "unknown", []).append(r)
+def _by_content_type(table: FrameTable, order: list[int], verdicts: dict[str, Any], seed: int, replicates: int, *,
+                     judged: bool) -> dict[str, Any]:
+    groups: dict[str, list[int]] = {}
+    for i in order:
+        groups.setdefault(table.content_type(i) or "unknown", []).append(i)
     out = {}
     nan = float("nan")
-    for ct, rs in sorted(groups.items()):
+    for ct, members in sorted(groups.items()):
         # judge: the "all" view, as the headline (a frame with no caption scores NO_CAPTION_SCORE)
-        judge_all = [judge_score_all(r["judge"], r.get("category")) if judged else None for r in rs]
-        table = [[r["overlap"]["rougeL"] if r["overlap"] else nan, nan if j is None else j]
-                 for r, j in zip(rs, judge_all, strict=True)]
-        rouge, judged = bootstrap_means(np.array(table, dtype=float), replicates=replicates, seed=seed)
-        out[ct] = {"frames": len(rs), "rougeL": rouge, "judge": judged}
+        rows = []
+        for i in members:
+            j = judge_score_all(verdicts.get(table.ids[i]), table.category(i)) if judged else None
+            r = table.rouge_l(i)
+            rows.append([nan if r is None else r, nan if j is None else j])
+        rouge, judge_stat = bootstrap_means(np.array(rows, dtype=float), replicates=replicates, seed=seed)
+        out[ct] = {"frames": len(members), "rougeL": rouge, "judge": judge_stat}
     return out
 
 
@@ -422,8 +514,7 @@ def score_after_run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any] | No
     judge = cfg.get("judge")
     reference = cfg.get("reference")
     if judge is None and reference is None:
-        run = load_run(run_dir)
-        frames = run.frames()
+        frames = load_run(run_dir).frames()  # a manifest is read lazily: each any() is one streamed pass
         in_time = any(f.meta.get("video") is not None and f.meta.get("timestamp_s") is not None for f in frames)
         if not any(f.reference for f in frames) and not in_time:
             return None

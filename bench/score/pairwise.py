@@ -163,7 +163,7 @@ def run_pairwise(run_dirs: list[str | Path], *, judge: JudgeConfig | DictConfig,
     selfpref = [{**sp, "run": n} for r, n in zip(runs, names, strict=True) for sp in self_preference(r, [cfg])]
     warnings += [f"{sp['run']}: {sp['message']}" for sp in selfpref]
     fields = schema_fields(OmegaConf.to_container(OmegaConf.select(first.config, "prompt")) or {})
-    refs = dataset_references(first).captions
+    refs = dataset_references(first)
     dataset_frames = {f.id: f for f in first.frames()}
     ds = first.dataset_cfg()
     battles = plan(names, frames, base, max_battles, seed)
@@ -177,7 +177,8 @@ def run_pairwise(run_dirs: list[str | Path], *, judge: JudgeConfig | DictConfig,
         cx, cy = cap(x, fid), cap(y, fid)
         if cx is None or cy is None:
             continue
-        ref = caption_json(refs[fid], fields) if fid in refs else None
+        ref_caption = refs.get(fid)[0]
+        ref = caption_json(ref_caption, fields) if ref_caption is not None else None
         sha = (records[x][fid].get("image") or {}).get("sha256")
         for order, (p, q) in (("xy", (cx, cy)), ("yx", (cy, cx))):
             items.append(PairItem(f"{fid}\x00{x}\x00{y}\x00{order}", dataset_frames.get(fid), sha, p, ref, q))

@@ -22,6 +22,7 @@ and self-preference (a judge of the scored model's own family).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -130,28 +131,27 @@ def excluded_judges(run: RunFolder, members: list[Any], panel: JudgeConfig | Dic
 
 
 # ------------------------------------------------------------------------------------------------ the panel
-def combine(run: RunFolder, rows: list[dict[str, Any]], members: list[tuple[Any, dict[str, Any], list[dict[str, Any]]]],
-            panel: JudgeConfig | DictConfig) -> dict[str, Any]:
-    """Set each row's judge to the panel verdict; return the panel's judge block (identity, cost, panel section).
+def combine(run: RunFolder, frame_ids: Iterable[str], members: list[tuple[Any, dict[str, Any], dict[str, Any]]],
+            panel: JudgeConfig | DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The panel's judge block (identity, cost, panel section) and its verdict per frame id.
 
-    members: (typed member config, its scoring's judge summary, its rows with that judge's verdicts)."""
+    members: (typed member config, its scoring's judge summary, that judge's verdicts by frame id)."""
     label = str(OmegaConf.select(panel, "label") if isinstance(panel, DictConfig) else panel.label)
     exclude = bool(OmegaConf.select(panel, "panel.exclude_self", default=False) if isinstance(panel, DictConfig)
                    else panel.panel.exclude_self)
     labels = [m[0].label for m in members]
     selfpref = self_preference(run, [m[0] for m in members])
     excluded = excluded_judges(run, [m[0] for m in members], panel)
-    verdicts = [{r["frame_id"]: r["judge"] for r in m_rows} for _, _, m_rows in members]
-    for row in rows:
-        per = {lab: v[row["frame_id"]] for lab, v in zip(labels, verdicts, strict=True)
-               if v.get(row["frame_id"]) is not None}
+    verdicts = [m_verdicts for _, _, m_verdicts in members]
+    combined: dict[str, Any] = {}
+    for fid in frame_ids:
+        per = {lab: v[fid] for lab, v in zip(labels, verdicts, strict=True) if v.get(fid) is not None}
         if not per:
-            row["judge"] = None  # no member was asked (no caption): scored as the judge's "no caption"
-            continue
+            continue  # no member was asked (no caption): scored as the judge's "no caption"
         used = [(lab, v["score"]) for lab, v in per.items() if lab not in excluded and v.get("score") is not None]
         score = sum(s for _, s in used) / len(used) if used else None
         failures = [f"{lab}: {v['failure']}" for lab, v in per.items() if v.get("failure")]
-        row["judge"] = {
+        combined[fid] = {
             "score": score, "scores": [],  # "scores" are one judge's repeats; a panel's are in per_judge
             "per_judge": {lab: {"score": v.get("score"), "failure": v.get("failure"),
                                 "rationale": v.get("rationale", "")} for lab, v in per.items()},
@@ -167,7 +167,7 @@ def combine(run: RunFolder, rows: list[dict[str, Any]], members: list[tuple[Any,
                                 else "") for s in selfpref]
     warnings += [f"{b.get('label')}: {w}" for b in blocks for w in b.get("warnings") or []
                  if not w.startswith("self-preference:")]  # said once above, with the exclusion
-    return {
+    block = {
         "model": label, "label": label, "backend": "panel",
         "model_name": "panel:" + "+".join(labels) + ("; exclude_self" if exclude else ""),
         "endpoint": "panel:" + ",".join(endpoint_kind(b.get("endpoint")) for b in blocks),
@@ -194,6 +194,7 @@ def combine(run: RunFolder, rows: list[dict[str, Any]], members: list[tuple[Any,
                       f" (left out for this run: {', '.join(excluded)}, same family as the model)" if excluded
                       else "")},
     }
+    return block, combined
 
 
 def _member_summary(b: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,10 @@ message saying what is wrong and what to do.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from bench.config import DatasetConfig
-from bench.frames import DatasetError, Frame, load_frames
+from bench.frames import DatasetError, FrameSource, load_frames
+from bench.score.lookup import HAS_REFERENCE, FrameLookup, RecordLookup
 from bench.store import iter_records
 
 REQUIRED_RECORD_KEYS = ("frame_id", "status", "caption")
@@ -37,9 +40,20 @@ class RunFolder:
     path: Path
     config: DictConfig
     meta: dict[str, Any]
-    records: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     legacy: bool = False  # written by an older capbench: some fields were reconstructed
+    _records: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """The records slimmed to what scoring reads, streamed from generations.jsonl (one at a time)."""
+        return (_for_scoring(rec) for rec in iter_records(self.path))
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every slimmed record in a list: for small callers (pairwise, tests); bench.score streams."""
+        if self._records is None:
+            self._records = list(self.iter_records())
+        return self._records
 
     @property
     def dataset_name(self) -> str:
@@ -61,8 +75,9 @@ class RunFolder:
         merged = OmegaConf.merge(OmegaConf.structured(DatasetConfig), node)
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
 
-    def frames(self) -> list[Frame]:
-        """The run's dataset frames, as the runner loaded them (same config, same limit)."""
+    def frames(self) -> FrameSource:
+        """The run's dataset frames, as the runner loaded them (same config, same limit); a manifest is read
+        lazily (iterate it, or look frames up by id with bench.score.lookup.FrameLookup)."""
         try:
             return load_frames(self.dataset_cfg())
         except DatasetError as exc:
@@ -83,7 +98,7 @@ def invalid_reason(record: dict[str, Any]) -> str:
 
 
 # What scoring reads of a record (bench.score, and a teacher run as the reference).
-_SCORING_KEYS = ("frame_id", "status", "caption", "content_type")
+_SCORING_KEYS = ("frame_id", "status", "caption", "content_type", "video", "shot", "timestamp_s")
 
 
 def _for_scoring(rec: dict[str, Any]) -> dict[str, Any]:
@@ -116,20 +131,20 @@ def load_run(path: str | Path) -> RunFolder:
             meta = json.loads((run_dir / "run.json").read_text())
         except json.JSONDecodeError:
             meta = {}
-    # Streamed and slimmed: a scorer needs a few keys of each record, not the raw text, attempts and
-    # timings that make a record ~12 KB in memory (100k records would be over a GB).
-    records = []
+    # Checked in one streamed pass holding nothing: a scorer reads a few keys of each record, later, one at
+    # a time (RunFolder.iter_records), not the raw text, attempts and timings (~12 KB a record in memory).
     missing: Counter[str] = Counter()
+    legacy = False
     for rec in iter_records(run_dir):
         missing.update(k for k in REQUIRED_RECORD_KEYS if k not in rec)
-        records.append(_for_scoring(rec))
-    folder = RunFolder(run_dir, config, meta, records)
+        legacy = legacy or "validity" not in rec
+    folder = RunFolder(run_dir, config, meta)
     if missing:
         lacking = ", ".join(f"{k!r} ({n}x)" for k, n in missing.items())
         raise ScoreError(f"{gens}: records lack {lacking}; this run folder comes from an older or a different tool "
                          f"(capbench {meta.get('capbench_version', '?')}, format {meta.get('format', '?')}); re-run it "
                          "with this version to score it")
-    if any("validity" not in r for r in records):
+    if legacy:
         folder.legacy = True
         folder.warnings.append("some records have no 'validity' (older capbench): a caption that parsed is taken "
                                "as valid")
@@ -140,10 +155,12 @@ def load_run(path: str | Path) -> RunFolder:
 
 @dataclass
 class ReferenceSet:
+    """The reference side, looked up by frame id as the scored run's records stream past (bench.score.lookup
+    keeps ~24 bytes a frame, not the captions). `get` marks what was asked for, so that afterwards
+    `missing_candidates` names the reference frames the run has no output for."""
     kind: str  # "dataset" | "run"
     source: str  # dataset name or run folder
-    captions: dict[str, dict[str, Any]]  # frame id -> reference caption
-    unusable: dict[str, str]  # frame id -> why the reference side has no caption for it
+    lookup: FrameLookup | RecordLookup
     dataset: str
     warnings: list[str] = field(default_factory=list)
 
@@ -155,51 +172,80 @@ class ReferenceSet:
         ref_id = f"dataset:{self.dataset}" if self.kind == "dataset" else f"run:{self.run_id}"
         return {"kind": self.kind, "source": self.source, "id": ref_id}
 
+    @property
+    def count(self) -> int:
+        """Frames with a usable reference caption."""
+        return int(((self.lookup.index.tags & HAS_REFERENCE) > 0).sum())
+
+    def get(self, frame_id: str) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
+        """(reference caption, None) or (None, why there is none), and the teacher's record (a run reference)."""
+        if self.kind == "dataset":
+            frame = self.lookup.get(frame_id, mark=True)
+            if frame is None:
+                return None, "frame not in the reference", None
+            if not isinstance(frame.reference, dict):
+                return None, "no reference caption in the manifest", None
+            return frame.reference, None, None
+        rec = self.lookup.get(frame_id, mark=True)
+        if rec is None:
+            return None, "frame not in the reference", None
+        if not is_valid(rec):
+            return None, f"teacher output invalid ({invalid_reason(rec)})", rec
+        return rec["caption"], None, rec
+
+    def missing_candidates(self, first: int = 50) -> tuple[int, list[str]]:
+        """How many reference frames (with a caption) were never asked for, and the first few ids, sorted."""
+        idx = self.lookup.index
+        count = int((((idx.tags & HAS_REFERENCE) > 0) & ~idx.marked).sum())
+        return count, (heapq.nsmallest(first, self.lookup.unmarked_ids(HAS_REFERENCE)) if count else [])
+
+    def looked_up(self) -> int:
+        """Frames asked for that the reference knows (with or without a caption)."""
+        return int(self.lookup.index.marked.sum())
+
 
 def dataset_references(run: RunFolder) -> ReferenceSet:
-    frames = run.frames()
-    captions = {f.id: f.reference for f in frames if isinstance(f.reference, dict)}
-    unusable = {f.id: "no reference caption in the manifest" for f in frames if not isinstance(f.reference, dict)}
+    lookup = FrameLookup(run.frames())
     name = run.dataset_name
-    refs = ReferenceSet("dataset", name, captions, unusable, name)
-    if not captions:
+    refs = ReferenceSet("dataset", name, lookup, name)
+    if not refs.count:
         refs.warnings.append(f"dataset {name!r} has no reference captions: overlap scores need reference=RUN_DIR "
                              "(a teacher run) or a manifest with 'reference' captions")
     return refs
 
 
 def run_references(candidate: RunFolder, teacher_dir: str | Path) -> ReferenceSet:
-    """A teacher run as the reference: same dataset, frames matched by id."""
+    """A teacher run as the reference: same dataset, frames matched by id. (That the two share frames, and
+    whether the teacher saw the same image bytes, is checked as the scoring streams: `finish_run_reference`.)"""
     teacher = load_run(teacher_dir)
     if teacher.path.resolve() == candidate.path.resolve():
         raise ScoreError(f"reference={teacher.path} is the run being scored; name another run (the teacher)")
     if teacher.dataset_name != candidate.dataset_name:
         raise ScoreError(f"reference run {teacher.path} is on dataset {teacher.dataset_name!r}, the scored run on "
                          f"{candidate.dataset_name!r}: a teacher must caption the same frames")
-    captions, unusable = {}, {}
-    for rec in teacher.records:
-        if is_valid(rec):
-            captions[rec["frame_id"]] = rec["caption"]
-        else:
-            unusable[rec["frame_id"]] = f"teacher output invalid ({invalid_reason(rec)})"
-    shared = {r["frame_id"] for r in candidate.records} & (set(captions) | set(unusable))
-    if candidate.records and teacher.records and not shared:
-        raise ScoreError(f"reference run {teacher.path} and {candidate.path} share no frame id: a different dataset "
-                         "(or a different dataset.limit); score against a teacher run on the same frames")
-    refs = ReferenceSet("run", str(teacher.path), captions, unusable, teacher.dataset_name, list(teacher.warnings),
+    lookup = RecordLookup(teacher.path, lambda rec: HAS_REFERENCE if is_valid(rec) else 0)
+    refs = ReferenceSet("run", str(teacher.path), lookup, teacher.dataset_name, list(teacher.warnings),
                         run_id=f"{teacher.model_label}/{teacher.path.name}")
-    # Same ids but different pixels: another dataset build or another resize setting.
-    teacher_sha = {r["frame_id"]: (r.get("image") or {}).get("sha256") for r in teacher.records}
-    differ = [r["frame_id"] for r in candidate.records
-              if (r.get("image") or {}).get("sha256") and teacher_sha.get(r["frame_id"])
-              and r["image"]["sha256"] != teacher_sha[r["frame_id"]]]
-    if differ:
-        refs.warnings.append(f"{len(differ)} frame(s) were sent to the teacher as different image bytes (another "
-                             f"resize/JPEG setting or dataset build), e.g. {differ[0]!r}")
     if teacher.status not in ("complete", "unknown"):
         refs.warnings.append(f"reference run {teacher.path} is {teacher.status}: frames it lacks are counted as "
                              "missing references")
     return refs
+
+
+def finish_run_reference(refs: ReferenceSet, candidate: RunFolder, candidates: int, differ: list[str],
+                         differ_count: int) -> None:
+    """After the scored run's records streamed past a teacher reference: no shared frame at all is an error (a
+    different dataset or limit); frames sent to the teacher as other bytes are a warning."""
+    if refs.kind != "run":
+        return
+    if isinstance(refs.lookup, RecordLookup):
+        refs.lookup.close()
+    if candidates and len(refs.lookup) and not refs.looked_up():
+        raise ScoreError(f"reference run {refs.source} and {candidate.path} share no frame id: a different dataset "
+                         "(or a different dataset.limit); score against a teacher run on the same frames")
+    if differ_count:
+        refs.warnings.append(f"{differ_count} frame(s) were sent to the teacher as different image bytes (another "
+                             f"resize/JPEG setting or dataset build), e.g. {differ[0]!r}")
 
 
 def resolve_references(run: RunFolder, reference: str | None) -> ReferenceSet:

@@ -199,13 +199,15 @@ def check_settings(settings: Any) -> tuple[tuple[str, ...], int, int, float]:
 
 
 def temporal_scores(items: Iterable[TemporalItem | tuple], settings: Any = None, *, seed: int = 0,
-                    replicates: int = BOOTSTRAP_REPLICATES) -> dict[str, Any]:
+                    replicates: int = BOOTSTRAP_REPLICATES, load_caption: Any = None) -> dict[str, Any]:
     """The temporal section of a scoring (see the module docstring), or {"applicable": False, ...} when no two
-    frames of a video have timestamps. settings: bench.config.TemporalConfig or a mapping with its keys."""
+    frames of a video have timestamps. settings: bench.config.TemporalConfig or a mapping with its keys.
+    load_caption: when given, an item's `caption` is a key (None: no caption) and load_caption(key) gives the
+    caption when its video is scored: one video's captions are held at a time, not every frame's."""
     fields, k_cfg, tolerance, change_below = check_settings(settings)
 
     skipped: Counter[str] = Counter()
-    videos: dict[str, list[tuple[float, str, int, _Frame]]] = defaultdict(list)
+    videos: dict[str, list[tuple[float, str, int, Any]]] = defaultdict(list)
     seen = 0
     for n, raw in enumerate(items):
         item = raw if isinstance(raw, TemporalItem) else TemporalItem(*raw)
@@ -217,7 +219,8 @@ def temporal_scores(items: Iterable[TemporalItem | tuple], settings: Any = None,
         if t is None:
             skipped["no_timestamp"] += 1
             continue
-        videos[str(item.video)].append((t, str(item.frame_id), n, _compact(item, t)))
+        videos[str(item.video)].append((t, str(item.frame_id), n, item if load_caption is not None else
+                                        _compact(item, t)))
 
     out_of_order = duplicates = single = 0
     pair_reasons: Counter[str] = Counter()
@@ -241,7 +244,11 @@ def temporal_scores(items: Iterable[TemporalItem | tuple], settings: Any = None,
             if seq and seq[-1].t == t:
                 duplicates += 1  # same instant twice: keep the first by frame id
                 continue
+            if load_caption is not None:
+                key = fr.caption
+                fr = _compact(fr._replace(caption=None if key is None else load_caption(key)), t)
             seq.append(fr)
+        del videos[video][:]  # this video is done: its entries go (its compacted frames go with seq)
         if len(seq) < 2:
             single += 1
             continue

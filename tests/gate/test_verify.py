@@ -202,3 +202,29 @@ def test_verdict_line_counts_each_outcome():
     assert verdict_line([r("a", PASS), r("b", PASS)]).endswith("PASSED[/green bold]: 2 passed of 2 checks")
     line = verdict_line([r("a", PASS), r("b", FAIL), r("c", SKIP)])
     assert "FAILED" in line and "1 passed, 1 failed, 1 skipped of 3 checks; failing: b; skipped: c" in line
+
+
+def test_the_gate_streams_records_and_score_rows(sim_runs, tmp_path, capsys, monkeypatch):
+    """A run folder is verified and gated in streamed passes: nothing reads the whole generations.jsonl or
+    scores.jsonl into memory (issue 12), and the side it gives is the one the held records gave."""
+    import bench.load
+    import bench.scorings
+    from bench.gate.inputs import from_run
+    from bench.gate.verify import load_checked_side
+    from bench.load import load_run
+
+    run = _copy(sim_runs["sim_noisy"], tmp_path / "run")
+    held = from_run(load_run(run))  # the records and rows in memory, as before
+
+    def refuse(*_a, **_k):
+        raise AssertionError("read a whole file into memory")
+
+    monkeypatch.setattr(bench.load, "load_records", refuse)
+    monkeypatch.setattr(bench.load, "read_rows", refuse)
+    monkeypatch.setattr(bench.scorings, "read_rows", refuse)
+    streamed = load_checked_side(run)
+    assert streamed.per_frame == held.per_frame and streamed.validity == held.validity
+    assert streamed.scores == held.scores and streamed.frames == held.frames == 27
+    assert len(streamed.per_frame["frame_id"]) == 27 and "rougeL" in streamed.per_frame
+    code, text = _gate(capsys, str(run), "--baseline", str(sim_runs["sim"]))
+    assert code in (0, 1) and "frames" in text  # a verdict, not an input error

@@ -180,3 +180,26 @@ def test_run_items_use_valid_captions_only_and_fall_back_to_dataset_meta():
     assert items[2] == TemporalItem("c", "v", "s0", 2.0, records[2]["caption"])
     s = temporal_scores(items)
     assert s["pairs_not_scored"] == {"no_caption": 2} and s["within_shot_pairs"] == 2
+
+
+def test_captions_loaded_one_video_at_a_time_give_the_same_scores():
+    """bench.score passes record offsets and a loader (load_caption) so that one video's captions are held at a
+    time: the scores must be those of the captions given directly, bad input included."""
+    items = [*seq(("s0", cap()), ("s0", cap(ct="CGI")), ("s1", cap(env="a beach")), ("s1", None), ("s1", cap())),
+             *seq(("a", cap(objects=("dog", "ball"))), ("a", cap(objects=("dog",))), ("b", cap()), video="v2"),
+             TemporalItem("lonely", "v3", "s0", 0.0, cap()), TemporalItem("no-ts", "v1", "s0", None, cap()),
+             TemporalItem("dup", "v1", "s0", 1.0, cap(ct="cartoon"))]
+    store = {i: it.caption for i, it in enumerate(items) if it.caption is not None}
+    keyed = [it._replace(caption=i if it.caption is not None else None) for i, it in enumerate(items)]
+    asked = []
+
+    def load(key):
+        asked.append(key)
+        return store[key]
+
+    direct = temporal_scores(items, seed=1, replicates=50)
+    lazy = temporal_scores(keyed, seed=1, replicates=50, load_caption=load)
+    assert lazy == direct and direct["applicable"]
+    # every caption is loaded once, but for a frame with no timestamp and the loser of a duplicate instant
+    # ("dup" and "v1-1" share t=1.0: the first by frame id, "dup", is kept)
+    assert sorted(asked) == sorted(k for k in store if items[k].frame_id not in ("no-ts", "v1-1"))
