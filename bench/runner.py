@@ -13,8 +13,9 @@ completes; nothing is kept only in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,14 +109,20 @@ class Runner:
         pending = (f for f in frames if not self.store.has(f.id))
         concurrency = max(1, self.cfg.concurrency)
         prep = FramePrep(self.encode, ahead=min(PREP_AHEAD_MAX, 2 * concurrency + 8), cache=self._image_cache)
+        async with self._watched(), prep.open(pending) as queue:
+            if self.cfg.mode == "closed":
+                await self._closed_loop(queue, concurrency)
+            else:
+                await self._open_loop(queue, concurrency)
+
+    @contextlib.asynccontextmanager
+    async def _watched(self) -> AsyncIterator[None]:
+        """Around the sending: the server watch and the event-loop monitor; after it, a fatal error stops the
+        run, else the failures held back while the server was in doubt are recorded as the frames' own."""
         watch = asyncio.ensure_future(self._watch_server())
         self.loop_monitor.start()
         try:
-            async with prep.open(pending) as queue:
-                if self.cfg.mode == "closed":
-                    await self._closed_loop(queue, concurrency)
-                else:
-                    await self._open_loop(queue, concurrency)
+            yield
         finally:
             await self.loop_monitor.stop()
             watch.cancel()

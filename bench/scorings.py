@@ -157,10 +157,10 @@ def scorings(run_dir: Path) -> list[Scoring]:
     return sorted(out, key=lambda s: s.scored_at)
 
 
-def read_rows(path: Path) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    if not path.is_file():
-        return out
+def iter_rows(path: Path | None) -> Iterator[dict[str, Any]]:
+    """A scoring's rows one at a time (a torn last line and unreadable lines left out)."""
+    if path is None or not path.is_file():
+        return
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if not line.endswith("\n"):
@@ -170,7 +170,13 @@ def read_rows(path: Path) -> dict[str, dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
             if isinstance(rec, dict) and rec.get("frame_id") is not None:
-                out[str(rec["frame_id"])] = rec
+                yield rec
+
+
+def read_rows(path: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for rec in iter_rows(path):
+        out[str(rec["frame_id"])] = rec
     return out
 
 

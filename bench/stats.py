@@ -8,6 +8,18 @@ from typing import Any
 import numpy as np
 
 
+def finite_float(x: Any) -> float | None:
+    """x as a float, or None for None, booleans, text that is not a number, NaN and infinities (the report, the
+    verdicts and the card read numbers from JSON written by several versions)."""
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
 def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     """95% Wilson score interval for a rate.
 

@@ -27,7 +27,7 @@ from bench.frames.base import FrameError
 from bench.frames.clip import encode_clip, tile_grid
 from bench.frames.prepared import prepare
 from bench.frames.windows import Unit
-from bench.runner import FatalRunError, Runner
+from bench.runner import Runner
 from bench.tasks import gather_all
 
 IMAGE_MODALITIES = ("IMAGE", "VIDEO")
@@ -85,17 +85,8 @@ class WindowRunner(Runner):
             while self._fatal is None and not queue.empty():
                 await self._chain(queue.get_nowait(), stored)
 
-        watch = asyncio.ensure_future(self._watch_server())
-        self.loop_monitor.start()
-        try:
+        async with self._watched():
             await gather_all(worker() for _ in range(max(1, self.cfg.concurrency)))
-        finally:
-            await self.loop_monitor.stop()
-            watch.cancel()
-            await asyncio.gather(watch, return_exceptions=True)
-        if self._fatal is not None:
-            raise FatalRunError(self._fatal.message)
-        self._flush_held()
 
     def _stored_captions(self) -> dict[str, dict[str, Any] | None]:
         """Sliding: each recorded link's caption when it is a good one (ok, in its schema), else None."""

@@ -7,7 +7,6 @@ card.json, which holds the rows this module built from the members' run folders.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.card.published import CARD_DATE, CARD_SOURCE, CLAIMS, METRICS, published
+from bench.stats import finite_float as _num  # None unless a finite number
 
 OVERLAP = ("rouge1", "rouge2", "rougeL", "bleu")
 
 
-def _num(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _same_path(a: str | None, b: str | None) -> bool:

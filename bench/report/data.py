@@ -30,6 +30,7 @@ from bench.report.thumbs import thumbnail_uri
 from bench.report.timeline import timeline_data
 from bench.report.verdict import verdict_data
 from bench.scorings import describe_judge, judge_comparison
+from bench.stats import finite_float as _f  # None unless a finite number
 from bench.stats import paired_test
 
 RAW_TEXT_LIMIT = 4000  # characters of an unparsable answer shown in the explorer
@@ -41,14 +42,6 @@ QUALITY_LABELS = {"judge": f"judge score (1-5; no caption = {NO_CAPTION_SCORE:g}
                   "schema_valid": "schema validity"}
 
 
-def _f(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) or math.isinf(v) else v
 
 
 # ---- references and thumbnails ----------------------------------------------------------------

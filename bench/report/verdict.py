@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.stats import finite_float as _v  # None unless a finite number
+
 ALPHA = 0.05
 Z95 = 1.959963984540054
 
@@ -28,16 +30,6 @@ DIRECTIONS: dict[str, bool] = {
 }
 QUALITY_COLUMNS = {"judge": ("judge_mean", "judge score"), "rougeL": ("rougeL", "ROUGE-L"),
                    "schema_valid": ("schema_valid_rate", "schema validity")}
-
-
-def _v(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) or math.isinf(f) else f
 
 
 def best_cells(rows: list[dict[str, Any]]) -> dict[str, list[str]]:

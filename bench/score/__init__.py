@@ -68,7 +68,7 @@ from bench.score.references import (
     resolve_references,
 )
 from bench.score.table import FrameTable
-from bench.scorings import ScoringInUse, ScoringSelectError, scoring_lock, select, write_scoring
+from bench.scorings import ScoringInUse, ScoringSelectError, iter_rows, scoring_lock, select, write_scoring
 from bench.stats import BOOTSTRAP_REPLICATES, bootstrap_means, judge_agreement, rate, spearman
 from bench.store import iter_records_located
 
@@ -377,20 +377,7 @@ def _carry_over(run: RunFolder, refs: ReferenceSet) -> tuple[dict[str, Any] | No
 
 def _old_verdicts(path: Path | None) -> dict[str, Any]:
     """frame id -> judge verdict of a stored scoring's rows (as bench.scorings.read_rows reads them)."""
-    out: dict[str, Any] = {}
-    if path is None or not path.is_file():
-        return out
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # torn last line
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and rec.get("frame_id") is not None and rec.get("judge"):
-                out[str(rec["frame_id"])] = rec["judge"]
-    return out
+    return {str(rec["frame_id"]): rec["judge"] for rec in iter_rows(path) if rec.get("judge")}
 
 
 # ------------------------------------------------------------------------------------------------ summary
