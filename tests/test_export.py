@@ -5,6 +5,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,7 @@ def test_wandb_offline_export_writes_a_local_run_and_sends_nothing(private_wandb
     assert out.returncode == 0, out.stderr
     assert export_main([str(run_dir), "export=wandb", f"runs_dir={tmp_path / 'runs'}"]) == 0
     (offline,) = (tmp_path / "runs" / "wandb").glob("offline-run-*")
-    records = _wandb_records(next(offline.glob("*.wandb")))
+    records = _wandb_records_when_summarised(next(offline.glob("*.wandb")))
     config = {item.key: json.loads(item.value_json) for r in records for c in (r.config, r.run.config)
               for item in c.update}
     summary = {item.key: json.loads(item.value_json) for r in records if r.HasField("summary")
@@ -119,6 +120,18 @@ def test_wandb_offline_export_writes_a_local_run_and_sends_nothing(private_wandb
     assert summary["schema_valid_rate"] == pytest.approx(metrics["schema_valid_rate"])
     assert summary["capbench.simulated"] == "true"
     assert any(r.HasField("artifact") for r in records)
+
+
+def _wandb_records_when_summarised(path: Path, wait_s: float = 30.0) -> list:
+    """The run file's records once its summary is in it: wandb's core process may still be appending the last
+    records when finish() has returned (seen on a loaded machine), so read again until the summary shows."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        records = _wandb_records(path)
+        keys = {item.key for r in records if r.HasField("summary") for item in r.summary.update}
+        if "schema_valid_rate" in keys or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
 
 
 def _wandb_records(path: Path) -> list:

@@ -97,7 +97,8 @@ class BatchSim:
         return batch
 
     async def _answer(self, batch: SimBatch) -> None:
-        rng = random.Random(f"{self.cfg.seed}:{batch.id}")
+        # seeded by what the batch holds, not its random id: the same batch meets the same faults every time
+        rng = random.Random(f"{self.cfg.seed}:" + ",".join(str(cid) for cid, _ in batch.items))
         out = []
         for custom_id, body in batch.items:
             roll = rng.random()
