@@ -146,8 +146,8 @@ def sampling_of(judge: JudgeConfig) -> Sampling:
                     response_format=s.response_format, image_detail=s.image_detail)
 
 
-def parse_verdict(text: str) -> dict[str, Any]:
-    """Strict JSON object (a code fence around it is tolerated); score a number in [1, 5]."""
+def json_object(text: str) -> dict[str, Any]:
+    """A judge's answer as a strict JSON object (a code fence around it is tolerated); VerdictError if not."""
     body = text.strip()
     for prefix in _FENCE_PREFIXES:
         if body.startswith(prefix) and body.endswith("```") and len(body) > len(prefix) + 3:
@@ -159,6 +159,12 @@ def parse_verdict(text: str) -> dict[str, Any]:
         raise VerdictError(f"not JSON ({exc.msg} at char {exc.pos}): {text[:80]!r}") from exc
     if not isinstance(value, dict):
         raise VerdictError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def parse_verdict(text: str) -> dict[str, Any]:
+    """Strict JSON object (a code fence around it is tolerated); score a number in [1, 5]."""
+    value = json_object(text)
     score = value.get("score")
     if isinstance(score, bool) or not isinstance(score, int | float) or not 1 <= score <= 5:
         raise VerdictError(f"'score' must be a number from 1 to 5, got {score!r}")

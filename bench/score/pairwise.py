@@ -41,7 +41,16 @@ from bench.config import JudgeConfig, RubricConfig
 from bench.frames import resolve_dataset_dir
 from bench.score.cache import JudgeCache, sha256_text
 from bench.score.canonical import caption_json, schema_fields
-from bench.score.judge import EncodeSettings, Judge, JudgeItem, JudgeStopped, VerdictError, _typed, rubric_id
+from bench.score.judge import (
+    EncodeSettings,
+    Judge,
+    JudgeItem,
+    JudgeStopped,
+    VerdictError,
+    _typed,
+    json_object,
+    rubric_id,
+)
 from bench.score.panel import self_preference
 from bench.score.ranking import Battle, rank
 from bench.score.references import RunFolder, ScoreError, dataset_references, load_run
@@ -56,15 +65,7 @@ def pairwise_rubric(path: Path = RUBRIC_FILE) -> RubricConfig:
 
 def parse_preference(text: str) -> dict[str, Any]:
     """{"reasons": str, "better": "A" | "B" | "tie"} (a code fence around the JSON is tolerated)."""
-    body = text.strip()
-    if body.startswith("```") and body.endswith("```"):
-        body = body.strip("`").removeprefix("json").removeprefix("JSON").strip()
-    try:
-        value = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise VerdictError(f"not JSON ({exc.msg} at char {exc.pos}): {text[:80]!r}") from exc
-    if not isinstance(value, dict):
-        raise VerdictError(f"expected a JSON object, got {type(value).__name__}")
+    value = json_object(text)
     better = _ANSWERS.get(str(value.get("better", "")).strip().lower())
     if better is None:
         raise VerdictError(f"'better' must be \"A\", \"B\" or \"tie\", got {value.get('better')!r}")
