@@ -65,6 +65,9 @@ class SimConfig:
     per_token_s: float = 0.002
     per_token_jitter_s: float = 0.001
     image_tokens: int = 256  # Gemma-3 encodes an image as 256 tokens
+    # Tokens per streamed chunk after the first, as `vllm serve --stream-interval N` sends them: fewer chunks,
+    # less host work on both ends (the scale benchmarks use it; 1 = one chunk per token, vLLM's default).
+    stream_interval: int = 1
     caption_quality: float = 1.0  # 1.0 = faithful derived caption; lower drops/garbles fields
     malformed_rate: float = 0.0
     truncation_rate: float = 0.0
@@ -118,6 +121,7 @@ class VllmConfig:
     gpu_memory_utilization: float = 0.90
     tensor_parallel_size: int = 1
     structured_outputs_backend: str | None = None  # auto | xgrammar | guidance
+    stream_interval: int = 1  # --stream-interval: tokens per streamed chunk after the first (vLLM >= 0.11)
     extra_args: list[str] = field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 0  # 0 = a free port

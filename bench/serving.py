@@ -55,6 +55,8 @@ def vllm_command(model: ModelConfig | DictConfig, port: int) -> list[str]:
         cmd += ["--quantization", v.quantization]
     if v.kv_cache_dtype:
         cmd += ["--kv-cache-dtype", v.kv_cache_dtype]
+    if v.stream_interval != 1:  # only when asked: vLLM before 0.11 has no such flag
+        cmd += ["--stream-interval", str(v.stream_interval)]
     if v.structured_outputs_backend:
         cmd += ["--structured-outputs-config.backend", v.structured_outputs_backend]
     return cmd + [str(a) for a in v.extra_args]
@@ -110,6 +112,8 @@ def check_serving(model: ModelConfig | DictConfig) -> None:
         v = model.vllm
         if v.replicas < 1:
             raise ServingError(f"model.vllm.replicas={v.replicas}: start at least 1 server")
+        if v.stream_interval < 1:
+            raise ServingError(f"model.vllm.stream_interval={v.stream_interval}: send at least 1 token per chunk")
         assignment = gpu_assignment(v)
         _, gpus = check_vllm_available(v)
         needed = max((max(g) + 1 for g in assignment), default=0) if assignment else 0
@@ -119,6 +123,8 @@ def check_serving(model: ModelConfig | DictConfig) -> None:
                                "list the GPUs to use (model.vllm.gpus=[0,1])")
     if model.serve == "sim" and model.sim.replicas < 1:
         raise ServingError(f"model.sim.replicas={model.sim.replicas}: start at least 1 simulator")
+    if model.serve == "sim" and model.sim.stream_interval < 1:
+        raise ServingError(f"model.sim.stream_interval={model.sim.stream_interval}: send at least 1 token per chunk")
     if not model.serve and isinstance(model.base_url, list | ListConfig):
         urls = [str(u) for u in model.base_url]
         if not urls or not all(u.strip() for u in urls):

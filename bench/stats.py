@@ -69,13 +69,22 @@ PERMUTATIONS = 10_000
 _Z95 = 1.959963984540054
 
 
-def _bootstrap_counts(n: int, replicates: int, rng: np.random.Generator, chunk: int) -> Any:
-    """Yield (chunk x n) matrices of how many times each of n items is drawn in each replicate."""
+def _resampled_sums(rows: Any, replicates: int, rng: np.random.Generator) -> Any:
+    """Yield (chunk x k) column sums of rows (n x k) resampled with replacement, one replicate per row.
+
+    One column (a complete sample: the report's paired tests and cost intervals) gathers the drawn values
+    (int32 indices), ~3x faster than counting draws; several columns count how often each row was drawn (one
+    bincount) and share that matrix across columns, which is faster from two columns on (measured at 50k rows)."""
+    n, k = rows.shape
+    chunk = max(1, min(replicates, 4_000_000 // max(n, 1)))  # ~32 MB of draws at a time
     done = 0
     while done < replicates:
         size = min(chunk, replicates - done)
-        idx = rng.integers(0, n, size=(size, n)) + (np.arange(size)[:, None] * n)
-        yield np.bincount(idx.ravel(), minlength=size * n).reshape(size, n).astype(float)
+        if k == 1:
+            yield rows[rng.integers(0, n, size=(size, n), dtype=np.int32 if n < 2**31 else np.int64)].sum(axis=1)
+        else:
+            idx = rng.integers(0, n, size=(size, n)) + (np.arange(size)[:, None] * n)
+            yield np.bincount(idx.ravel(), minlength=size * n).reshape(size, n).astype(float) @ rows
         done += size
 
 
@@ -108,10 +117,11 @@ def bootstrap_means(matrix: Any, *, replicates: int = BOOTSTRAP_REPLICATES, seed
         return out
     rng = np.random.default_rng(seed)
     reps: list[Any] = []
-    chunk = max(1, min(replicates, 4_000_000 // max(n, 1)))
-    for w in _bootstrap_counts(n, replicates, rng, chunk):
+    complete = bool(mask.all())  # no missing value: every replicate's count is n
+    rows = filled if complete else np.concatenate([filled, mask.astype(float)], axis=1)
+    for sums in _resampled_sums(rows, replicates, rng):
         with np.errstate(invalid="ignore", divide="ignore"):
-            reps.append((w @ filled) / (w @ mask.astype(float)))
+            reps.append(sums / n if complete else sums[:, :k] / sums[:, k:])
     dist = np.vstack(reps)
     for j in range(k):
         if counts[j]:
@@ -161,10 +171,12 @@ def paired_test(a: list[float] | Any, b: list[float] | Any, *, replicates: int =
     hits, done = 0, 0
     chunk = max(1, min(permutations, 4_000_000 // n))
     tol = 1e-12 * max(1.0, observed)  # floating sums of the same values in another order
+    total = float(d.sum())
     while done < permutations:
         size = min(chunk, permutations - done)
-        signs = rng.integers(0, 2, size=(size, n)) * 2 - 1
-        hits += int(np.sum(np.abs(signs @ d) / n >= observed - tol))
+        # a sign per frame from one random bit (8 frames a random byte): sum(s * d) = 2 * sum(d where +) - sum(d)
+        plus = np.unpackbits(rng.integers(0, 256, size=(size, (n + 7) // 8), dtype=np.uint8), axis=1, count=n)
+        hits += int(np.sum(np.abs(2.0 * (plus @ d) - total) / n >= observed - tol))
         done += size
     result.update(p_value=(hits + 1) / (permutations + 1), method="sign-flip permutation")
     return result

@@ -4,20 +4,24 @@
     python benchmarks/scale.py --sizes 10000 --no-score
     python benchmarks/scale.py --million              # adds 1M frames (hours on 2 cores: run it once)
     python benchmarks/scale.py --sizes 1000000 --kill-after 600   # 1M manifest, SIGKILL after 10 min, resume
+    python benchmarks/scale.py --sizes 1000000 --faults 0.025 --sim-faults 0.025 --kill-after 300 200 400
     python benchmarks/scale.py --synthetic-from RUN_DIR --sizes 100000 1000000   # metrics + scoring only
 
 Each size gets a manifest of N ids over a few of the sample's images (the simulator's references
 come from a small separate manifest, so the simulator stays small), the fast simulator
-(TTFT 0, 0 s/token, no jitter) and concurrency 64. Three stages, each its own process, as a user
+(TTFT 0, 0 s/token, no jitter, 16 tokens a chunk as `vllm serve --stream-interval 16`) and
+concurrency 64. Four stages, each its own process, as a user
 runs them:
   run      `python -m bench` (run folder, generations.jsonl, metrics.json; no references: no scoring)
   metrics  the metrics recomputed from generations.jsonl (bench.app.metrics_for: the streaming pass)
   score    `python -m bench.score RUN_DIR` after the references are added to the manifest
+  report   `python -m bench.report RUN_DIR --out ...` (HTML size and the Parquet beside it printed too)
 Printed per stage: wall time, CPU time (user + sys of the stage and its children: what a busy machine does not
 inflate), the peak RSS of the capbench process (VmHWM, which is exact) and of
 the process tree (the simulator included; sampled every 0.2 s). Linux only (/proc).
-With --kill-after S the run is SIGKILLed after S seconds and the same command resumed (exactly-once
-is checked: every frame recorded once).
+With --kill-after S [S ...] the run is SIGKILLed after S seconds (each session after its own S) and the same
+command resumed (exactly-once is checked: every frame recorded once). --faults breaks that share of the
+manifest's lines; --sim-faults has the simulator fail that share of requests.
 """
 
 from __future__ import annotations
@@ -137,21 +141,26 @@ print(json.dumps({"recorded": m["recorded"], "completed": m["completed"], "bad":
 """
 
 
-def run_size(n: int, base: Path, *, concurrency: int, score: bool, kill_after: float | None, faults: float,
-             kill_only: bool = False) -> list:
+def run_size(n: int, base: Path, *, concurrency: int, score: bool, kill_after: list[float], faults: float,
+             sim_faults: float, stream_interval: int, kill_only: bool = False) -> list:
     ds = build_dataset(base / f"ds{n}", n, references=False, faults=faults)
     runs = base / "runs"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "bench", "model=sim", "dataset=sample", f"dataset.name=scale{n}",
            f"dataset.path={ds}", f"model.sim.references={ds / 'refs.jsonl'}", "model.sim.ttft_s=0",
            "model.sim.per_token_s=0", "model.sim.ttft_jitter_s=0", "model.sim.per_token_jitter_s=0",
+           f"model.sim.stream_interval={stream_interval}",
+           # the simulator's faults, a quarter each: retried (server errors, cut streams, 429s) or recorded invalid
+           *[f"model.sim.{kind}_rate={sim_faults / 4:g}" for kind in ("server_error", "disconnect", "rate_limit",
+                                                                       "malformed") if sim_faults],
+           "model.sim.retry_after_s=0.05",
            f"runner.concurrency={concurrency}", "runner.progress=false", f"runs_dir={runs}",
            "hydra.run.dir=" + str(base / "hydra"), "hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
     rows = []
     sessions = 0
     while True:
         sessions += 1
-        r = measure(cmd, env=env, kill_after=kill_after if sessions == 1 else None)
+        r = measure(cmd, env=env, kill_after=kill_after[sessions - 1] if sessions <= len(kill_after) else None)
         rows.append((n, "run" if sessions == 1 else f"run (resume {sessions - 1})", r))
         if not r["killed"] or kill_only:
             break
@@ -177,6 +186,14 @@ def run_size(n: int, base: Path, *, concurrency: int, score: bool, kill_after: f
         build_dataset(ds, n, references=True, faults=faults)  # same ids, now with references
         r = measure([sys.executable, "-m", "bench.score", str(run_dir)], env=env)
         rows.append((n, "score", r))
+    out = base / f"report{n}.html"
+    r = measure([sys.executable, "-m", "bench.report", str(run_dir), "--out", str(out)], env=env)
+    rows.append((n, "report", r))
+    if out.exists():
+        parquet = out.with_suffix(".frames.parquet")
+        rows.append((n, f"  report {out.stat().st_size / 1e6:.1f} MB HTML"
+                        + (f", {parquet.stat().st_size / 1e6:.1f} MB Parquet beside it" if parquet.exists() else ""),
+                     None))
     return rows
 
 
@@ -215,9 +232,15 @@ def main() -> None:
     ap.add_argument("--million", action="store_true", help="add a 1M-frame size (long: run it once)")
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--no-score", action="store_true")
-    ap.add_argument("--kill-after", type=float, default=None, help="SIGKILL the first session after S s, resume")
+    ap.add_argument("--stream-interval", type=int, default=16,
+                    help="tokens per streamed chunk (vLLM's --stream-interval): 1 streams each of a caption's ~320 "
+                         "tokens, which makes both ends' per-token work, not the frame count, the run's cost")
+    ap.add_argument("--kill-after", type=float, nargs="+", default=[], metavar="S",
+                    help="SIGKILL the first session after S s and resume; several: each session after its S")
     ap.add_argument("--kill-only", action="store_true", help="with --kill-after: measure the first session only")
     ap.add_argument("--faults", type=float, default=0.0, help="share of manifest lines broken (e.g. 0.05)")
+    ap.add_argument("--sim-faults", type=float, default=0.0,
+                    help="share of requests the simulator fails (server error, cut stream, 429, malformed JSON)")
     ap.add_argument("--synthetic-from", type=Path, default=None,
                     help="a run folder: measure metrics and scoring at each size on its records cycled to N frames "
                          "(no run)")
@@ -231,7 +254,9 @@ def main() -> None:
         for n in sizes:
             rows = synthetic_size(n, args.synthetic_from, base, score=not args.no_score) if args.synthetic_from \
                 else run_size(n, base, concurrency=args.concurrency, score=not args.no_score,
-                              kill_after=args.kill_after, faults=args.faults, kill_only=args.kill_only)
+                              kill_after=args.kill_after, faults=args.faults, sim_faults=args.sim_faults,
+                              kill_only=args.kill_only,
+                              stream_interval=args.stream_interval)
             for size, stage, r in rows:
                 if r is None:
                     print(f"{size:>9} | {stage}")

@@ -260,6 +260,8 @@ def test_gpu_assignment_and_refusals():
         gpu_assignment(_compose("model=cliptagger", "model.vllm.replicas=2", "model.vllm.gpus=[3]").model.vllm)
     with pytest.raises(ServingError, match="more than once"):
         check_serving(_compose("model=sim", "model.serve=", "model.base_url=[http://a/v1,http://a/v1]").model)
+    with pytest.raises(ServingError, match="stream_interval=0"):
+        check_serving(_compose("model=sim", "model.sim.stream_interval=0").model)
 
 
 def test_more_replicas_than_gpus_is_refused_before_a_run_folder(tmp_path, monkeypatch, capsys):

@@ -54,6 +54,9 @@ def test_command_line_for_fp8_and_bf16():
     assert "--quantization" not in flags  # the checkpoint is pre-quantized FP8
     bcmd = vllm_command(bf16, 1)
     assert _flags(bcmd)["--dtype"] == "bfloat16" and bcmd[2] == "/w/bf16"
+    assert "--stream-interval" not in flags  # vLLM's default, and older servers lack the flag
+    fp8.vllm.stream_interval = 8
+    assert _flags(vllm_command(fp8, 8123))["--stream-interval"] == "8"
 
 
 def _flags(cmd):

@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from bench._version import __version__
 from bench.config import DatasetConfig
 from bench.frames import Frame, load_frames, resolve_dataset_dir
+from bench.gcpause import gc_paused
 from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, is_run_dir, runs_frame
 from bench.report.baseline import baseline_view
 from bench.report.card import card_section
@@ -343,6 +344,7 @@ def _explorer_frames(runs: list[RunData], sources: list[RunFrames], index: dict[
     return sorted(order.values(), key=lambda f: rank[f["id"]]), ref_labels
 
 
+@gc_paused()
 def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 160, title: str | None = None,
              max_embedded_frames: int = DEFAULT_MAX_FRAMES, sample_seed: int = 0,
              parquet_path: Path | None = None, baseline: int | None = None) -> dict[str, Any]:

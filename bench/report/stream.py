@@ -27,6 +27,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from bench.gcpause import collect_young
 from bench.load import FIELDS, RunData, _get, frame_rows, frame_scores, is_judged
 
 BATCH = 5000  # records turned into table rows at a time (about 60 MB of them in memory at once)
@@ -201,6 +202,7 @@ def frame_table(source: RunFrames, label: str, *, sink: Any = None,
         keep["_off"] = np.array([off for off, _ in batch], dtype=np.int64)
         parts.append(keep)
         batch.clear()
+        collect_young()  # the build runs with GC paused (bench.report.data.assemble): this batch's cycles
 
     for item in source.iter_records():
         batch.append(item)

@@ -51,6 +51,7 @@ from omegaconf import DictConfig, OmegaConf
 from bench._version import __version__
 from bench.config import JudgeConfig
 from bench.frames import resolve_dataset_dir
+from bench.gcpause import collect_young, gc_paused
 from bench.load import NO_CAPTION_CATEGORIES, NO_CAPTION_SCORE, judge_score_all
 from bench.score import panel, temporal
 from bench.score.cache import JudgeCache
@@ -142,6 +143,7 @@ def _check_something_scored(run: RunFolder, summary: dict[str, Any], judged: boo
 
 
 # ------------------------------------------------------------------------------------------------ overlap
+@gc_paused()  # parsing every record and caption (bench.gcpause); not around the judge's network calls
 def _overlap_pass(run: RunFolder, refs: ReferenceSet, fields: tuple[str, ...], workers: int | None,
                   rows_path: Path) -> FrameTable:
     """One pass over the records, in batches of FRAMES_PER_BATCH: each batch's text pairs are scored together
@@ -203,6 +205,7 @@ def _overlap_pass(run: RunFolder, refs: ReferenceSet, fields: tuple[str, ...], w
                           bleu.get(i), row.get("missing_reference"))
                 out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
             table.flush()
+            collect_young()
     finish_run_reference(refs, run, len(table), differ, differ_count)
     return table
 

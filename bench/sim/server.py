@@ -138,6 +138,7 @@ def _plan(state: SimState, req: SimRequest, sha: str, caption: cap.Caption, sess
         reasoning_model=req.think is not None,
         reasoning_tokens=thought,
         thinking_s=(cfg.thinking_s if cfg.thinking_s is not None else thought * cfg.per_token_s) if thought else 0.0,
+        stream_interval=cfg.stream_interval,
     )
     if thought and req.think.show:  # a few summary chunks, as Claude's thinking blocks and Gemini's thoughts
         gen.thoughts = [f"Thinking about the frame ({i + 1}/4). " for i in range(4)]

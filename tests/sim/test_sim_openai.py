@@ -237,3 +237,21 @@ def test_auth_models_and_health(sim: Sim, frames: dict[str, bytes], capfd: pytes
     err = capfd.readouterr().err
     assert "POST /v1/chat/completions 401" in err and "sk-right" not in err and "sk-test" not in err
     assert "Bearer" not in err
+
+
+def test_stream_interval_groups_tokens_as_vllm_does(sim: Sim, frames: dict[str, bytes]) -> None:
+    """--stream-interval 8: the first token alone, then 8 tokens a chunk, the rest at the end; same text, usage."""
+    per_token = sim(ttft_s=0.0, ttft_jitter_s=0.0, per_token_s=0.0, per_token_jitter_s=0.0)
+    grouped = sim(ttft_s=0.0, ttft_jitter_s=0.0, per_token_s=0.0, per_token_jitter_s=0.0, stream_interval=8)
+
+    def stream(s: SimServer) -> tuple[list[str], int]:
+        chunks = list(create(client(s), frames["noisy"], stream=True, stream_options={"include_usage": True}))
+        return [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content], \
+            chunks[-1].usage.completion_tokens
+
+    singles, tokens = stream(per_token)
+    groups, grouped_tokens = stream(grouped)
+    assert "".join(groups) == "".join(singles) and grouped_tokens == tokens == len(singles)
+    assert groups[0] == singles[0]  # the first token is never held back
+    assert groups[1:-1] == ["".join(singles[i:i + 8]) for i in range(1, 1 + 8 * (len(groups) - 2), 8)]
+    assert len(groups) == 2 + (tokens - 1 - 1) // 8 and 1 <= len(groups[-1]) <= 8 * 4

@@ -73,6 +73,7 @@ class Generation:
     reasoning_tokens: int = 0  # spent thinking, before the answer; billed as output
     thinking_s: float = 0.0  # time they take, from TTFT to the first visible token
     thoughts: list[str] = field(default_factory=list)  # thinking text streamed first (when the protocol shows it)
+    stream_interval: int = 1  # tokens per streamed chunk after the first (vLLM's --stream-interval)
 
     @property
     def text(self) -> str:
@@ -153,6 +154,10 @@ async def paced(gen: Generation) -> AsyncIterator[str]:
                 await asyncio.sleep(delay)
             yield Thought(thought)
     deadline += gen.thinking_s
+    # vLLM's --stream-interval N: the first token goes alone, then one chunk per N tokens (and the rest
+    # at the end); tokens still held when the stream breaks are never sent.
+    interval, held = max(1, gen.stream_interval), []
+    last = len(gen.tokens) - 1
     for i, tok in enumerate(gen.tokens):
         if gen.drop_after is not None and i >= gen.drop_after:
             raise Dropped()
@@ -160,10 +165,14 @@ async def paced(gen: Generation) -> AsyncIterator[str]:
             raise MidstreamError()
         if i:
             deadline += a.token_delay()
+        held.append(tok)
+        if i and len(held) < interval and i != last:
+            continue
         delay = deadline - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        yield tok
+        yield held[0] if len(held) == 1 else "".join(held)
+        held = []
     if gen.drop_after is not None:
         raise Dropped()
     if not gen.tokens:  # blocked: the refusal still takes the time to first token
