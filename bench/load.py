@@ -23,7 +23,7 @@ from __future__ import annotations
 import glob
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -525,9 +525,11 @@ def image_paths(run: RunData) -> dict[str, str]:
     return out
 
 
-def frame_rows(run: RunData) -> list[dict[str, Any]]:
+def frame_rows(run: RunData, images: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:
+    """One row per record of the run. images: frame id -> image path, when the caller has them already (the
+    report's DatasetIndex); else read from the dataset (image_paths)."""
     scores = frame_scores(run)
-    images = image_paths(run)
+    images = image_paths(run) if images is None else images
     rows = []
     for r in run.records:
         v = r.get("validity") or {}

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,10 @@ from bench.gcpause import gc_paused
 from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, is_run_dir, runs_frame
 from bench.report.baseline import baseline_view
 from bench.report.card import card_section
+from bench.report.dataset_index import DatasetIndex
 from bench.report.large import attach_large_images, sent_max_side
 from bench.report.parquet import FramesParquet
-from bench.report.sample import DEFAULT_MAX_FRAMES, describe, frame_flags, select_frames
+from bench.report.sample import DEFAULT_MAX_FRAMES, QUALITY_COLUMNS, describe, frame_flags, select_frames
 from bench.report.stream import RunFrames, frame_table, iter_records
 from bench.report.thumbs import thumbnail_uri
 from bench.report.timeline import timeline_data
@@ -53,16 +55,11 @@ def dataset_frames(run: RunData) -> dict[str, Frame]:
     """The run's dataset frames by id (in dataset order), found again through the harness's own loader, so
     manifest, folder and video datasets alike; {} when the dataset is not here or cannot be loaded (the
     explorer then shows "no image")."""
-    section = run.config.get("dataset") if isinstance(run.config, dict) else None
-    if not isinstance(section, dict) or not section.get("path"):
-        return {}
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(DatasetConfig),
-                                 {k: v for k, v in section.items() if k in _DATASET_KEYS})
-        cfg = OmegaConf.to_object(merged)
-        return {f.id: f for f in load_frames(cfg) if f.error is None}  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001 - a moved, changed or unreadable dataset must not stop the report
-        return _manifest_only(section)
+    out: dict[str, Frame] = {}
+    for f in iter_dataset_frames(run):
+        if f.error is None:
+            out.setdefault(f.id, f)
+    return out
 
 
 _ID_FIELD = re.compile(r'"id"\s*:\s*"([^"\\]*)"')
@@ -239,23 +236,30 @@ def _frame_entry(run: RunData, rec: dict[str, Any], scores: dict[str, Any], ref:
     return entry
 
 
-def _dataset_index(frames: dict[str, Frame]) -> tuple[dict[str, int], dict[str, str | None], dict[str, str]]:
-    """What the first pass keeps of a dataset: position, image path and content type per frame id (not the
-    Frame objects and their references, which only embedded frames need)."""
-    pos = {fid: n for n, fid in enumerate(frames)}
-    images = {fid: (str(f.image_path) if f.image_path is not None else None) for fid, f in frames.items()}
-    cts = {fid: str(f.meta["content_type"]) for fid, f in frames.items() if f.meta.get("content_type")}
-    return pos, images, cts
+def iter_dataset_frames(run: RunData) -> Iterator[Frame]:
+    """The run's dataset frames, one at a time, as dataset_frames finds them (for DatasetIndex: a million-frame
+    dataset is never a million Frame objects at once)."""
+    section = run.config.get("dataset") if isinstance(run.config, dict) else None
+    if not isinstance(section, dict) or not section.get("path"):
+        return
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(DatasetConfig),
+                                 {k: v for k, v in section.items() if k in _DATASET_KEYS})
+        yield from load_frames(OmegaConf.to_object(merged))  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - a moved, changed or unreadable dataset must not stop the report (frames
+        # yielded before the failure win over their repeats here)
+        yield from _manifest_only(section).values()
 
 
-def embedded_dataset_frames(run: RunData, ids: set[str], images: dict[str, str | None]) -> dict[str, Frame]:
+def embedded_dataset_frames(run: RunData, ids: set[str], index: DatasetIndex) -> dict[str, Frame]:
     """The dataset frames of these ids: a manifest is scanned for just their lines (references), with the image
     paths the harness's loader gave in the first pass; other datasets are loaded again."""
     section = run.config.get("dataset") if isinstance(run.config, dict) else None
-    if isinstance(section, dict) and section.get("path") and images and \
+    if isinstance(section, dict) and section.get("path") and len(index) and \
             (section.get("kind") or "manifest") == "manifest":
         found = _manifest_only(section, ids)
-        return {fid: dataclasses.replace(f, image_path=Path(images[fid]) if images.get(fid) else None)
+        paths = dict(zip(found, index.images(list(found)), strict=True))
+        return {fid: dataclasses.replace(f, image_path=Path(paths[fid]) if paths[fid] else None)
                 for fid, f in found.items()}
     return {fid: f for fid, f in dataset_frames(run).items() if fid in ids}
 
@@ -263,9 +267,6 @@ def embedded_dataset_frames(run: RunData, ids: set[str], images: dict[str, str |
 def _ds_key(run: RunData) -> str:
     return json.dumps(run.config.get("dataset") if isinstance(run.config, dict) else None, sort_keys=True,
                       default=str)
-
-
-DatasetIndex = tuple[dict[str, int], dict[str, str | None], dict[str, str]]
 
 
 def frames_table(runs: list[RunData], labels: list[str], *, parquet: FramesParquet | None = None
@@ -281,16 +282,17 @@ def frames_table(runs: list[RunData], labels: list[str], *, parquet: FramesParqu
     for i, (run, label) in enumerate(zip(runs, labels, strict=True)):
         key = _ds_key(run)
         if key not in index:  # the same dataset config is read once
-            index[key] = _dataset_index(dataset_frames(run))
-        pos, images, cts = index[key]
+            index[key] = DatasetIndex(iter_dataset_frames(run))
+        ds = index[key]
         source = RunFrames(run)
-        table = frame_table(source, label, sink=parquet, images=images)
+        table = frame_table(source, label, sink=parquet, images=ds)
         unknown = table["content_type"].eq("unknown")
         if unknown.any():  # the record has no content type: the dataset's, as the explorer always showed
-            table.loc[unknown, "content_type"] = [cts.get(f, "unknown") for f in table.loc[unknown, "frame_id"]]
+            table.loc[unknown, "content_type"] = [ct or "unknown" for ct in
+                                                  ds.content_types(table.loc[unknown, "frame_id"])]
         table["key"] = (run.dataset + "/" + table["frame_id"]) if multi_ds else table["frame_id"]
         table["_run"] = i
-        table["_pos"] = table["frame_id"].map(pos).fillna(len(pos)).astype("int64")
+        table["_pos"] = ds.positions(table["frame_id"])
         sources.append(source)
         tables.append(table)
     return pd.concat(tables, ignore_index=True), sources, index
@@ -315,7 +317,7 @@ def _explorer_frames(runs: list[RunData], sources: list[RunFrames], index: dict[
         ds_key = _ds_key(run)
         fids = set(mine["frame_id"].tolist())
         if ds_key not in loaded:  # each dataset read once more, for the embedded frames only
-            loaded[ds_key] = embedded_dataset_frames(run, wanted_ids, index[ds_key][1])
+            loaded[ds_key] = embedded_dataset_frames(run, wanted_ids, index[ds_key])
         ds_frames = loaded[ds_key]
         ref_label, refs = reference_captions(run, ds_frames, fids)
         if ref_label:
@@ -372,7 +374,10 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
     datasets = sorted({r.dataset for r in runs})
     multi_ds = len(datasets) > 1
 
-    flags = frame_flags(table.sort_values(["_run", "_pos"], kind="stable"), metric)
+    # only the columns frame_flags reads are sorted: a sorted copy of the whole table doubled its memory
+    flag_cols = [c for c in ("key", "category", "content_type", *QUALITY_COLUMNS.values(), "_run", "_pos")
+                 if c in table]
+    flags = frame_flags(table[flag_cols].sort_values(["_run", "_pos"], kind="stable"), metric)
     places = max_embedded_frames
     for _ in range(4):  # fewer places while the frames' data would not fit the page (many runs, long captions)
         selection = select_frames(flags, places, sample_seed, metric)
@@ -445,7 +450,7 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         "figures": build_figures(runs, runs_df, frames_df, labels, metric, sig),
         "frames": frames,
         "explorer": explorer,
-        "timeline": timeline_data(runs, labels, table, sources, [index[_ds_key(r)][1] for r in runs], frames),
+        "timeline": timeline_data(runs, labels, table, sources, [index[_ds_key(r)] for r in runs], frames),
         "fields": list(FIELDS),
         "card": card_section(runs),  # bench.report.card: the model card first, when the runs are a card's
         "pairwise": pairwise_section(runs, labels),

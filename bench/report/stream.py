@@ -28,7 +28,9 @@ import orjson
 import pandas as pd
 
 from bench.gcpause import collect_young
+from bench.idset import IdMap, IdSet
 from bench.load import FIELDS, RunData, _get, frame_rows, frame_scores, is_judged
+from bench.report.dataset_index import DatasetIndex
 
 BATCH = 5000  # records turned into table rows at a time (about 60 MB of them in memory at once)
 # the columns the report's tables, figures and sampling use (the Parquet file has all of frame_rows' and more)
@@ -56,7 +58,7 @@ def _dumps(value: Any) -> str:
 
 def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(byte offset, record) of each frame's first readable record in a generations.jsonl, one at a time."""
-    seen: set[str] = set()
+    seen = IdSet()  # ~16 bytes a frame, where a set of ids took ~90
     if not path.is_file():
         return
     with path.open("rb") as fh:
@@ -69,9 +71,8 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 rec = loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
-            if not isinstance(rec, dict) or not isinstance(rec.get("frame_id"), str) or rec["frame_id"] in seen:
+            if not isinstance(rec, dict) or not isinstance(rec.get("frame_id"), str) or not seen.add(rec["frame_id"]):
                 continue
-            seen.add(rec["frame_id"])
             yield start, rec
 
 
@@ -80,11 +81,14 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 _ROW_ID = re.compile(rb'\{"frame_id":\s*"([^"\\]*)"[,}]')
 
 
-def score_offsets(path: Path | None) -> dict[str, int]:
-    """frame_id -> byte offset of the frame's (last) row in a scoring's jsonl."""
-    out: dict[str, int] = {}
+def score_offsets(path: Path | None) -> IdMap:
+    """frame_id -> byte offset of the frame's (last) row in a scoring's jsonl (an IdMap: ~24 bytes a frame)."""
+    return IdMap(_score_offsets(path))
+
+
+def _score_offsets(path: Path | None) -> Iterator[tuple[str, int]]:
     if path is None or not path.is_file():
-        return out
+        return
     with path.open("rb") as fh:
         offset = 0
         for line in fh:
@@ -94,7 +98,7 @@ def score_offsets(path: Path | None) -> dict[str, int]:
             m = _ROW_ID.match(line)
             if m:
                 try:
-                    out[m.group(1).decode("utf-8")] = start
+                    yield m.group(1).decode("utf-8"), start
                     continue
                 except UnicodeDecodeError:
                     continue
@@ -103,8 +107,7 @@ def score_offsets(path: Path | None) -> dict[str, int]:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
             if isinstance(rec, dict) and rec.get("frame_id") is not None:
-                out[str(rec["frame_id"])] = start
-    return out
+                yield str(rec["frame_id"]), start
 
 
 def read_at(path: Path, offsets: list[int]) -> list[dict[str, Any]]:
@@ -132,7 +135,7 @@ class RunFrames:
         # indices into run.records.
         self.in_memory = bool(run.records)
         # loaded already (a scoring without a summary, or a caller that loaded everything), else read by offset
-        self._score_offsets = {} if run.scores else score_offsets(run.scores_path)
+        self._score_offsets = score_offsets(None if run.scores else run.scores_path)
         # whether the run was judged decides the "all" view of every frame (bench.load.judge_score_all): decided
         # once for the whole run (from the summary, or from rows loaded because there is none), not per batch
         self._metrics = run.metrics
@@ -142,7 +145,7 @@ class RunFrames:
     def scores_for(self, frame_ids: list[str]) -> dict[str, dict[str, Any]]:
         if self.run.scores:
             return {fid: self.run.scores[fid] for fid in frame_ids if fid in self.run.scores}
-        offs = [self._score_offsets[fid] for fid in frame_ids if fid in self._score_offsets]
+        offs = [o for o in self._score_offsets.get_many(frame_ids).tolist() if o >= 0]
         if not offs or self.run.scores_path is None:
             return {}
         return {str(r["frame_id"]): r for r in read_at(self.run.scores_path, offs)}
@@ -183,7 +186,7 @@ def _extras(rec: dict[str, Any], score_row: dict[str, Any] | None) -> dict[str, 
 
 
 def frame_table(source: RunFrames, label: str, *, sink: Any = None,
-                images: dict[str, str | None] | None = None) -> pd.DataFrame:
+                images: DatasetIndex | None = None) -> pd.DataFrame:
     """The report's columns for every frame of the run (REPORT_COLUMNS plus run and the record's byte offset,
     `_off`), read in one pass; every frame's full row goes to `sink` (a FramesParquet) when given."""
     parts: list[pd.DataFrame] = []
@@ -191,12 +194,14 @@ def frame_table(source: RunFrames, label: str, *, sink: Any = None,
 
     def flush() -> None:
         part = source.part([rec for _, rec in batch])
-        rows = frame_rows(part)
+        ids = [str(rec.get("frame_id")) for _, rec in batch]
+        paths = dict(zip(ids, images.images(ids), strict=True)) if images is not None else None
+        rows = frame_rows(part, paths)
         df = pd.DataFrame(rows)
         if sink is not None:
             full = df.assign(**{k: v for k, v in _columns([_extras(rec, part.scores.get(str(rec.get("frame_id"))))
                                                            for _, rec in batch]).items()})
-            full["image"] = [(images or {}).get(fid) for fid in df["frame_id"]]
+            full["image"] = [paths.get(fid) for fid in df["frame_id"]] if paths is not None else None
             sink.write(full)
         keep = df.reindex(columns=list(REPORT_COLUMNS))
         keep["_off"] = np.array([off for off, _ in batch], dtype=np.int64)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import RunData
+from bench.report.dataset_index import DatasetIndex
 from bench.report.previews import Preview, build_preview, data_uri
 from bench.score.references import is_valid
 from bench.score.temporal import BOUNDARY_FIELDS, changed_fields
@@ -117,11 +118,11 @@ def _groups(frames: list[tuple[str, str, float, str | None]]) -> list[tuple[int,
 
 
 def timeline_data(runs: list[RunData], labels: list[str], table: Any, sources: list[Any],
-                  images: list[dict[str, str | None]], explorer_frames: list[dict[str, Any]], *,
+                  images: list[DatasetIndex], explorer_frames: list[dict[str, Any]], *,
                   max_frames: int = MAX_FRAMES, preview_bytes: int | None = None,
                   previews: bool = True) -> dict[str, Any]:
     """The timeline's data. table: bench.report.data.frames_table's (video, shot, timestamp_s, key, _run, _pos,
-    _off per run and frame); sources: each run's RunFrames; images: each run's dataset frame id -> image path;
+    _off per run and frame); sources: each run's RunFrames; images: each run's DatasetIndex (image paths);
     explorer_frames: the explorer's entries (their ids say which frames a click can open)."""
     videos = _videos(table)
     if not videos:
@@ -234,15 +235,24 @@ def _windows(v: dict[str, Any], records: list[dict[str, dict[str, Any]]]) -> lis
     return [(wid, list(ids)) for ids, wid in seen.items()] or None
 
 
+class _ImagePaths:
+    """frame id -> image path from the runs' dataset indexes (the first that has one), looked up as needed."""
+
+    def __init__(self, indexes: list[DatasetIndex]) -> None:
+        self.indexes = indexes
+        self.known: dict[str, str | None] = {}
+
+    def get(self, frame_id: str) -> str | None:
+        if frame_id not in self.known:
+            self.known[frame_id] = next((p for p in (ix.image(frame_id) for ix in self.indexes) if p), None)
+        return self.known[frame_id]
+
+
 def _add_previews(chosen: list[dict[str, Any]], out_videos: list[dict[str, Any]],
                   records: list[dict[str, dict[str, Any]]], runs: list[RunData],
-                  images: list[dict[str, str | None]], budget: int) -> dict[str, Any]:
+                  images: list[DatasetIndex], budget: int) -> dict[str, Any]:
     """Previews per shot (per window when the records carry `frame_ids`), in page order, within the budget."""
-    paths: dict[str, str] = {}
-    for imgs in images:
-        for fid, p in imgs.items():
-            if p and fid not in paths:
-                paths[fid] = p
+    paths = _ImagePaths(images)
     made = wanted = left_out = unreadable = size = cached = 0
     t0 = time.perf_counter()
     for v, out in zip(chosen, out_videos, strict=True):

@@ -26,7 +26,7 @@ def _parts(paths):
     runs = load_run_data(paths, records=False)
     labels = [r.label or r.model for r in runs]
     table, sources, index = frames_table(runs, labels)
-    return runs, labels, table, sources, [index[_ds_key(r)][1] for r in runs]
+    return runs, labels, table, sources, [index[_ds_key(r)] for r in runs]
 
 
 def test_boundaries_and_changes_are_the_temporal_scores_own(runs):
