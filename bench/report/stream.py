@@ -207,12 +207,13 @@ def frame_table(source: RunFrames, label: str, *, sink: Any = None,
         keep["_off"] = np.array([off for off, _ in batch], dtype=np.int64)
         parts.append(keep)
         batch.clear()
-        collect_young()  # the build runs with GC paused (bench.report.data.assemble): this batch's cycles
 
     for item in source.iter_records():
         batch.append(item)
         if len(batch) >= BATCH:
             flush()
+            collect_young()  # GC is paused over the build (bench.report.data.assemble): the batch's cycles, once
+            # its objects are gone (called inside flush it walked the 5,000 records it still held)
     if batch:
         flush()
     if not parts:

@@ -205,6 +205,7 @@ def _overlap_pass(run: RunFolder, refs: ReferenceSet, fields: tuple[str, ...], w
                           bleu.get(i), row.get("missing_reference"))
                 out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
             table.flush()
+            del batch, rows, pairs, slots, bleu  # gone before the collection, which would walk them otherwise
             collect_young()
     finish_run_reference(refs, run, len(table), differ, differ_count)
     return table
