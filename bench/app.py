@@ -463,8 +463,9 @@ def metrics_for(cfg: DictConfig, store: RunStore, frames: Iterable[Any], *, want
     model = OmegaConf.to_container(cfg.model, resolve=True)
     runner = OmegaConf.to_container(cfg.runner, resolve=True)
     assert isinstance(model, dict) and isinstance(runner, dict)
-    if wanted is None:
-        wanted = IdSet(f.id for f in frames)
+    if wanted is None:  # a manifest kept the ids of its last pass (bench.frames.manifest): no second pass, no copy
+        ids = getattr(frames, "ids", None)
+        wanted = ids if isinstance(ids, IdSet) else IdSet(f.id for f in frames)
     # Only the frames the dataset lists now: a record left from a manifest line since fixed or
     # removed is an orphan, reported but not counted.
     acc = MetricsPass(model=model, runner=runner)

@@ -21,6 +21,7 @@ Definitions (MISSION.md, "Yardsticks"):
 
 from __future__ import annotations
 
+import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Iterable
@@ -54,9 +55,51 @@ LATENCY_KEYS = ("ttft_s", "e2el_s", "tpot_s", "queue_s", "ttft_user_s", "e2el_us
                 "ttft_from_scheduled_s", "e2el_from_scheduled_s")
 
 
+class FloatColumn:
+    """A growing column of floats, held in blocks of 64k values (512 KB): the last in memory, the full ones
+    in an anonymous temporary file (unlinked at once: nothing is left behind, even after a kill).
+
+    Why: exact percentiles need every value, 8 bytes a frame and column; the nine latency columns of a
+    1M-frame run are 72 MB, and growing them as arrays (reallocated ever larger, side by side) left the
+    heap fragmented at twice that. On disk they cost no memory until a column is read (np.asarray), one
+    column at a time."""
+
+    BLOCK = 65_536
+
+    def __init__(self) -> None:
+        self._spilled = 0  # full blocks in the file
+        self._file: Any = None
+        self._last: array[float] = array("d")
+
+    def append(self, value: float) -> None:
+        self._last.append(value)
+        if len(self._last) >= self.BLOCK:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="capbench-metrics-")
+            self._last.tofile(self._file)
+            self._spilled += 1
+            self._last = array("d")
+
+    def __len__(self) -> int:
+        return self._spilled * self.BLOCK + len(self._last)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        parts = [np.frombuffer(self._last, dtype=float)]
+        if self._file is not None:
+            self._file.flush()
+            self._file.seek(0)
+            parts.insert(0, np.fromfile(self._file, dtype=float, count=self._spilled * self.BLOCK))
+            self._file.seek(0, 2)  # appends go on at the end
+        out = np.concatenate(parts)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __iter__(self) -> Any:
+        return iter(np.asarray(self).tolist())
+
+
 class MetricsPass:
     """The measurements in one pass over the records, keeping only what they need: counters, and
-    per-frame numbers in compact arrays (8 bytes a value) for exact percentiles. 1M frames take
+    per-frame numbers in compact columns (8 bytes a value, FloatColumn) for exact percentiles. 1M frames take
     about 100 MB here, not the GBs of the records. Feed records in file order with `add`, then
     `result`: identical to computing over the list (same values, same order, same sums)."""
 
@@ -73,14 +116,14 @@ class MetricsPass:
         self.field_failures = Counter[str]()
         self.errors = Counter[str]()
         self.retried_attempts = 0
-        self.latency = {key: array("d") for key in (*LATENCY_KEYS, "prep_s", "thinking_s")}
+        self.latency = {key: FloatColumn() for key in (*LATENCY_KEYS, "prep_s", "thinking_s")}
         self.spans: dict[Any, list[float]] = {}  # session -> [first start, last end]
         self.out_tokens = 0
         self.non_streamed = 0
         # open loop: per session, first-send and scheduled times; (scheduled, queue) for the lag trend
-        self.sends: dict[Any, array[float]] = {}
-        self.scheduled: dict[Any, array[float]] = {}
-        self.lag_sched, self.lag_queue = array("d"), array("d")
+        self.sends: dict[Any, FloatColumn] = {}
+        self.scheduled: dict[Any, FloatColumn] = {}
+        self.lag_sched, self.lag_queue = FloatColumn(), FloatColumn()
         # cost and reasoning
         self.spent_n = self.spent_in = self.spent_out = self.spent_reasoning = 0
         self.usage_missing = 0
@@ -126,7 +169,7 @@ class MetricsPass:
             self.finish_length[validity["category"]] += 1
         for f in set(validity.get("failed_fields", [])):
             self.field_failures[f] += 1
-        group = self.by_ct.setdefault(r.get("content_type") or "unknown", [0, 0, array("d")])
+        group = self.by_ct.setdefault(r.get("content_type") or "unknown", [0, 0, FloatColumn()])
         group[0] += 1
         group[1] += bool(validity.get("schema_valid"))
         if r.get("timing"):
@@ -173,9 +216,9 @@ class MetricsPass:
     def _schedule(self, r: dict[str, Any]) -> None:
         session = r.get("session", 1)
         if r.get("attempts"):
-            self.sends.setdefault(session, array("d")).append(r["attempts"][0]["t_sent"])
+            self.sends.setdefault(session, FloatColumn()).append(r["attempts"][0]["t_sent"])
         if r.get("t_scheduled") is not None:
-            self.scheduled.setdefault(session, array("d")).append(r["t_scheduled"])
+            self.scheduled.setdefault(session, FloatColumn()).append(r["t_scheduled"])
         if r.get("timing"):
             self.lag_sched.append(r["t_scheduled"])
             self.lag_queue.append(r["timing"]["queue_s"])
@@ -256,8 +299,8 @@ class MetricsPass:
         scheduled_rate = _pooled_rate([sorted(ts) for ts in self.scheduled.values()])
         # Saturated: the client fell short of the target rate, or requests waited longer and longer
         # to be sent (the queue built up): the last fifth lagged its schedule well beyond the first.
-        order = np.argsort(np.frombuffer(self.lag_sched, dtype=float), kind="stable")
-        lags = np.frombuffer(self.lag_queue, dtype=float)[order].tolist()
+        order = np.argsort(np.asarray(self.lag_sched), kind="stable")
+        lags = np.asarray(self.lag_queue)[order].tolist()
         fifth = max(1, len(lags) // 5)
         growth = (describe(lags[-fifth:])["p50"] - describe(lags[:fifth])["p50"]) if len(lags) >= 10 else 0.0
         behind = achieved is not None and scheduled_rate is not None and achieved < 0.95 * scheduled_rate

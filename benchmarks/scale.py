@@ -142,9 +142,13 @@ print(json.dumps({"recorded": m["recorded"], "completed": m["completed"], "bad":
 
 
 def run_size(n: int, base: Path, *, concurrency: int, score: bool, kill_after: list[float], faults: float,
-             sim_faults: float, stream_interval: int, kill_only: bool = False) -> list:
-    ds = build_dataset(base / f"ds{n}", n, references=False, faults=faults)
+             sim_faults: float, stream_interval: int, kill_only: bool = False, after_run: bool = False) -> list:
     runs = base / "runs"
+    if after_run:  # the stages after the run, measured again on a kept run (--keep DIR --after-run)
+        ds = base / f"ds{n}"
+        (run_dir,) = (runs / f"scale{n}" / "sim").iterdir()
+        return _after_run(n, ds, run_dir, score=score, faults=faults, base=base)
+    ds = build_dataset(base / f"ds{n}", n, references=False, faults=faults)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "bench", "model=sim", "dataset=sample", f"dataset.name=scale{n}",
            f"dataset.path={ds}", f"model.sim.references={ds / 'refs.jsonl'}", "model.sim.ttft_s=0",
@@ -180,6 +184,13 @@ def run_size(n: int, base: Path, *, concurrency: int, score: bool, kill_after: l
     exact = lines == len(ids) == n
     rows.append((n, f"  recorded {lines} lines, {len(ids)} distinct frames of {n}: "
                     f"{'exactly once' if exact else 'NOT exactly once'}", None))
+    return rows + _after_run(n, ds, run_dir, score=score, faults=faults, base=base)
+
+
+def _after_run(n: int, ds: Path, run_dir: Path, *, score: bool, faults: float, base: Path) -> list:
+    """metrics, score and report of a recorded run, each in its own process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rows = []
     r = measure([sys.executable, "-c", METRICS_SCRIPT, str(run_dir)], env=env)
     rows.append((n, "metrics", r))
     if score:
@@ -245,6 +256,8 @@ def main() -> None:
                     help="a run folder: measure metrics and scoring at each size on its records cycled to N frames "
                          "(no run)")
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temporary one)")
+    ap.add_argument("--after-run", action="store_true",
+                    help="with --keep DIR of an earlier call: measure metrics, score and report again on its runs")
     args = ap.parse_args()
     sizes = args.sizes + ([1_000_000] if args.million else [])
     with tempfile.TemporaryDirectory(prefix="capbench-scale-") as tmp:
@@ -255,7 +268,7 @@ def main() -> None:
             rows = synthetic_size(n, args.synthetic_from, base, score=not args.no_score) if args.synthetic_from \
                 else run_size(n, base, concurrency=args.concurrency, score=not args.no_score,
                               kill_after=args.kill_after, faults=args.faults, sim_faults=args.sim_faults,
-                              kill_only=args.kill_only,
+                              kill_only=args.kill_only, after_run=args.after_run,
                               stream_interval=args.stream_interval)
             for size, stage, r in rows:
                 if r is None:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import copy
 import json
 
-from bench.metrics import compute_metrics
+import numpy as np
+import pytest
+
+from bench.metrics import FloatColumn, compute_metrics
 from bench.store import iter_records, load_records
 
 from . import metrics_inmemory
@@ -51,7 +54,9 @@ def _odd_records(records: list[dict]) -> list[dict]:
     return records + extra
 
 
-def test_streaming_metrics_equal_the_in_memory_ones(tmp_path):
+@pytest.mark.parametrize("block", [FloatColumn.BLOCK, 4])  # 4: most values go through the spill file
+def test_streaming_metrics_equal_the_in_memory_ones(tmp_path, monkeypatch, block):
+    monkeypatch.setattr(FloatColumn, "BLOCK", block)
     run_dir = sim_run(tmp_path / "noisy", "sim_noisy", "runner.mode=open", "runner.rate=200")
     records = load_records(run_dir)
     assert len(records) == 27 and any(r["n_attempts"] > 1 for r in records)
@@ -78,3 +83,16 @@ def test_empty_run_has_empty_metrics():
     old = metrics_inmemory.compute_metrics([], frames_total=5, model={}, runner={"mode": "open", "rate": 5.0},
                                            simulated=False)
     assert m == old and m["pending"] == 5 and m["latency"]["e2el_s"]["n"] == 0
+
+
+def test_a_float_column_spills_full_blocks_and_reads_back_every_value_in_order(monkeypatch):
+    monkeypatch.setattr(FloatColumn, "BLOCK", 3)
+    col = FloatColumn()
+    assert len(col) == 0 and np.asarray(col).size == 0 and not col
+    values = [0.1 * i for i in range(11)]
+    for v in values:
+        col.append(v)
+    assert col._spilled == 3 and len(col._last) == 2  # 9 values in the file, 2 in memory
+    assert len(col) == 11 and np.asarray(col).tolist() == values and list(col) == values
+    col.append(7.0)  # appends go on after a read
+    assert np.asarray(col, dtype=float).tolist() == [*values, 7.0]
