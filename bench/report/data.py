@@ -28,7 +28,7 @@ from bench.report.dataset_index import DatasetIndex
 from bench.report.large import attach_large_images, sent_max_side
 from bench.report.parquet import FramesParquet
 from bench.report.sample import DEFAULT_MAX_FRAMES, QUALITY_COLUMNS, describe, frame_flags, select_frames
-from bench.report.stream import RunFrames, frame_table, iter_records
+from bench.report.stream import RunFrames, concat_columns, frame_table, iter_records
 from bench.report.thumbs import thumbnail_uri
 from bench.report.timeline import timeline_data
 from bench.report.verdict import verdict_data
@@ -274,7 +274,6 @@ def frames_table(runs: list[RunData], labels: list[str], *, parquet: FramesParqu
     """Every (run, frame) with the report's columns (bench.report.stream.REPORT_COLUMNS), plus `key` (the frame
     id, prefixed by the dataset when the runs span several), `_run` (run index), `_pos` (dataset position) and
     `_off` (the record's byte offset); read in one pass per run. Frames go to `parquet` on the way."""
-    import pandas as pd
 
     multi_ds = len({r.dataset for r in runs}) > 1
     sources, tables = [], []
@@ -295,7 +294,11 @@ def frames_table(runs: list[RunData], labels: list[str], *, parquet: FramesParqu
         table["_pos"] = ds.positions(table["frame_id"])
         sources.append(source)
         tables.append(table)
-    return pd.concat(tables, ignore_index=True), sources, index
+    if len(tables) == 1:
+        return tables[0], sources, index
+    parts = [{col: t[col] for col in t.columns} for t in tables]
+    tables.clear()  # the parts hold the only references: each column is freed as it is joined
+    return concat_columns(parts), sources, index
 
 
 def _explorer_frames(runs: list[RunData], sources: list[RunFrames], index: dict[str, DatasetIndex], table: Any,
