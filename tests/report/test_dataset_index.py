@@ -39,3 +39,4 @@ def test_dataset_index_positions_images_and_content_types(monkeypatch):
     assert ix.content_types(["f0", "f1", "f2", "nope"]) == ["news", "sports", None, None]
     empty = DatasetIndex(iter([]))
     assert len(empty) == 0 and empty.content_types(["x"]) == [None] and empty.images(["x"]) == [None]
+

@@ -19,7 +19,7 @@ from bench.report.__main__ import main as report_main
 from bench.report.data import assemble
 from bench.report.render import script_json
 from bench.report.sample import OUTCOMES, allocate, frame_flags, select_frames, stratified
-from bench.report.stream import REPORT_COLUMNS, RunFrames, frame_table, iter_records
+from bench.report.stream import REPORT_COLUMNS, RunFrames, concat_columns, frame_table, iter_records
 from bench.store import load_records
 from tests.report.cdp import keep_screenshot
 from tests.report.simruns import write_scores
@@ -221,3 +221,13 @@ def test_sampled_explorer_in_chromium(sim_runs, browser, tmp_path, width):
     browser.evaluate("document.querySelector('#sampling details').open = true; "
                      "document.getElementById('explorer').scrollIntoView()")
     keep_screenshot(browser.screenshot(tmp_path / "explorer-sampled.png", full_page=False))
+
+
+def test_concat_columns_equals_pd_concat_and_empties_the_parts():
+    frames = [pd.DataFrame({"frame_id": pd.array([f"f{i}", f"g{i}"], dtype="str"), "e2el_s": [0.1 * i, None],
+                            "ok": [True, False], "video": [None, "v.mp4"]}) for i in range(3)]
+    expected = pd.concat(frames, ignore_index=True)
+    parts = [{col: f[col].copy() for col in f.columns} for f in frames]
+    got = concat_columns(parts)
+    pd.testing.assert_frame_equal(got, expected)
+    assert parts == []
