@@ -8,16 +8,21 @@ from typing import Any
 import numpy as np
 
 
-def finite_float(x: Any) -> float | None:
-    """x as a float, or None for None, booleans, text that is not a number, NaN and infinities (the report, the
-    verdicts and the card read numbers from JSON written by several versions)."""
+def as_float(x: Any) -> float | None:
+    """x as a float (NaN and infinities included), or None for None, booleans and text that is not a number."""
     if x is None or isinstance(x, bool):
         return None
     try:
-        v = float(x)
+        return float(x)
     except (TypeError, ValueError):
         return None
-    return v if math.isfinite(v) else None
+
+
+def finite_float(x: Any) -> float | None:
+    """as_float, and None for NaN and infinities too (the report, the verdicts and the card read numbers from JSON
+    written by several versions)."""
+    v = as_float(x)
+    return v if v is not None and math.isfinite(v) else None
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +71,24 @@ def write_manifest(folder: Path, entries: list) -> Path:
     lines = [e if isinstance(e, str) else json.dumps(e) for e in entries]
     (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def kill_run_after(cmd: list[str], runs: Path, lines: int, *, timeout_s: float, poll_s: float) -> Path | None:
+    """Start `python -m bench` (cmd) in its own process group, wait until its generations.jsonl under `runs`
+    (t/sim/*) holds `lines` records, then SIGKILL the group (the run and its simulator, as a dying machine
+    would). The file, or None if the run ended or the time ran out first."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    gens, deadline = None, time.time() + timeout_s
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            found = list(runs.glob("t/sim/*/generations.jsonl"))
+            if found and len(found[0].read_text().splitlines()) >= lines:
+                gens = found[0]
+                break
+            time.sleep(poll_s)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return gens

@@ -16,7 +16,7 @@ from bench.app import run
 from bench.config import register
 from bench.store import load_records
 
-from .conftest import ROOT, write_manifest
+from .conftest import ROOT, kill_run_after, write_manifest
 
 register()
 from PIL import Image  # noqa: E402
@@ -110,19 +110,8 @@ def test_sigkill_midway_then_resume_records_every_frame_once(tmp_path):
     ds = make_dataset(tmp_path / "ds", 40)
     cmd = [sys.executable, "-m", "bench", f"dataset.path={ds}", "dataset.name=t", f"runs_dir={tmp_path / 'runs'}",
            "runner.progress=false", "runner.concurrency=2", "model.sim.per_token_s=0.002"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 60
-    gens = None
-    while time.time() < deadline:
-        found = list((tmp_path / "runs").glob("t/sim/*/generations.jsonl"))
-        if found and len(found[0].read_text().splitlines()) >= 8:
-            gens = found[0]
-            break
-        time.sleep(0.05)
+    gens = kill_run_after(cmd, tmp_path / "runs", 8, timeout_s=60, poll_s=0.05)  # mid-flight
     assert gens is not None, "run never got going"
-    os.killpg(proc.pid, signal.SIGKILL)  # the run and its simulator, mid-flight
-    proc.wait()
     done_before = len(load_records(gens.parent))
     assert 8 <= done_before < 40
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -36,6 +36,7 @@ from bench.load import (
 )
 from bench.metrics import is_bad_input
 from bench.scorings import comparison_problems
+from bench.stats import as_float
 
 FORMAT = "capbench-baseline/1"
 RUNGS = ("json_strict", "json_lenient", "schema_valid", "rules_ok")
@@ -75,13 +76,8 @@ class GateSide:
 
 
 def _clean(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(value) else value
+    value = as_float(x)
+    return None if value is None or math.isnan(value) else value
 
 
 def from_run(run: RunData) -> GateSide:

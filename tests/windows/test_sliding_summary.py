@@ -2,11 +2,8 @@
 chains in order, a failed link handled and said, a killed run resumed mid-chain, summaries over each protocol."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ import pytest
 from bench.app import run
 from bench.store import load_records
 
-from ..conftest import ROOT
+from ..conftest import ROOT, kill_run_after
 from .helpers import clip_dataset, compose_cfg, overrides
 
 
@@ -88,18 +85,8 @@ def test_sliding_killed_mid_chain_resumes_from_the_last_stored_caption(tmp_path)
     ds = clip_dataset(tmp_path / "ds")
     cmd = [sys.executable, "-m", "bench", *overrides(tmp_path, ds, "mode=sliding", "runner.concurrency=1",
                                                      "model.sim.per_token_s=0.004")]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    gens, deadline = None, time.time() + 90
-    while time.time() < deadline and proc.poll() is None:
-        found = list((tmp_path / "runs").glob("t/sim/*/generations.jsonl"))
-        if found and len(found[0].read_text().splitlines()) >= 2:
-            gens = found[0]
-            break
-        time.sleep(0.02)
+    gens = kill_run_after(cmd, tmp_path / "runs", 2, timeout_s=90, poll_s=0.02)  # mid-chain
     assert gens is not None, "the run never recorded two links"
-    os.killpg(proc.pid, signal.SIGKILL)  # mid-chain: the run and its simulator
-    proc.wait()
     first_session = {r["frame_id"] for r in load_records(gens.parent)}
     assert 2 <= len(first_session) < 7
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
