@@ -15,19 +15,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omegaconf import OmegaConf
 
 from bench._version import __version__
 from bench.config import DatasetConfig
 from bench.frames import Frame, load_frames, resolve_dataset_dir
-from bench.gcpause import gc_paused
+from bench.heap import gc_paused, release_freed
 from bench.load import FIELDS, NO_CAPTION_SCORE, RunData, _get, is_run_dir, runs_frame
 from bench.report.baseline import baseline_view
 from bench.report.card import card_section
 from bench.report.dataset_index import DatasetIndex
 from bench.report.large import attach_large_images, sent_max_side
 from bench.report.parquet import FramesParquet
-from bench.report.sample import DEFAULT_MAX_FRAMES, QUALITY_COLUMNS, describe, frame_flags, select_frames
+from bench.report.sample import DEFAULT_MAX_FRAMES, describe, frame_flags, select_frames
 from bench.report.stream import RunFrames, concat_columns, frame_table, iter_records
 from bench.report.thumbs import thumbnail_uri
 from bench.report.timeline import timeline_data
@@ -68,33 +69,30 @@ _ID_FIELD = re.compile(r'"id"\s*:\s*"([^"\\]*)"')
 def _manifest_only(section: dict[str, Any], ids: set[str] | None = None) -> dict[str, Frame]:
     """A manifest whose images are not here (e.g. not built yet) still gives references and content types.
     With ids, only lines that may hold one of them (an "id" field with that value anywhere) are parsed."""
+    return {f.id: f for f in iter_manifest_only(section, ids)}
+
+
+def iter_manifest_only(section: dict[str, Any], ids: set[str] | None = None) -> Iterator[Frame]:
+    """_manifest_only's frames one at a time (a report built where the images are not: a million-frame manifest
+    held as Frame objects with their references took 3.5 GB)."""
     if (section.get("kind") or "manifest") != "manifest":
-        return {}
+        return
     path = resolve_dataset_dir(str(section["path"])) / str(section.get("manifest") or "manifest.jsonl")
-    out: dict[str, Frame] = {}
     try:
         fh = path.open(encoding="utf-8", errors="replace")
     except OSError:
-        return out
+        return
     with fh:
         lines = fh if ids is None else (line for line in fh if ids.intersection(_ID_FIELD.findall(line)))
-        out.update(_manifest_entries(lines, ids))
-    return out
-
-
-def _manifest_entries(lines: Any, ids: set[str] | None) -> dict[str, Frame]:
-    out: dict[str, Frame] = {}
-    for line in lines:
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(entry, dict) and entry.get("id") is not None and (ids is None or str(entry["id"]) in ids):
-            ref = entry.get("reference")
-            out[str(entry["id"])] = Frame(id=str(entry["id"]), image_path=None,
-                                          reference=ref if isinstance(ref, dict) else None,
-                                          meta={"content_type": entry.get("content_type")})
-    return out
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict) and entry.get("id") is not None and (ids is None or str(entry["id"]) in ids):
+                ref = entry.get("reference")
+                yield Frame(id=str(entry["id"]), image_path=None, reference=ref if isinstance(ref, dict) else None,
+                            meta={"content_type": entry.get("content_type")})
 
 
 def reference_captions(run: RunData, frames: dict[str, Frame], ids: set[str] | None = None
@@ -248,7 +246,7 @@ def iter_dataset_frames(run: RunData) -> Iterator[Frame]:
         yield from load_frames(OmegaConf.to_object(merged))  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - a moved, changed or unreadable dataset must not stop the report (frames
         # yielded before the failure win over their repeats here)
-        yield from _manifest_only(section).values()
+        yield from iter_manifest_only(section)
 
 
 def embedded_dataset_frames(run: RunData, ids: set[str], index: DatasetIndex) -> dict[str, Frame]:
@@ -282,15 +280,12 @@ def frames_table(runs: list[RunData], labels: list[str], *, parquet: FramesParqu
         key = _ds_key(run)
         if key not in index:  # the same dataset config is read once
             index[key] = DatasetIndex(iter_dataset_frames(run))
+            release_freed()  # the loader's parsed lines (bench.heap)
         ds = index[key]
         source = RunFrames(run)
         table = frame_table(source, label, sink=parquet, images=ds)
-        unknown = table["content_type"].eq("unknown")
-        if unknown.any():  # the record has no content type: the dataset's, as the explorer always showed
-            table.loc[unknown, "content_type"] = [ct or "unknown" for ct in
-                                                  ds.content_types(table.loc[unknown, "frame_id"])]
         table["key"] = (run.dataset + "/" + table["frame_id"]) if multi_ds else table["frame_id"]
-        table["_run"] = i
+        table["_run"] = np.full(len(table), i, dtype=np.int16)
         table["_pos"] = ds.positions(table["frame_id"])
         sources.append(source)
         tables.append(table)
@@ -377,10 +372,9 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
     datasets = sorted({r.dataset for r in runs})
     multi_ds = len(datasets) > 1
 
-    # only the columns frame_flags reads are sorted: a sorted copy of the whole table doubled its memory
-    flag_cols = [c for c in ("key", "category", "content_type", *QUALITY_COLUMNS.values(), "_run", "_pos")
-                 if c in table]
-    flags = frame_flags(table[flag_cols].sort_values(["_run", "_pos"], kind="stable"), metric)
+    # frames in dataset order (the first run's first): an order of positions, not a sorted copy of the table
+    flags = frame_flags(table, metric, order=np.lexsort((table["_pos"].to_numpy(), table["_run"].to_numpy())))
+    release_freed()  # frame_flags' working arrays
     places = max_embedded_frames
     for _ in range(4):  # fewer places while the frames' data would not fit the page (many runs, long captions)
         selection = select_frames(flags, places, sample_seed, metric)
@@ -390,6 +384,8 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         if size <= FRAMES_BYTES_BUDGET or len(frames) <= 1:
             break
         places = max(1, int(len(frames) * FRAMES_BYTES_BUDGET / size * 0.95))
+    del flags
+    release_freed()  # the flags and the explorer's second read
     if places < max_embedded_frames:
         selection.info.update(size_limited=True, asked_max_frames=max_embedded_frames)
     large = attach_large_images(frames, sent_max_side([r.config for r in runs]), frames_bytes=size)
@@ -450,7 +446,8 @@ def assemble(runs: list[RunData], *, thumbnails: bool = True, thumb_size: int = 
         "baseline": None if baseline is None else baseline_view(table, sources, labels, baseline, metric),
         "by_content": content_breakdown(frames_df, labels),
         "significance": sig,
-        "figures": build_figures(runs, runs_df, frames_df, labels, metric, sig),
+        "figures": build_figures(runs, runs_df, frames_df, labels, metric, sig,
+                                 {lab: src.field_means() for lab, src in zip(labels, sources, strict=True)}),
         "frames": frames,
         "explorer": explorer,
         "timeline": timeline_data(runs, labels, table, sources, [index[_ds_key(r)] for r in runs], frames),

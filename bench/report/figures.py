@@ -243,16 +243,15 @@ def field_failures(runs: list[RunData], labels: list[str]) -> dict[str, Any]:
                 yaxis={"autorange": "reversed"})
 
 
-def per_field_overlap(frames_df: Any, labels: list[str], col: dict[str, str]) -> dict[str, Any] | None:
-    cols = [f"rougeL.{f}" for f in FIELDS if f"rougeL.{f}" in frames_df.columns]
-    if not cols:
-        return None
-    if not frames_df[cols].notna().to_numpy().any():
+def per_field_overlap(field_means: dict[str, dict[str, float | None]], labels: list[str],
+                      col: dict[str, str]) -> dict[str, Any] | None:
+    """Each run's mean ROUGE-L per caption field (field_means: label -> field -> mean, RunFrames.field_means)."""
+    if not any(v is not None for lab in labels for v in field_means.get(lab, {}).values()):
         return None
     fig = go.Figure()
     for lab in labels:
-        g = frames_df[frames_df["run"] == lab]
-        fig.add_trace(go.Bar(x=[c.split(".", 1)[1] for c in cols], y=[_num(g[c].mean()) for c in cols],
+        means = field_means.get(lab, {})
+        fig.add_trace(go.Bar(x=list(FIELDS), y=[means.get(f) for f in FIELDS],
                              name=esc(lab), marker_color=col[lab],
                              hovertemplate=esc(lab) + " %{x}: ROUGE-L %{y:.1f}<extra></extra>"))
     return _fig(fig, "ROUGE-L per field vs reference", barmode="group", yaxis={"title": "ROUGE-L (0-100)"})
@@ -331,7 +330,7 @@ def content_heatmap(frames_df: Any, labels: list[str], metric: str) -> dict[str,
 
 
 def build_figures(runs: list[RunData], runs_df: Any, frames_df: Any, labels: list[str], metric: str,
-                  sig: dict[str, Any]) -> dict[str, Any]:
+                  sig: dict[str, Any], field_means: dict[str, dict[str, float | None]]) -> dict[str, Any]:
     col = colors(labels)
     open_loop = {rec["run"] for rec in runs_df.to_dict("records")
                  if rec.get("runner_mode") == "open" or _num(rec.get("target_rate")) is not None}
@@ -341,7 +340,7 @@ def build_figures(runs: list[RunData], runs_df: Any, frames_df: Any, labels: lis
         "ladder": validity_ladder(runs, labels, col),
         "categories": categories(runs, labels),
         "field_failures": field_failures(runs, labels),
-        "per_field": per_field_overlap(frames_df, labels, col),
+        "per_field": per_field_overlap(field_means, labels, col),
         "significance": significance_matrix(sig),
         "content": content_heatmap(frames_df, labels, metric),
     }

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+from pandas.api.types import union_categoricals
 
-from bench.gcpause import collect_young
+from bench.heap import collect_young, release_freed
 from bench.idset import IdMap, IdSet
 from bench.load import FIELDS, RunData, _get, frame_rows, frame_scores, is_judged
 from bench.report.dataset_index import DatasetIndex
@@ -36,8 +37,13 @@ BATCH = 5000  # records turned into table rows at a time (about 60 MB of them in
 # the columns the report's tables, figures and sampling use (the Parquet file has all of frame_rows' and more)
 REPORT_COLUMNS = ("frame_id", "content_type", "category", "json_strict", "json_lenient", "schema_valid", "rules_ok",
                   "ttft_s", "e2el_s", "e2el_from_scheduled_s", "cost_usd", "judge_score", "judge_no_caption", "rouge1",
-                  "rouge2", "rougeL", "bleu", *(f"rougeL.{f}" for f in FIELDS),
+                  "rouge2", "rougeL", "bleu",
                   "video", "shot", "timestamp_s")  # where a frame sits in time: the timeline (bench/report/timeline.py)
+# A few distinct values each: kept as categoricals (a byte a frame, not a string)
+CATEGORICAL = ("content_type", "category")
+# ROUGE-L per caption field: the report shows each run's means only, so the pass keeps running sums
+# (RunFrames.field_means), not nine columns of 8 bytes a frame
+FIELD_COLUMNS = tuple(f"rougeL.{f}" for f in FIELDS)
 
 
 def loads(line: bytes) -> Any:
@@ -141,6 +147,22 @@ class RunFrames:
         self._metrics = run.metrics
         if is_judged(run) and not _get(run.metrics, "scores.judge"):
             self._metrics = {**run.metrics, "scores": {**(run.metrics.get("scores") or {}), "judge": {"rows": True}}}
+        self._field_sums = np.zeros(len(FIELD_COLUMNS))  # filled by frame_table's pass
+        self._field_counts = np.zeros(len(FIELD_COLUMNS), dtype=np.int64)
+
+    def add_field_scores(self, df: pd.DataFrame) -> None:
+        """Adds a batch's ROUGE-L per field to the run's running sums (frame_table)."""
+        for j, col in enumerate(FIELD_COLUMNS):
+            if col in df:
+                values = df[col].to_numpy(dtype=float, na_value=np.nan)
+                scored = ~np.isnan(values)
+                self._field_sums[j] += values[scored].sum()
+                self._field_counts[j] += int(scored.sum())
+
+    def field_means(self) -> dict[str, float | None]:
+        """Mean ROUGE-L of each caption field over the run's scored frames (None: none scored)."""
+        return {f: (float(s / n) if n else None)
+                for f, s, n in zip(FIELDS, self._field_sums, self._field_counts, strict=True)}
 
     def scores_for(self, frame_ids: list[str]) -> dict[str, dict[str, Any]]:
         if self.run.scores:
@@ -188,9 +210,12 @@ def _extras(rec: dict[str, Any], score_row: dict[str, Any] | None) -> dict[str, 
 def frame_table(source: RunFrames, label: str, *, sink: Any = None,
                 images: DatasetIndex | None = None) -> pd.DataFrame:
     """The report's columns for every frame of the run (REPORT_COLUMNS plus run and the record's byte offset,
-    `_off`), read in one pass; every frame's full row goes to `sink` (a FramesParquet) when given."""
+    `_off`), read in one pass; every frame's full row goes to `sink` (a FramesParquet) when given. A record without
+    a content type takes the dataset's (`images`). The per-field ROUGE-L means go to source.field_means()."""
     parts: list[dict[str, pd.Series]] = []
     batch: list[tuple[int, dict[str, Any]]] = []
+    source._field_sums[:] = 0
+    source._field_counts[:] = 0
 
     def flush() -> None:
         part = source.part([rec for _, rec in batch])
@@ -203,10 +228,17 @@ def frame_table(source: RunFrames, label: str, *, sink: Any = None,
                                                            for _, rec in batch]).items()})
             full["image"] = [paths.get(fid) for fid in df["frame_id"]] if paths is not None else None
             sink.write(full)
+        if images is not None and "content_type" in df:  # the record has none: the dataset's, as the explorer showed
+            unknown = df["content_type"].eq("unknown").to_numpy(dtype=bool, na_value=False)
+            if unknown.any():
+                df.loc[unknown, "content_type"] = [ct or "unknown" for ct in
+                                                   images.content_types(df.loc[unknown, "frame_id"].tolist())]
+        source.add_field_scores(df)
         # copies, a column each: under copy-on-write a selection kept views of the whole batch's blocks (captions
         # included: ~1.2 KB a frame that stayed alive for the rest of the build)
         selected = df.reindex(columns=list(REPORT_COLUMNS))
-        keep = {col: selected[col].copy(deep=True) for col in selected.columns}
+        keep = {col: selected[col].astype("category") if col in CATEGORICAL else selected[col].copy(deep=True)
+                for col in selected.columns}
         keep["_off"] = pd.Series(np.array([off for off, _ in batch], dtype=np.int64))
         parts.append(keep)
         batch.clear()
@@ -222,7 +254,8 @@ def frame_table(source: RunFrames, label: str, *, sink: Any = None,
     if not parts:
         return pd.DataFrame(columns=["run", *REPORT_COLUMNS, "_off"])
     table = concat_columns(parts)
-    table.insert(0, "run", label)
+    release_freed()  # the batches' records and rows, and the table's pieces (bench.heap)
+    table.insert(0, "run", pd.Categorical.from_codes(np.zeros(len(table), dtype=np.int8), categories=[label]))
     for col in ("json_strict", "json_lenient", "schema_valid", "rules_ok", "judge_no_caption"):
         table[col] = table[col].fillna(False).astype(bool)
     return table
@@ -231,10 +264,17 @@ def frame_table(source: RunFrames, label: str, *, sink: Any = None,
 def concat_columns(parts: list[dict[str, pd.Series]]) -> pd.DataFrame:
     """The table of parts held as {column: Series}, joined a column at a time, each column's pieces dropped as it is
     joined (parts is emptied): the peak is the table and one column. pd.concat of whole frames held the table
-    twice at its end (300 MB more at a million frames)."""
-    data = {col: pd.concat([p.pop(col) for p in parts], ignore_index=True) for col in list(parts[0])}
+    twice at its end (300 MB more at a million frames). Categorical pieces stay one categorical (their categories'
+    union), where pd.concat made differing categories a column of objects."""
+    data = {col: _join([p.pop(col) for p in parts]) for col in list(parts[0])}
     parts.clear()
     return pd.DataFrame(data, copy=False)
+
+
+def _join(pieces: list[pd.Series]) -> pd.Series:
+    if all(isinstance(p.dtype, pd.CategoricalDtype) for p in pieces):
+        return pd.Series(union_categoricals(pieces, ignore_order=True))
+    return pd.concat(pieces, ignore_index=True)
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:

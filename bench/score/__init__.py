@@ -51,7 +51,7 @@ from omegaconf import DictConfig, OmegaConf
 from bench._version import __version__
 from bench.config import JudgeConfig
 from bench.frames import resolve_dataset_dir
-from bench.gcpause import collect_young, gc_paused
+from bench.heap import collect_young, gc_paused
 from bench.load import NO_CAPTION_CATEGORIES, NO_CAPTION_SCORE, judge_score_all
 from bench.score import panel, temporal
 from bench.score.cache import JudgeCache
@@ -143,7 +143,7 @@ def _check_something_scored(run: RunFolder, summary: dict[str, Any], judged: boo
 
 
 # ------------------------------------------------------------------------------------------------ overlap
-@gc_paused()  # parsing every record and caption (bench.gcpause); not around the judge's network calls
+@gc_paused()  # parsing every record and caption (bench.heap); not around the judge's network calls
 def _overlap_pass(run: RunFolder, refs: ReferenceSet, fields: tuple[str, ...], workers: int | None,
                   rows_path: Path) -> FrameTable:
     """One pass over the records, in batches of FRAMES_PER_BATCH: each batch's text pairs are scored together

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.load import load_run_data, load_runs
+from bench.load import FIELDS, load_run_data, load_runs
 from bench.report import build_report
 from bench.report.__main__ import main as report_main
 from bench.report.data import assemble
 from bench.report.render import script_json
 from bench.report.sample import OUTCOMES, allocate, frame_flags, select_frames, stratified
-from bench.report.stream import REPORT_COLUMNS, RunFrames, concat_columns, frame_table, iter_records
+from bench.report.stream import CATEGORICAL, REPORT_COLUMNS, RunFrames, concat_columns, frame_table, iter_records
 from bench.store import load_records
 from tests.report.cdp import keep_screenshot
 from tests.report.simruns import write_scores
@@ -73,10 +73,21 @@ def test_streamed_table_equals_bench_load_frames(sim_runs, tmp_path):
     expected = load_runs([a], level="frame").set_index("frame_id")
     lite = load_run_data([a], records=False)[0]
     assert lite.records == [] and lite.scores_path is not None
-    table = frame_table(RunFrames(lite), "sim_noisy").set_index("frame_id")
+    source = RunFrames(lite)
+    table = frame_table(source, "sim_noisy").set_index("frame_id")
     assert len(table) == len(expected) == 27 and table["_off"].is_unique
+    assert {c: str(table[c].dtype) for c in CATEGORICAL} == {c: "category" for c in CATEGORICAL}
     cols = [c for c in REPORT_COLUMNS if c != "frame_id"]
-    pd.testing.assert_frame_equal(table[cols].sort_index(), expected[cols].sort_index(), check_dtype=False)
+    streamed = table[cols].astype({c: "str" for c in CATEGORICAL})
+    pd.testing.assert_frame_equal(streamed.sort_index(), expected[cols].sort_index(), check_dtype=False)
+    # the per-field ROUGE-L means kept as running sums: the columns' means over the whole run
+    means = source.field_means()
+    assert means.keys() == set(FIELDS) and any(v is not None for v in means.values())
+    for field, mean in means.items():
+        col = expected[f"rougeL.{field}"]
+        assert (mean is None) == col.isna().all()
+        if mean is not None:
+            assert mean == pytest.approx(col.mean(), rel=1e-12)
 
 
 # ---- sampling rules ---------------------------------------------------------------------------------
@@ -114,6 +125,40 @@ def test_select_frames_embeds_failed_and_disputed_plus_a_stratified_sample():
     assert select_frames(flags, 100, seed=0, metric="judge").keys == sel.keys  # the seed fixes the sample
     assert select_frames(flags, 100, seed=1, metric="judge").keys != sel.keys
     assert select_frames(flags, 1000, metric="judge").info["sampled"] is False
+
+
+def _flags_by_groupby(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """frame_flags as a plain pandas groupby over the keys (the reference the numpy version must equal)."""
+    g = table.assign(_valid=table["category"].eq("valid")).groupby("key", sort=False)
+    out = pd.DataFrame({"ct": g["content_type"].first(), "n_valid": g["_valid"].sum(), "n": g["_valid"].size()})
+    out["failed"] = out["n_valid"] < out["n"]
+    out["outcome"] = np.where(~out["failed"], OUTCOMES[0], np.where(out["n_valid"] > 0, OUTCOMES[1], OUTCOMES[2]))
+    q = table.groupby("key", sort=False)[{"judge": "judge_score", "rougeL": "rougeL"}[metric]]
+    out["gap"] = (q.max() - q.min()).where(q.count() >= 2).reindex(out.index).fillna(0.0)
+    return out
+
+
+def test_frame_flags_follow_the_order_given_as_a_sorted_copy_would():
+    rng = np.random.default_rng(5)
+    rows = []
+    for run in range(3):  # runs over overlapping subsets of 300 frames, recorded out of dataset order
+        for pos in rng.permutation(300)[: 200 + 40 * run]:
+            rows.append({"key": f"k{pos:03d}", "_run": run, "_pos": int(pos), "content_type": "ab"[pos % 2],
+                         "category": "valid" if rng.random() > 0.2 else "not_json",
+                         "rougeL": float(rng.uniform(0, 100)) if rng.random() > 0.1 else np.nan})
+    table = pd.DataFrame(rows)
+    table["content_type"] = table["content_type"].astype("category")
+    order = np.lexsort((table["_pos"].to_numpy(), table["_run"].to_numpy()))
+    got = frame_flags(table, "rougeL", order=order)
+    expected = _flags_by_groupby(table.iloc[order], "rougeL")
+    assert got.index.tolist() == expected.index.tolist()  # the first run's frames in dataset order, then the rest
+    assert got["ct"].astype(str).tolist() == expected["ct"].tolist()
+    for col in ("n_valid", "n", "failed", "gap"):
+        assert got[col].tolist() == pytest.approx(expected[col].tolist()), col
+    assert got["outcome"].astype(str).tolist() == expected["outcome"].tolist()
+    assert got["disputed"].tolist() == (expected["gap"] >= 30).tolist() and got["disputed"].any()
+    # without an order: the table's own
+    pd.testing.assert_frame_equal(frame_flags(table.iloc[order].reset_index(drop=True), "rougeL"), got)
 
 
 def test_too_many_failures_are_sampled_too_and_stay_within_the_budget():
@@ -231,3 +276,11 @@ def test_concat_columns_equals_pd_concat_and_empties_the_parts():
     got = concat_columns(parts)
     pd.testing.assert_frame_equal(got, expected)
     assert parts == []
+
+
+def test_concat_columns_keeps_categoricals_with_differing_categories_one_categorical():
+    pieces = [pd.Series(["real", "cartoon"], dtype="category"), pd.Series(["anime", "real", None], dtype="category")]
+    got = concat_columns([{"content_type": p} for p in pieces])["content_type"]
+    assert isinstance(got.dtype, pd.CategoricalDtype)  # pd.concat made it a column of objects
+    assert got.tolist()[:4] == ["real", "cartoon", "anime", "real"] and pd.isna(got.iloc[4])
+    assert set(got.cat.categories) == {"real", "cartoon", "anime"}
