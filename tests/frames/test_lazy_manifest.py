@@ -65,3 +65,25 @@ def test_idset_is_a_set_of_ids():
     odd = "caf\udce9/x.jpg"  # a non-UTF-8 file name as Python holds it
     assert ids.add(odd) and odd in ids and "caf\u00e9/x.jpg" not in ids
     assert ids.nbytes() < 40 * len(names)
+
+
+def test_later_passes_over_the_same_file_flag_the_same_lines_without_a_second_id_set(tmp_path, monkeypatch):
+    ds = _big_manifest(tmp_path / "ds")
+    frames = load_frames(DatasetConfig(name="big", path=str(ds)))  # the counting pass checks every id
+    first = [(f.id, f.error) for f in frames]
+    sets = []
+
+    class CountingIdSet(IdSet):
+        def __init__(self, *a, **k):
+            sets.append(self)
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr("bench.frames.manifest.IdSet", CountingIdSet)
+    ids_before = frames.ids
+    assert [(f.id, f.error) for f in frames] == first  # a run's pass: the same frames, the same duplicate named
+    assert sets == [] and frames.ids is ids_before  # ...and no second set of a million ids held beside `ids`
+    with (ds / "manifest.jsonl").open("ab") as fh:  # the file changed: every id is checked again
+        fh.write(b'{"id": "f9", "image": "a.jpg"}\n')
+    again = [(f.id, f.error) for f in frames]
+    assert len(sets) == 1 and again[:-1] == first and again[-1][0] == f"f9#line{N + 1}"
+    assert "duplicate id 'f9'" in again[-1][1] and f"f9#line{N + 1}" in frames.ids
