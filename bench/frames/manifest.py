@@ -109,7 +109,11 @@ class ManifestFrames:
                 if not line.strip():
                     continue
                 frame = _parse_line(line, lineno, root, manifest.name)
-                if (lineno in known) if known is not None else not seen.add(frame.id):  # type: ignore[union-attr]
+                if seen is not None:
+                    repeated = not seen.add(frame.id)
+                else:  # the same file as the last full pass: the lines it found repeated
+                    repeated = lineno in (known or ())
+                if repeated:
                     frame = Frame(id=f"{frame.id}#line{lineno}", image_path=None,
                                   error=f"{manifest.name} line {lineno}: duplicate id {frame.id!r}; ids must be unique")
                     dup_lines.add(lineno)

@@ -131,6 +131,25 @@ def read_at(path: Path, offsets: list[int]) -> list[dict[str, Any]]:
     return out
 
 
+class FieldScores:
+    """Running sums of ROUGE-L per caption field over a run's batches (see FIELD_COLUMNS)."""
+
+    def __init__(self) -> None:
+        self._sums = np.zeros(len(FIELD_COLUMNS))
+        self._counts = np.zeros(len(FIELD_COLUMNS), dtype=np.int64)
+
+    def add(self, df: pd.DataFrame) -> None:
+        for j, col in enumerate(FIELD_COLUMNS):
+            if col in df:
+                values = df[col].to_numpy(dtype=float, na_value=np.nan)
+                scored = ~np.isnan(values)
+                self._sums[j] += values[scored].sum()
+                self._counts[j] += int(scored.sum())
+
+    def means(self) -> dict[str, float | None]:
+        return {f: (float(s / n) if n else None) for f, s, n in zip(FIELDS, self._sums, self._counts, strict=True)}
+
+
 class RunFrames:
     """One run's rows of a scoring and records, read on demand by offset (see frame_table)."""
 
@@ -147,22 +166,11 @@ class RunFrames:
         self._metrics = run.metrics
         if is_judged(run) and not _get(run.metrics, "scores.judge"):
             self._metrics = {**run.metrics, "scores": {**(run.metrics.get("scores") or {}), "judge": {"rows": True}}}
-        self._field_sums = np.zeros(len(FIELD_COLUMNS))  # filled by frame_table's pass
-        self._field_counts = np.zeros(len(FIELD_COLUMNS), dtype=np.int64)
-
-    def add_field_scores(self, df: pd.DataFrame) -> None:
-        """Adds a batch's ROUGE-L per field to the run's running sums (frame_table)."""
-        for j, col in enumerate(FIELD_COLUMNS):
-            if col in df:
-                values = df[col].to_numpy(dtype=float, na_value=np.nan)
-                scored = ~np.isnan(values)
-                self._field_sums[j] += values[scored].sum()
-                self._field_counts[j] += int(scored.sum())
+        self.field_scores = FieldScores()  # filled by frame_table's pass
 
     def field_means(self) -> dict[str, float | None]:
         """Mean ROUGE-L of each caption field over the run's scored frames (None: none scored)."""
-        return {f: (float(s / n) if n else None)
-                for f, s, n in zip(FIELDS, self._field_sums, self._field_counts, strict=True)}
+        return self.field_scores.means()
 
     def scores_for(self, frame_ids: list[str]) -> dict[str, dict[str, Any]]:
         if self.run.scores:
@@ -214,8 +222,7 @@ def frame_table(source: RunFrames, label: str, *, sink: Any = None,
     a content type takes the dataset's (`images`). The per-field ROUGE-L means go to source.field_means()."""
     parts: list[dict[str, pd.Series]] = []
     batch: list[tuple[int, dict[str, Any]]] = []
-    source._field_sums[:] = 0
-    source._field_counts[:] = 0
+    source.field_scores = FieldScores()  # this pass's sums
 
     def flush() -> None:
         part = source.part([rec for _, rec in batch])
@@ -233,7 +240,7 @@ def frame_table(source: RunFrames, label: str, *, sink: Any = None,
             if unknown.any():
                 df.loc[unknown, "content_type"] = [ct or "unknown" for ct in
                                                    images.content_types(df.loc[unknown, "frame_id"].tolist())]
-        source.add_field_scores(df)
+        source.field_scores.add(df)
         # copies, a column each: under copy-on-write a selection kept views of the whole batch's blocks (captions
         # included: ~1.2 KB a frame that stayed alive for the rest of the build)
         selected = df.reindex(columns=list(REPORT_COLUMNS))

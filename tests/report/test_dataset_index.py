@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
 from bench.frames import Frame
 from bench.idset import IdMap
+from bench.report.data import iter_dataset_frames
 from bench.report.dataset_index import DatasetIndex
 
 
@@ -45,12 +49,6 @@ def test_dataset_index_positions_images_and_content_types(monkeypatch):
 def test_a_manifest_whose_images_are_not_here_is_read_one_frame_at_a_time(tmp_path):
     """The report's fallback when the loader refuses the dataset (no image found: a report built on another
     machine) streams the manifest: it held every line as a Frame with its reference (3.5 GB at a million)."""
-    import json
-    import tracemalloc
-    from types import SimpleNamespace
-
-    from bench.report.data import iter_dataset_frames
-
     n = 20_000
     with (tmp_path / "manifest.jsonl").open("w") as fh:
         for i in range(n):
